@@ -361,12 +361,12 @@ func (m *Manifest) NumPieces() int {
 
 // PieceRef locates one piece of the content.
 type PieceRef struct {
-	Global int             // content-wide piece number
-	File   int             // index into Files
-	Index  int             // piece number within the file
-	Offset int64           // byte offset within the file
-	Len    int             // bytes in this piece
-	ID     merkle.PieceID  // what the bytes hash to: the blockstore key
+	Global int            // content-wide piece number
+	File   int            // index into Files
+	Index  int            // piece number within the file
+	Offset int64          // byte offset within the file
+	Len    int            // bytes in this piece
+	ID     merkle.PieceID // what the bytes hash to: the blockstore key
 }
 
 // Piece maps a content-wide piece number to its file, position and PieceID.
