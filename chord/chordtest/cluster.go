@@ -1,0 +1,354 @@
+// Package chordtest runs a Chord ring of N nodes in one process on a libp2p mocknet,
+// with an oracle of the live set, for tests and for the compare tool.
+//
+// The cluster plays the part gossip plays in the daemon when Options.Gossip is set: a
+// started node gets PeerUp for every live node and every live node gets PeerUp for it;
+// ReportDown sends PeerDown for a killed node. Kill is SIGKILL-like: the node's links are
+// cut and its host closed, and nobody is told.
+//
+//	c := chordtest.New(chordtest.Options{Config: cfg, Gossip: true})
+//	defer c.Close()
+//	if err := c.Start(ctx, 64); err != nil { ... }
+//	err := c.WaitConverged(ctx, 200)          // every probe lookup matches the oracle
+//	stats := c.CheckLookups(ctx, 1000, rng)  // hops, RPCs, correctness
+package chordtest
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/dhtnode/dhtnode/chord"
+	"github.com/dhtnode/dhtnode/routing"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// Options configure a Cluster.
+type Options struct {
+	// Config is every node's Chord configuration (Logger and Registerer included).
+	Config chord.Config
+	// Gossip feeds PeerUp to and about every started node, as the daemon's gossip would.
+	// Without it a node joins through a random live node with Join.
+	Gossip bool
+	// Seed makes the choice of join peers and probe keys repeatable.
+	Seed uint64
+}
+
+// Node is one member of the cluster.
+type Node struct {
+	Index int
+	ID    peer.ID
+	Key   routing.Key
+	Host  host.Host
+	Chord *chord.Chord
+	Alive bool
+	priv  crypto.PrivKey
+	addr  ma.Multiaddr
+}
+
+// Cluster is N Chord nodes on one mocknet.
+type Cluster struct {
+	Net   mocknet.Mocknet
+	opts  Options
+	mu    sync.Mutex
+	nodes []*Node
+	rng   *mrand.Rand
+}
+
+// New returns an empty cluster; Start adds nodes.
+func New(opts Options) *Cluster {
+	return &Cluster{Net: mocknet.New(), opts: opts, rng: mrand.New(mrand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15))}
+}
+
+// Nodes returns every node ever started, alive or not, in start order.
+func (c *Cluster) Nodes() []*Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.nodes)
+}
+
+// Live returns the nodes that are running.
+func (c *Cluster) Live() []*Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*Node
+	for _, n := range c.nodes {
+		if n.Alive {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Start adds n new nodes one after the other.
+func (c *Cluster) Start(ctx context.Context, n int) error {
+	for range n {
+		if _, err := c.Add(ctx, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Add starts one new node; priv nil means a fresh Ed25519 identity.
+func (c *Cluster) Add(ctx context.Context, priv crypto.PrivKey) (*Node, error) {
+	if priv == nil {
+		var err error
+		if priv, _, err = crypto.GenerateEd25519Key(rand.Reader); err != nil {
+			return nil, err
+		}
+	}
+	c.mu.Lock()
+	idx := len(c.nodes)
+	c.mu.Unlock()
+	addr, err := ma.NewMultiaddr(fmt.Sprintf("/ip4/100.%d.%d.%d/tcp/4001", 64+idx>>16&0x3f, idx>>8&0xff, idx&0xff))
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{Index: idx, priv: priv, addr: addr}
+	c.mu.Lock()
+	c.nodes = append(c.nodes, n)
+	c.mu.Unlock()
+	return n, c.boot(ctx, n)
+}
+
+// NewIdentityBetween returns a fresh private key whose ring position lies in (from, to);
+// tests use it to make a node join exactly between a key and its owner.
+func NewIdentityBetween(from, to routing.Key) (crypto.PrivKey, error) {
+	for range 1 << 20 {
+		priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		id, err := peer.IDFromPrivateKey(priv)
+		if err != nil {
+			return nil, err
+		}
+		if routing.InOpen(routing.PeerKey(id), from, to) {
+			return priv, nil
+		}
+	}
+	return nil, errors.New("chordtest: no identity found in range")
+}
+
+// boot brings a node's host and Chord up and connects it to the live nodes.
+func (c *Cluster) boot(ctx context.Context, n *Node) error {
+	h, err := c.Net.AddPeer(n.priv, n.addr)
+	if err != nil {
+		return err
+	}
+	live := c.Live()
+	for _, o := range live {
+		if _, err := c.Net.LinkPeers(h.ID(), o.ID); err != nil {
+			return err
+		}
+	}
+	ch, err := chord.New(h, c.opts.Config)
+	if err != nil {
+		_ = h.Close()
+		return err
+	}
+	c.mu.Lock()
+	n.ID, n.Key, n.Host, n.Chord, n.Alive = h.ID(), routing.PeerKey(h.ID()), h, ch, true
+	c.mu.Unlock()
+	if len(live) == 0 {
+		return nil
+	}
+	if c.opts.Gossip {
+		self := peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()}
+		for _, o := range live {
+			o.Chord.PeerUp(self)
+			ch.PeerUp(peer.AddrInfo{ID: o.ID, Addrs: o.Host.Addrs()})
+		}
+		return nil
+	}
+	c.mu.Lock()
+	via := live[c.rng.IntN(len(live))]
+	c.mu.Unlock()
+	return ch.Join(ctx, peer.AddrInfo{ID: via.ID, Addrs: via.Host.Addrs()})
+}
+
+// Kill stops node i without a word to anyone (SIGKILL): links cut, host closed.
+func (c *Cluster) Kill(i int) {
+	c.mu.Lock()
+	n := c.nodes[i]
+	if !n.Alive {
+		c.mu.Unlock()
+		return
+	}
+	n.Alive = false
+	c.mu.Unlock()
+	for _, o := range c.Live() {
+		_ = c.Net.UnlinkPeers(n.ID, o.ID)
+	}
+	_ = n.Chord.Close()
+	_ = n.Host.Close()
+}
+
+// ReportDown tells every live node that node i is gone, as gossip does once it marks a
+// member failed.
+func (c *Cluster) ReportDown(i int) {
+	c.mu.Lock()
+	id := c.nodes[i].ID
+	c.mu.Unlock()
+	for _, o := range c.Live() {
+		o.Chord.PeerDown(id)
+	}
+}
+
+// Restart brings a killed node back with the same identity (same ring position) and
+// no state.
+func (c *Cluster) Restart(ctx context.Context, i int) error {
+	c.mu.Lock()
+	n := c.nodes[i]
+	alive := n.Alive
+	c.mu.Unlock()
+	if alive {
+		return nil
+	}
+	return c.boot(ctx, n)
+}
+
+// Close stops every node and the mocknet.
+func (c *Cluster) Close() error {
+	for _, n := range c.Live() {
+		_ = n.Chord.Close()
+	}
+	return c.Net.Close()
+}
+
+// Oracle returns the live node responsible for key: its successor among live node keys.
+func (c *Cluster) Oracle(key routing.Key) *Node {
+	var best *Node
+	var bestDist routing.Key
+	for _, n := range c.Live() {
+		// The owner is the live node at the smallest clockwise distance from key.
+		d := routing.RingDistance(key, n.Key)
+		if best == nil || d.Cmp(bestDist) < 0 {
+			best, bestDist = n, d
+		}
+	}
+	return best
+}
+
+// RandomKey draws a key from the cluster's seeded generator.
+func (c *Cluster) RandomKey() routing.Key {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var k routing.Key
+	for i := 0; i < routing.KeyLen; i += 8 {
+		v := c.rng.Uint64()
+		for j := range 8 {
+			k[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return k
+}
+
+// RandomLive picks a live node with the cluster's generator.
+func (c *Cluster) RandomLive() *Node {
+	live := c.Live()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return live[c.rng.IntN(len(live))]
+}
+
+// LookupStats sums a batch of lookups checked against the oracle.
+type LookupStats struct {
+	Lookups, Correct, Failed int
+	Hops, RPCs, Timeouts     int
+	// HopCounts[h] is how many lookups answered at depth h.
+	HopCounts map[int]int
+	// FirstWrong describes the first incorrect lookup, for test failures.
+	FirstWrong string
+}
+
+// MeanHops is the mean referral depth of the answers.
+func (s LookupStats) MeanHops() float64 { return ratio(s.Hops, s.Lookups) }
+
+// MeanRPCs is the mean number of requests per lookup.
+func (s LookupStats) MeanRPCs() float64 { return ratio(s.RPCs, s.Lookups) }
+
+// Success is the fraction of lookups that returned the oracle's owner.
+func (s LookupStats) Success() float64 { return ratio(s.Correct, s.Lookups) }
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// CheckLookups runs n lookups of random keys from random live nodes, one after the
+// other, and checks each owner against the oracle.
+func (c *Cluster) CheckLookups(ctx context.Context, n int) LookupStats {
+	s := LookupStats{HopCounts: map[int]int{}}
+	for range n {
+		key := c.RandomKey()
+		from := c.RandomLive()
+		want := c.Oracle(key)
+		owners, trace, err := from.Chord.Lookup(ctx, key)
+		s.Lookups++
+		s.RPCs += trace.RPCs
+		s.Timeouts += trace.Timeouts
+		if err != nil {
+			s.Failed++
+			if s.FirstWrong == "" {
+				s.FirstWrong = fmt.Sprintf("lookup %s from %s: %v", key.Short(), from.Key.Short(), err)
+			}
+			continue
+		}
+		s.Hops += trace.Hops
+		s.HopCounts[trace.Hops]++
+		if len(owners) > 0 && owners[0].ID == want.ID {
+			s.Correct++
+		} else if s.FirstWrong == "" {
+			got := "nothing"
+			if len(owners) > 0 {
+				got = routing.PeerKey(owners[0].ID).Short()
+			}
+			s.FirstWrong = fmt.Sprintf("lookup %s from %s: got %s, oracle %s", key.Short(), from.Key.Short(), got, want.Key.Short())
+		}
+	}
+	return s
+}
+
+// WaitConverged polls until a batch of probe lookups is entirely correct, or ctx ends.
+// It returns how long that took.
+func (c *Cluster) WaitConverged(ctx context.Context, probes int) (time.Duration, error) {
+	start := time.Now()
+	var last LookupStats
+	for {
+		last = c.CheckLookups(ctx, probes)
+		if last.Correct == last.Lookups {
+			return time.Since(start), nil
+		}
+		select {
+		case <-ctx.Done():
+			return time.Since(start), fmt.Errorf("chordtest: not converged after %v: %d/%d correct, %s",
+				time.Since(start).Round(time.Millisecond), last.Correct, last.Lookups, last.FirstWrong)
+		case <-time.After(c.opts.Config.StabilizeInterval / 2):
+		}
+	}
+}
+
+// RandomPerm returns the indices of the live nodes in a random order.
+func (c *Cluster) RandomPerm() []int {
+	live := c.Live()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]int, len(live))
+	for i, j := range c.rng.Perm(len(live)) {
+		out[i] = live[j].Index
+	}
+	return out
+}

@@ -1,0 +1,264 @@
+package chord_test
+
+import (
+	"context"
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/dhtnode/dhtnode/chord"
+	"github.com/dhtnode/dhtnode/chord/chordtest"
+	"github.com/dhtnode/dhtnode/routing"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// testConfig uses short intervals so a test runs many stabilization rounds in little time.
+func testConfig(period time.Duration) chord.Config {
+	cfg := chord.DefaultConfig()
+	cfg.StabilizeInterval = period
+	cfg.FixFingersInterval = period
+	cfg.CheckPredecessorInterval = period
+	cfg.RPCTimeout = 2 * time.Second
+	return cfg
+}
+
+func startCluster(t *testing.T, n int, opts chordtest.Options) *chordtest.Cluster {
+	t.Helper()
+	c := chordtest.New(opts)
+	t.Cleanup(func() { _ = c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := c.Start(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	took, err := c.WaitConverged(ctx, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("N=%d converged %v after the last start", n, took.Round(time.Millisecond))
+	return c
+}
+
+func checkHops(t *testing.T, n int, s chordtest.LookupStats) {
+	t.Helper()
+	half := 0.5 * math.Log2(float64(n))
+	t.Logf("N=%d: %d lookups, %.1f%% correct, mean hops %.2f (½·log2 N = %.2f), mean RPCs %.2f, hop histogram %v",
+		n, s.Lookups, 100*s.Success(), s.MeanHops(), half, s.MeanRPCs(), s.HopCounts)
+	if s.Correct != s.Lookups {
+		t.Fatalf("%d of %d lookups wrong or failed; first: %s", s.Lookups-s.Correct, s.Lookups, s.FirstWrong)
+	}
+	if m := s.MeanHops(); m < half-0.5 || m > half+1.5 {
+		t.Fatalf("mean hops %.2f outside [%.2f, %.2f]", m, half-0.5, half+1.5)
+	}
+}
+
+func TestClusterLookupsMatchOracle(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		gossip bool
+	}{{"gossip-fed", true}, {"join-only", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			const n = 64
+			c := startCluster(t, n, chordtest.Options{Config: testConfig(50 * time.Millisecond), Gossip: tc.gossip, Seed: 1})
+			// Let fix-fingers finish a sweep: hops depend on complete fingers, not correctness.
+			waitRounds(t, c, 20)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			checkHops(t, n, c.CheckLookups(ctx, 1000))
+		})
+	}
+}
+
+// waitRounds waits until every live node has run at least `rounds` more stabilization
+// rounds, so assertions count protocol rounds rather than wall time on a loaded machine.
+func waitRounds(t *testing.T, c *chordtest.Cluster, rounds uint64) {
+	t.Helper()
+	live := c.Live()
+	base := make([]uint64, len(live))
+	for i, n := range live {
+		base[i] = n.Chord.StabilizeRounds()
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for i, n := range live {
+		for n.Chord.StabilizeRounds() < base[i]+rounds {
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d ran %d rounds in 60 s, want %d", n.Index, n.Chord.StabilizeRounds()-base[i], rounds)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+func TestClusterSurvivesQuarterKilled(t *testing.T) {
+	const n = 64
+	period := 100 * time.Millisecond
+	c := startCluster(t, n, chordtest.Options{Config: testConfig(period), Gossip: true, Seed: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+
+	// A provider whose record's owner will die.
+	nodes := c.Nodes()
+	provider := nodes[0]
+	var key routing.Key
+	var owner *chordtest.Node
+	for {
+		key = c.RandomKey()
+		owner = c.Oracle(key)
+		if owner.ID != provider.ID {
+			break
+		}
+	}
+	if _, err := provider.Chord.Provide(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+
+	// Kill 25% at once, the owner among them, without telling anyone.
+	victims := []int{owner.Index}
+	for _, i := range c.RandomPerm() {
+		if len(victims) == n/4 {
+			break
+		}
+		if i != owner.Index && i != provider.Index && !slices.Contains(victims, i) {
+			victims = append(victims, i)
+		}
+	}
+	killedAt := time.Now()
+	for _, i := range victims {
+		c.Kill(i)
+	}
+	waitRounds(t, c, 10)
+	afterRounds := time.Since(killedAt)
+	s := c.CheckLookups(ctx, 1000)
+	t.Logf("after 10 stabilization rounds (%v): %d/%d correct, mean hops %.2f, RPCs %.2f, timeouts/lookup %.3f",
+		afterRounds.Round(time.Millisecond), s.Correct, s.Lookups, s.MeanHops(), s.MeanRPCs(), float64(s.Timeouts)/float64(s.Lookups))
+	if s.Correct != s.Lookups {
+		t.Fatalf("not all lookups correct 10 stabilization rounds after the kill; first: %s", s.FirstWrong)
+	}
+
+	// The record outlived its owner on the replicas.
+	asker := c.RandomLive()
+	for asker.ID == provider.ID {
+		asker = c.RandomLive()
+	}
+	provs, trace, err := asker.Chord.FindProviders(ctx, key, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(provs, func(ai peer.AddrInfo) bool { return ai.ID == provider.ID }) {
+		t.Fatalf("provider not found after its owner died: got %v (trace %+v)", provs, trace)
+	}
+}
+
+func TestClusterRecoveryTime(t *testing.T) {
+	// Wall-clock recovery with and without gossip's PeerDown, for the README; the
+	// correctness bound is asserted in rounds above.
+	const n = 64
+	period := 100 * time.Millisecond
+	for _, report := range []bool{false, true} {
+		c := startCluster(t, n, chordtest.Options{Config: testConfig(period), Gossip: true, Seed: 3})
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		perm := c.RandomPerm()[:n/4]
+		for _, i := range perm {
+			c.Kill(i)
+		}
+		if report {
+			for _, i := range perm {
+				c.ReportDown(i)
+			}
+		}
+		took, err := c.WaitConverged(ctx, 100)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("PeerDown fed: %v: 100%% of probes correct %v after killing 25%% (%.1f stabilization periods)",
+			report, took.Round(time.Millisecond), float64(took)/float64(period))
+		_ = c.Close()
+	}
+}
+
+func TestClusterJoinMovesRecords(t *testing.T) {
+	const n = 16
+	c := startCluster(t, n, chordtest.Options{Config: testConfig(50 * time.Millisecond), Gossip: true, Seed: 4})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	// Pick an owner O and its predecessor P; a new node N will join in (P, O) and the key
+	// sits just before N, so N becomes its owner.
+	live := c.Live()
+	slices.SortFunc(live, func(a, b *chordtest.Node) int { return a.Key.Cmp(b.Key) })
+	owner, pred := live[1], live[0]
+	priv, err := chordtest.NewIdentityBetween(pred.Key, owner.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newID, _ := peer.IDFromPrivateKey(priv)
+	key := routing.PeerKey(newID).Sub(routing.PowerOfTwo(0))
+	if c.Oracle(key).ID != owner.ID {
+		t.Fatal("test setup: key should belong to the owner before the join")
+	}
+	provider := live[5]
+	if _, err := provider.Chord.Provide(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(owner.Chord.StoredProviders(key), provider.ID) {
+		t.Fatal("owner did not store the record")
+	}
+
+	joined, err := c.Add(ctx, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WaitConverged(ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	if c.Oracle(key).ID != joined.ID {
+		t.Fatal("test setup: the new node should own the key")
+	}
+	// The old owner hands the record to the new one when it learns its new predecessor.
+	for !slices.Contains(joined.Chord.StoredProviders(key), provider.ID) {
+		if ctx.Err() != nil {
+			t.Fatal("record was not handed to the new owner")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, asker := range c.Live() {
+		provs, trace, err := asker.Chord.FindProviders(ctx, key, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(provs, func(ai peer.AddrInfo) bool { return ai.ID == provider.ID }) {
+			t.Fatalf("findprovs from %s after the join: %v", asker.Key.Short(), provs)
+		}
+		if asker.ID != joined.ID && trace.Hops > 0 && trace.Path[len(trace.Path)-1].Peer != joined.ID {
+			t.Fatalf("providers should come from the new owner, came from %s", trace.Path[len(trace.Path)-1].Peer)
+		}
+	}
+}
+
+func TestClusterRestart(t *testing.T) {
+	const n = 24
+	c := startCluster(t, n, chordtest.Options{Config: testConfig(50 * time.Millisecond), Gossip: true, Seed: 5})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	victims := c.RandomPerm()[:6]
+	for _, i := range victims {
+		c.Kill(i)
+		c.ReportDown(i)
+	}
+	if _, err := c.WaitConverged(ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range victims {
+		if err := c.Restart(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.WaitConverged(ctx, 200); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(c.Live()); got != n {
+		t.Fatalf("%d live after restart, want %d", got, n)
+	}
+}
