@@ -1,0 +1,461 @@
+package exchange
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/time/rate"
+)
+
+// Request describes one download.
+type Request struct {
+	// ID is the content to fetch.
+	ID cid.Cid
+	// Providers are the peers to fetch from (addresses may be empty if the host knows them).
+	Providers []peer.AddrInfo
+	// Output is where to write the file or directory tree; "" fetches into the store only.
+	Output string
+	// Progress, if set, is called from one goroutine at most every ProgressInterval and once
+	// at the end; it must not block for long.
+	Progress func(Progress)
+	// ProgressInterval defaults to 200ms.
+	ProgressInterval time.Duration
+}
+
+// Progress is a snapshot of a download.
+type Progress struct {
+	ID          string        `json:"id"`
+	Name        string        `json:"name"`
+	Bytes       int64         `json:"bytes"`        // verified bytes, including resumed ones
+	Total       int64         `json:"total"`        // bytes of the whole content
+	Pieces      int           `json:"pieces"`       // verified pieces
+	TotalPieces int           `json:"total_pieces"` // pieces of the whole content
+	Resumed     int           `json:"resumed"`      // pieces found in the store at the start
+	Rate        float64       `json:"rate"`         // bytes/s over the last few seconds
+	Peers       int           `json:"peers"`        // providers in use
+	Elapsed     time.Duration `json:"elapsed"`
+	Done        bool          `json:"done"`
+}
+
+// Result summarises a finished download.
+type Result struct {
+	ID      cid.Cid
+	Name    string
+	Size    int64
+	Pieces  int
+	Resumed int // pieces that were already in the store
+	// Fetched counts verified pieces received per provider.
+	Fetched map[peer.ID]int
+	// Bad lists providers that sent pieces failing verification, with how many.
+	Bad     map[peer.ID]int
+	Elapsed time.Duration
+}
+
+// download is the state of one Download call. mu guards sw and the counters.
+type download struct {
+	x    *Exchange
+	p    *plan
+	out  *output
+	log  *slog.Logger
+	lim  *rate.Limiter
+	ctx  context.Context
+	stop context.CancelFunc
+
+	mu       sync.Mutex
+	sw       *swarm
+	written  int   // pieces written (store + output)
+	bytes    int64 // bytes written
+	fatal    error // a local failure (disk) that ends the download
+	wakes    map[peer.ID]chan struct{}
+	fetched  map[peer.ID]int
+	peerErrs map[peer.ID]error
+	finished chan struct{} // closed by finish when written == n or fatal
+	once     sync.Once
+	resumed  int
+}
+
+// finish wakes the coordinator; called with or without mu held.
+func (d *download) finish() { d.once.Do(func() { close(d.finished) }) }
+
+// FetchManifest returns the manifest block of id, from the store or else from the first
+// provider that has it; a manifest from a peer is checked against id before it is used.
+// Errors wrap ErrNotFound (nobody has it), ErrNoProviders or ErrVerification.
+func (x *Exchange) FetchManifest(ctx context.Context, id cid.Cid, providers []peer.AddrInfo) ([]byte, error) {
+	p, err := x.manifest(ctx, id, providers)
+	if err != nil {
+		return nil, err
+	}
+	return p.raw, nil
+}
+
+func (x *Exchange) manifest(ctx context.Context, id cid.Cid, providers []peer.AddrInfo) (*plan, error) {
+	if p, err := x.loadPlan(id); err == nil {
+		return p, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	var errs []error
+	for _, info := range providers {
+		if x.isBanned(info.ID) {
+			errs = append(errs, fmt.Errorf("peer %s is banned", info.ID))
+			continue
+		}
+		ss, err := x.openSession(ctx, info, id)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		p, err := ss.fetchManifest()
+		ss.close()
+		if err != nil {
+			if errors.Is(err, ErrVerification) {
+				x.log.Warn("peer sent a manifest that does not match the content ID", "peer", info.ID.String(), "id", id.String())
+			}
+			errs = append(errs, err)
+			continue
+		}
+		if err := x.store.PutManifest(id, p.raw); err != nil {
+			return nil, fmt.Errorf("exchange: store manifest: %w", err)
+		}
+		x.plans.add(p)
+		return p, nil
+	}
+	return nil, summarise(id, errs)
+}
+
+// summarise turns the per-provider failures of a manifest fetch into one error that says what
+// went wrong in the most useful terms.
+func summarise(id cid.Cid, errs []error) error {
+	if len(errs) == 0 {
+		return fmt.Errorf("%w: no providers for %s", ErrNoProviders, id)
+	}
+	msgs := make([]string, len(errs))
+	notFound, unreachable, bad := 0, 0, 0
+	for i, e := range errs {
+		msgs[i] = e.Error()
+		switch {
+		case errors.Is(e, ErrNotFound):
+			notFound++
+		case errors.Is(e, ErrVerification):
+			bad++
+		default:
+			unreachable++
+		}
+	}
+	detail := strings.Join(msgs, "; ")
+	switch {
+	case bad > 0:
+		return fmt.Errorf("%w: %s", ErrVerification, detail)
+	case notFound > 0:
+		return fmt.Errorf("%w: %s: %s", ErrNotFound, id, detail)
+	default:
+		return fmt.Errorf("%w: %s", ErrNoProviders, detail)
+	}
+}
+
+// Download fetches req.ID from req.Providers into the store, and into req.Output when set.
+// Pieces already in the store are not fetched again (so an interrupted download resumes);
+// every fetched piece is verified before it is stored or written. It returns when the content
+// is complete or cannot be completed: errors wrap ErrNotFound, ErrNoProviders, ErrVerification
+// (naming the peers), ErrIncomplete, ErrExists, ErrUnsafePath or the context's error.
+func (x *Exchange) Download(ctx context.Context, req Request) (Result, error) {
+	start := time.Now()
+	res := Result{ID: req.ID}
+	p, err := x.manifest(ctx, req.ID, req.Providers)
+	if err != nil {
+		return res, err
+	}
+	res.Name, res.Size, res.Pieces = p.name, p.size, len(p.pieces)
+
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	d := &download{
+		x:        x,
+		p:        p,
+		log:      x.log.With("id", req.ID.String()),
+		ctx:      ctx,
+		stop:     stop,
+		sw:       newSwarm(len(p.pieces), p.pieceLen, x.cfg),
+		wakes:    make(map[peer.ID]chan struct{}),
+		fetched:  make(map[peer.ID]int),
+		peerErrs: make(map[peer.ID]error),
+		finished: make(chan struct{}),
+	}
+	if x.cfg.MaxRate > 0 {
+		burst := 1
+		for _, pc := range p.pieces {
+			burst = max(burst, pc.length)
+		}
+		d.lim = rate.NewLimiter(rate.Limit(x.cfg.MaxRate), burst)
+	}
+	if req.Output != "" {
+		if d.out, err = openOutput(p, req.Output); err != nil {
+			return res, err
+		}
+	}
+	committed := false
+	defer func() {
+		if d.out != nil && !committed {
+			d.out.abort()
+		}
+	}()
+
+	res.Resumed, err = d.resume()
+	d.resumed = res.Resumed
+	if err != nil {
+		return res, err
+	}
+	if d.written < len(p.pieces) {
+		if err := d.run(req, start); err != nil {
+			res.Fetched, res.Bad = d.stats()
+			return res, err
+		}
+	} else if req.Progress != nil {
+		req.Progress(d.progress(start, 0, true))
+	}
+	if d.out != nil {
+		if err := d.out.commit(); err != nil {
+			return res, err
+		}
+		committed = true
+	}
+	res.Fetched, res.Bad = d.stats()
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+func (d *download) stats() (map[peer.ID]int, map[peer.ID]int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fetched := make(map[peer.ID]int, len(d.fetched))
+	for k, v := range d.fetched {
+		fetched[k] = v
+	}
+	bad := make(map[peer.ID]int)
+	for id, ps := range d.sw.peers {
+		if ps.bad > 0 {
+			bad[id] = ps.bad
+		}
+	}
+	return fetched, bad
+}
+
+// resume marks the pieces already in the store as done and copies them into the output.
+// A stored piece that fails its read check is fetched again.
+func (d *download) resume() (int, error) {
+	n := 0
+	var buf []byte
+	defer func() {
+		if buf != nil {
+			d.x.bufs.put(buf)
+		}
+	}()
+	for i, pc := range d.p.pieces {
+		if d.sw.done.Has(i) || !d.x.store.HasPiece(pc.id) {
+			continue
+		}
+		if d.out == nil {
+			d.sw.markDone(i)
+		} else {
+			if buf == nil || cap(buf) < pc.length {
+				buf = d.x.bufs.get(pc.length)
+			}
+			buf = buf[:pc.length]
+			if err := d.x.store.ReadPiece(pc.id, buf); err != nil {
+				d.log.Warn("stored piece unusable, fetching it again", "piece", i, "err", err)
+				continue
+			}
+			if err := d.out.writePiece(i, buf); err != nil {
+				return n, err
+			}
+			d.sw.markDone(i)
+		}
+		n++
+		d.written++
+		d.bytes += int64(pc.length)
+	}
+	return n, nil
+}
+
+// run connects to the providers and drives the peer goroutines until the content is complete
+// or no provider can finish it.
+func (d *download) run(req Request, start time.Time) error {
+	providers := make([]peer.AddrInfo, 0, len(req.Providers))
+	seen := make(map[peer.ID]bool)
+	for _, info := range req.Providers {
+		if seen[info.ID] || info.ID == d.x.host.ID() {
+			continue
+		}
+		seen[info.ID] = true
+		if d.x.isBanned(info.ID) {
+			d.peerErrs[info.ID] = fmt.Errorf("%w: peer %s is banned", ErrVerification, info.ID)
+			continue
+		}
+		providers = append(providers, info)
+		if len(providers) == d.x.cfg.MaxPeers {
+			break
+		}
+	}
+	var wg sync.WaitGroup
+	for _, info := range providers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.peer(info)
+		}()
+	}
+	allDone := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(allDone)
+	}()
+
+	interval := req.ProgressInterval
+	if interval <= 0 {
+		interval = 200 * time.Millisecond
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	var rs rateSampler
+	lastBytes, lastProgress := int64(-1), time.Now()
+	for {
+		select {
+		case <-d.finished:
+		case <-allDone:
+		case <-d.ctx.Done():
+		case now := <-tick.C:
+			d.mu.Lock()
+			b := d.bytes
+			busy := len(d.sw.asked) > 0
+			d.mu.Unlock()
+			if req.Progress != nil {
+				req.Progress(d.progress(start, rs.add(now, b), false))
+			}
+			// Peers that stall mid-request are dropped by their own read timeout; this
+			// catches the other dead end: peers connected but none holding what is missing.
+			if b != lastBytes || busy {
+				lastBytes, lastProgress = b, now
+			} else if now.Sub(lastProgress) > d.x.cfg.StallTimeout {
+				d.log.Info("no provider can supply the missing pieces")
+				break
+			}
+			continue
+		}
+		break
+	}
+	d.stop() // ends every peer goroutine (stream reads see the reset)
+	<-allDone
+	d.mu.Lock()
+	err := d.fatal
+	complete := d.written == len(d.p.pieces)
+	d.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if complete {
+		if req.Progress != nil {
+			elapsed := time.Since(start).Seconds()
+			req.Progress(d.progress(start, float64(d.bytes)/max(elapsed, 1e-9), true))
+		}
+		return nil
+	}
+	if err := context.Cause(d.ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	if req.Progress != nil {
+		req.Progress(d.progress(start, 0, false))
+	}
+	return d.failure()
+}
+
+// failure explains why the download could not complete.
+func (d *download) failure() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var banned, others []string
+	ids := make([]peer.ID, 0, len(d.peerErrs))
+	for id := range d.peerErrs {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		e := d.peerErrs[id]
+		if errors.Is(e, ErrVerification) {
+			banned = append(banned, e.Error())
+		} else {
+			others = append(others, e.Error())
+		}
+	}
+	missing := len(d.p.pieces) - d.written
+	switch {
+	case len(d.sw.peers) == 0 && len(banned) == 0:
+		return fmt.Errorf("%w: %s", ErrNoProviders, strings.Join(others, "; "))
+	case len(banned) > 0:
+		return fmt.Errorf("%w: %d pieces missing: %s", ErrVerification, missing, strings.Join(append(banned, others...), "; "))
+	default:
+		return fmt.Errorf("%w: %d of %d pieces missing: %s", ErrIncomplete, missing, len(d.p.pieces), strings.Join(others, "; "))
+	}
+}
+
+func (d *download) progress(start time.Time, rate float64, done bool) Progress {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return Progress{
+		ID:          d.p.id.String(),
+		Name:        d.p.name,
+		Bytes:       d.bytes,
+		Total:       d.p.size,
+		Pieces:      d.written,
+		TotalPieces: len(d.p.pieces),
+		Resumed:     d.resumed,
+		Rate:        rate,
+		Peers:       d.sw.live(),
+		Elapsed:     time.Since(start),
+		Done:        done,
+	}
+}
+
+// setPeerErr records why a peer left the download and wakes the others, one of which may
+// now have to take over its pieces.
+func (d *download) setPeerErr(id peer.ID, err error) {
+	d.mu.Lock()
+	d.peerErrs[id] = err
+	d.wakeAllLocked()
+	d.mu.Unlock()
+}
+
+func (d *download) wakeAllLocked() {
+	for _, ch := range d.wakes {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// rateSampler computes a transfer rate over the last few seconds.
+type rateSampler struct {
+	t []time.Time
+	b []int64
+}
+
+func (r *rateSampler) add(now time.Time, bytes int64) float64 {
+	r.t = append(r.t, now)
+	r.b = append(r.b, bytes)
+	for len(r.t) > 2 && now.Sub(r.t[0]) > 3*time.Second {
+		r.t, r.b = r.t[1:], r.b[1:]
+	}
+	dt := now.Sub(r.t[0]).Seconds()
+	if dt <= 0 {
+		return 0
+	}
+	return float64(bytes-r.b[0]) / dt
+}

@@ -1,0 +1,202 @@
+package exchange
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sync"
+)
+
+// maxOpenFiles bounds the file descriptors one directory download keeps open.
+const maxOpenFiles = 64
+
+// output assembles a download on disk. Pieces are written with WriteAt into a temporary file
+// (or directory tree) next to the target, named ".<name>.dhtnode-partial"; commit syncs it and
+// renames it into place, so the target appears only complete and verified. A leftover
+// temporary from an interrupted run is discarded: the verified pieces are in the store, and
+// the next run copies them back.
+type output struct {
+	p      *plan
+	target string
+	tmp    string
+	root   *os.Root // the temporary directory, for a directory manifest
+
+	mu   sync.Mutex
+	open map[int]*os.File // plan file index → open file
+}
+
+// CheckPath reports whether a manifest path (slash-separated) is safe to create under an
+// output directory: relative, clean, no "..", not empty. It returns an error wrapping
+// ErrUnsafePath.
+func CheckPath(p string) error {
+	if p == "" || path.Clean(p) != p || !filepath.IsLocal(filepath.FromSlash(p)) || p == "." {
+		return fmt.Errorf("%w: %q", ErrUnsafePath, p)
+	}
+	return nil
+}
+
+// openOutput prepares the temporary file or tree for plan p at target.
+func openOutput(p *plan, target string) (*output, error) {
+	target = filepath.Clean(target)
+	if _, err := os.Lstat(target); err == nil {
+		return nil, fmt.Errorf("%w: %s", ErrExists, target)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("exchange: output: %w", err)
+	}
+	o := &output{
+		p:      p,
+		target: target,
+		tmp:    filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+".dhtnode-partial"),
+		open:   make(map[int]*os.File),
+	}
+	if err := os.RemoveAll(o.tmp); err != nil {
+		return nil, fmt.Errorf("exchange: clear old partial output: %w", err)
+	}
+	if !p.dir {
+		f, err := os.OpenFile(o.tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("exchange: output: %w", err)
+		}
+		if err := f.Truncate(p.size); err != nil {
+			_ = f.Close()
+			_ = os.Remove(o.tmp)
+			return nil, fmt.Errorf("exchange: output: %w", err)
+		}
+		o.open[0] = f
+		return o, nil
+	}
+	for _, f := range p.files {
+		if err := CheckPath(f.path); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.Mkdir(o.tmp, 0o755); err != nil {
+		return nil, fmt.Errorf("exchange: output: %w", err)
+	}
+	root, err := os.OpenRoot(o.tmp)
+	if err != nil {
+		_ = os.RemoveAll(o.tmp)
+		return nil, fmt.Errorf("exchange: output: %w", err)
+	}
+	o.root = root
+	// Create every file at its final size up front: empty files have no pieces to trigger
+	// it, and a layout problem (a path that is both a file and a directory) shows now.
+	for i, f := range p.files {
+		if d := path.Dir(f.path); d != "." {
+			if err := root.MkdirAll(d, 0o755); err != nil {
+				o.abort()
+				return nil, fmt.Errorf("%w: %q: %v", ErrUnsafePath, f.path, err)
+			}
+		}
+		fh, err := root.OpenFile(f.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			o.abort()
+			return nil, fmt.Errorf("%w: %q: %v", ErrUnsafePath, f.path, err)
+		}
+		err = fh.Truncate(f.size)
+		_ = fh.Close()
+		if err != nil {
+			o.abort()
+			return nil, fmt.Errorf("exchange: output %q: %w", f.path, err)
+		}
+		_ = i
+	}
+	return o, nil
+}
+
+// file returns the open handle of plan file f.
+func (o *output) file(f int) (*os.File, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if fh := o.open[f]; fh != nil {
+		return fh, nil
+	}
+	if len(o.open) >= maxOpenFiles {
+		for k, fh := range o.open {
+			_ = fh.Sync()
+			_ = fh.Close()
+			delete(o.open, k)
+			break
+		}
+	}
+	fh, err := o.root.OpenFile(o.p.files[f].path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("exchange: output %q: %w", o.p.files[f].path, err)
+	}
+	o.open[f] = fh
+	return fh, nil
+}
+
+// writePiece writes verified piece i at its place.
+func (o *output) writePiece(i int, data []byte) error {
+	pc := o.p.pieces[i]
+	fh, err := o.file(pc.file)
+	if err != nil {
+		return err
+	}
+	// A concurrent eviction may close fh between file() and WriteAt; retry once on that.
+	if _, err := fh.WriteAt(data, pc.offset); err != nil {
+		if errors.Is(err, os.ErrClosed) {
+			if fh, err = o.file(pc.file); err == nil {
+				_, err = fh.WriteAt(data, pc.offset)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("exchange: write output: %w", err)
+		}
+	}
+	return nil
+}
+
+// commit syncs and renames the temporary output into place.
+func (o *output) commit() error {
+	o.mu.Lock()
+	var firstErr error
+	for k, fh := range o.open {
+		if err := fh.Sync(); err != nil && firstErr == nil {
+			firstErr = err
+		}
+		if err := fh.Close(); err != nil && firstErr == nil {
+			firstErr = err
+		}
+		delete(o.open, k)
+	}
+	o.mu.Unlock()
+	if o.root != nil {
+		_ = o.root.Close()
+	}
+	if firstErr != nil {
+		_ = os.RemoveAll(o.tmp)
+		return fmt.Errorf("exchange: sync output: %w", firstErr)
+	}
+	if _, err := os.Lstat(o.target); err == nil {
+		_ = os.RemoveAll(o.tmp)
+		return fmt.Errorf("%w: %s", ErrExists, o.target)
+	}
+	if err := os.Rename(o.tmp, o.target); err != nil {
+		_ = os.RemoveAll(o.tmp)
+		return fmt.Errorf("exchange: rename output: %w", err)
+	}
+	if d, err := os.Open(filepath.Dir(o.target)); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}
+
+// abort closes and removes the temporary output.
+func (o *output) abort() {
+	o.mu.Lock()
+	for k, fh := range o.open {
+		_ = fh.Close()
+		delete(o.open, k)
+	}
+	o.mu.Unlock()
+	if o.root != nil {
+		_ = o.root.Close()
+	}
+	_ = os.RemoveAll(o.tmp)
+}

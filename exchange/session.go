@@ -1,0 +1,247 @@
+package exchange
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+)
+
+// session is the client end of one exchange stream to one provider. Requests are written
+// through w and answered in order; the caller keeps the queue of what it asked. A session is
+// owned by one goroutine.
+type session struct {
+	x      *Exchange
+	peer   peer.ID
+	s      network.Stream
+	r      *bufio.Reader
+	w      *bufio.Writer
+	limit  int
+	lim    Limits
+	id     []byte
+	frame  []byte // scratch for requests
+
+	// Requests are written by a writer goroutine (startWriter) in download sessions, so the
+	// goroutine that processes answers never blocks on a write.
+	wmu     sync.Mutex
+	pending []byte
+	werr    error
+	signal  chan struct{}
+	closed bool
+}
+
+// RemoteError is a TypeError answer from a peer.
+type RemoteError struct {
+	Peer peer.ID
+	Code byte
+	Text string
+}
+
+func (e *RemoteError) Error() string {
+	return fmt.Sprintf("peer %s: %s", e.Peer, e.Text)
+}
+
+// Is makes a CodeNotFound answer match ErrNotFound.
+func (e *RemoteError) Is(target error) bool {
+	return target == ErrNotFound && e.Code == CodeNotFound
+}
+
+// openSession connects to a provider and opens an exchange stream for content id.
+func (x *Exchange) openSession(ctx context.Context, info peer.AddrInfo, id cid.Cid) (*session, error) {
+	if info.ID == x.host.ID() {
+		return nil, fmt.Errorf("%w: provider %s is this node", ErrNoProviders, info.ID)
+	}
+	ctx, cancel := context.WithTimeout(ctx, x.cfg.ConnectTimeout)
+	defer cancel()
+	if len(info.Addrs) > 0 {
+		x.host.Peerstore().AddAddrs(info.ID, info.Addrs, peerstore.TempAddrTTL)
+	}
+	if err := x.host.Connect(ctx, info); err != nil {
+		return nil, fmt.Errorf("%w: connect %s: %v", ErrNoProviders, info.ID, err)
+	}
+	s, err := x.host.NewStream(ctx, info.ID, ProtocolID)
+	if err != nil {
+		return nil, fmt.Errorf("%w: open stream to %s: %v", ErrNoProviders, info.ID, err)
+	}
+	lim := x.cfg.Limits.withDefaults()
+	return &session{
+		x:     x,
+		peer:  info.ID,
+		s:     s,
+		r:     bufio.NewReaderSize(s, 64<<10),
+		w:     bufio.NewWriterSize(s, 4096),
+		limit: lim.maxResponseSize(),
+		lim:   lim,
+		id:    id.Bytes(),
+	}, nil
+}
+
+func (ss *session) close() {
+	if !ss.closed {
+		ss.closed = true
+		_ = ss.s.Close()
+	}
+}
+
+// reset aborts the stream (protocol error, stall, ban).
+func (ss *session) reset() {
+	if !ss.closed {
+		ss.closed = true
+		_ = ss.s.Reset()
+	}
+}
+
+func (ss *session) queue(typ byte, index uint32) error {
+	m := Message{Type: typ, ID: ss.id, Index: index}
+	if typ == TypePieceRequest {
+		m.Flags = FlagProof
+	}
+	if ss.signal != nil {
+		ss.wmu.Lock()
+		defer ss.wmu.Unlock()
+		ss.pending = AppendFrame(ss.pending, &m)
+		return ss.werr
+	}
+	ss.frame = AppendFrame(ss.frame[:0], &m)
+	_, err := ss.w.Write(ss.frame)
+	return err
+}
+
+// flush sends the queued requests: at once, or by waking the writer goroutine.
+func (ss *session) flush() error {
+	if ss.signal == nil {
+		return ss.w.Flush()
+	}
+	select {
+	case ss.signal <- struct{}{}:
+	default:
+	}
+	ss.wmu.Lock()
+	defer ss.wmu.Unlock()
+	return ss.werr
+}
+
+// startWriter moves request writing to a goroutine that ends when done is closed or a write
+// fails. A write that makes no progress for stall fails (the peer stopped reading).
+func (ss *session) startWriter(done <-chan struct{}, stall time.Duration) {
+	ss.signal = make(chan struct{}, 1)
+	go func() {
+		var out []byte
+		for {
+			select {
+			case <-ss.signal:
+			case <-done:
+				return
+			}
+			ss.wmu.Lock()
+			out, ss.pending = ss.pending, out[:0]
+			ss.wmu.Unlock()
+			if len(out) == 0 {
+				continue
+			}
+			_ = ss.s.SetWriteDeadline(time.Now().Add(stall))
+			_, err := ss.w.Write(out)
+			if err == nil {
+				err = ss.w.Flush()
+			}
+			if err != nil {
+				ss.wmu.Lock()
+				ss.werr = err
+				ss.wmu.Unlock()
+				return
+			}
+		}
+	}()
+}
+
+// read reads and decodes the next response, waiting at most timeout (0: no deadline). Piece
+// bodies are read into a pooled buffer returned as body (the caller gives it back with
+// bufs.put once the data is written); other responses get their own buffer and body is nil.
+func (ss *session) read(timeout time.Duration) (m Message, body []byte, err error) {
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	_ = ss.s.SetReadDeadline(deadline)
+	n, err := readLength(ss.r)
+	if err != nil {
+		return m, nil, ss.wrap(err)
+	}
+	if n == 0 || n > uint64(ss.limit) {
+		return m, nil, fmt.Errorf("peer %s: %w (frame of %d bytes)", ss.peer, ErrTooLarge, n)
+	}
+	t, err := ss.r.Peek(1)
+	if err != nil {
+		return m, nil, ss.wrap(err)
+	}
+	var buf []byte
+	if t[0] == TypePiece {
+		buf = ss.x.bufs.get(int(n))
+	} else {
+		buf = make([]byte, n) // rare (have, error, manifest): a fresh buffer keeps them valid
+	}
+	if _, err := io.ReadFull(ss.r, buf); err != nil {
+		if t[0] == TypePiece {
+			ss.x.bufs.put(buf)
+		}
+		return m, nil, ss.wrap(err)
+	}
+	m, err = DecodeResponse(buf, ss.lim)
+	if err != nil {
+		if t[0] == TypePiece {
+			ss.x.bufs.put(buf)
+		}
+		return m, nil, fmt.Errorf("peer %s: %w", ss.peer, err)
+	}
+	if t[0] == TypePiece {
+		body = buf
+	}
+	return m, body, nil
+}
+
+// errStall marks a read that timed out.
+var errStall = errors.New("exchange: peer stalled")
+
+func (ss *session) wrap(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("peer %s: %w", ss.peer, errStall)
+	}
+	return fmt.Errorf("peer %s: %w", ss.peer, err)
+}
+
+// fetchManifest asks for the manifest and checks it against the ID.
+func (ss *session) fetchManifest() (*plan, error) {
+	if err := ss.queue(TypeManifestRequest, 0); err != nil {
+		return nil, ss.wrap(err)
+	}
+	if err := ss.flush(); err != nil {
+		return nil, ss.wrap(err)
+	}
+	m, _, err := ss.read(ss.x.cfg.StallTimeout)
+	if err != nil {
+		return nil, err
+	}
+	switch m.Type {
+	case TypeManifest:
+	case TypeError:
+		return nil, &RemoteError{Peer: ss.peer, Code: m.Code, Text: m.Text}
+	default:
+		return nil, fmt.Errorf("peer %s: %w: answered a manifest request with type %#x", ss.peer, ErrMalformed, m.Type)
+	}
+	id, _ := cid.Cast(ss.id)
+	raw := append([]byte(nil), m.Data...)
+	p, err := ss.x.decodePlan(id, raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: manifest from peer %s: %v", ErrVerification, ss.peer, err)
+	}
+	return p, nil
+}

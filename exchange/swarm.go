@@ -1,0 +1,319 @@
+package exchange
+
+import (
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// swarm is the downloader's bookkeeping for one content ID: which pieces are verified, which
+// are requested from whom, how fast each peer is and how often it lied. It does no I/O, starts
+// no goroutine and reads no clock (callers pass now), so the scheduling rules are tested as
+// plain functions. The downloader guards it with one mutex.
+type swarm struct {
+	n        int
+	done     Bitfield
+	left     int               // pieces not done
+	asked    map[int][]peer.ID // piece → peers it is requested from, oldest first
+	peers    map[peer.ID]*peerState
+	cursor   int // every piece below cursor is done or requested
+	pieceLen func(i int) int
+
+	minWindow, maxWindow int
+	maxDup               int // endgame: at most this many peers asked for one piece
+	maxBad               int
+	rateHorizon          time.Duration
+}
+
+// peerState is what the swarm knows about one provider.
+type peerState struct {
+	id       peer.ID
+	have     Bitfield // nil bits = has everything (a seeder that sent a full bitfield)
+	inflight []int    // requested pieces in request order; responses come back in this order
+	window   int
+	bad      int
+	banned   bool
+	dropped  bool
+
+	bytes      int64
+	pieces     int
+	rate       float64 // bytes/s, exponentially weighted
+	lastActive time.Time
+}
+
+func newSwarm(n int, pieceLen func(int) int, cfg Config) *swarm {
+	s := &swarm{
+		n:           n,
+		done:        NewBitfield(n),
+		left:        n,
+		asked:       make(map[int][]peer.ID),
+		peers:       make(map[peer.ID]*peerState),
+		pieceLen:    pieceLen,
+		minWindow:   cfg.Window,
+		maxWindow:   cfg.MaxWindow,
+		maxDup:      2,
+		maxBad:      cfg.MaxBadPieces,
+		rateHorizon: cfg.WindowHorizon,
+	}
+	return s
+}
+
+// markDone records a piece verified without a download (resume from the store).
+func (s *swarm) markDone(i int) {
+	if !s.done.Has(i) {
+		s.done.Set(i)
+		s.left--
+	}
+}
+
+func (s *swarm) complete() bool { return s.left == 0 }
+
+// addPeer starts tracking a provider with the pieces it announced.
+func (s *swarm) addPeer(id peer.ID, have Bitfield, now time.Time) *peerState {
+	p := &peerState{id: id, have: have, window: s.minWindow, lastActive: now}
+	if have.Full() {
+		p.have = Bitfield{n: have.n} // no bits: everything
+	}
+	s.peers[id] = p
+	return p
+}
+
+func (p *peerState) has(i int) bool {
+	if p.have.bits == nil {
+		return i < p.have.n
+	}
+	return p.have.Has(i)
+}
+
+// usable reports whether the peer may be sent requests.
+func (p *peerState) usable() bool { return !p.banned && !p.dropped }
+
+// setHave replaces a peer's view (a later have response from a peer that is still downloading).
+func (s *swarm) setHave(id peer.ID, have Bitfield) {
+	if p := s.peers[id]; p != nil {
+		if have.Full() {
+			have = Bitfield{n: have.n}
+		}
+		p.have = have
+	}
+}
+
+// wantsFrom reports whether the peer holds a piece we still need that nobody is fetching, or
+// (at the tail) one we could duplicate: whether waking it up is worthwhile.
+func (s *swarm) wantsFrom(p *peerState) bool {
+	for i := s.cursor; i < s.n; i++ {
+		if !s.done.Has(i) && p.has(i) {
+			return true
+		}
+	}
+	return false
+}
+
+// pick chooses the next piece to request from p, or -1. Normal mode takes the lowest piece
+// nobody is fetching (sequential order keeps writes and reads local). Once every missing piece
+// is requested (endgame), an idle slot re-requests a piece in flight at another peer, oldest
+// first, so one slow peer cannot hold up the tail.
+func (s *swarm) pick(p *peerState, now time.Time) int {
+	if !p.usable() || len(p.inflight) >= p.window {
+		return -1
+	}
+	for s.cursor < s.n && (s.done.Has(s.cursor) || len(s.asked[s.cursor]) > 0) {
+		s.cursor++
+	}
+	for i := s.cursor; i < s.n; i++ {
+		if !s.done.Has(i) && len(s.asked[i]) == 0 && p.has(i) {
+			s.request(p, i, now)
+			return i
+		}
+	}
+	// Endgame only when nothing unrequested is left anywhere; otherwise a peer that lacks the
+	// free pieces would just duplicate work.
+	for i := s.cursor; i < s.n; i++ {
+		if !s.done.Has(i) && len(s.asked[i]) == 0 {
+			return -1
+		}
+	}
+	best, bestAge := -1, -1
+	for i, who := range s.asked {
+		if len(who) >= s.maxDup || !p.has(i) || contains(who, p.id) {
+			continue
+		}
+		// prefer the piece whose first requester has been silent longest
+		first := s.peers[who[0]]
+		age := int(now.Sub(first.lastActive))
+		if best < 0 || age > bestAge || (age == bestAge && i < best) {
+			best, bestAge = i, age
+		}
+	}
+	if best >= 0 {
+		s.request(p, best, now)
+	}
+	return best
+}
+
+func (s *swarm) request(p *peerState, i int, now time.Time) {
+	if len(p.inflight) == 0 {
+		p.lastActive = now // the stall clock starts when a peer has work
+	}
+	p.inflight = append(p.inflight, i)
+	s.asked[i] = append(s.asked[i], p.id)
+}
+
+func contains(ids []peer.ID, id peer.ID) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// head returns the piece the peer's next response must be about, or -1.
+func (s *swarm) head(p *peerState) int {
+	if len(p.inflight) == 0 {
+		return -1
+	}
+	return p.inflight[0]
+}
+
+// pop removes the peer's oldest request (its response arrived) and forgets the peer as a
+// requester of that piece.
+func (s *swarm) pop(p *peerState) int {
+	i := p.inflight[0]
+	p.inflight = p.inflight[1:]
+	s.unask(i, p.id)
+	return i
+}
+
+func (s *swarm) unask(i int, id peer.ID) {
+	who := s.asked[i]
+	for k, x := range who {
+		if x == id {
+			who = append(who[:k:k], who[k+1:]...)
+			break
+		}
+	}
+	if len(who) == 0 {
+		delete(s.asked, i)
+		if i < s.cursor {
+			s.cursor = i
+		}
+	} else {
+		s.asked[i] = who
+	}
+}
+
+// delivered records a verified piece from p. It reports whether the piece was new (a
+// duplicate from endgame is dropped by the caller, not written twice).
+func (s *swarm) delivered(p *peerState, i int, n int, now time.Time) bool {
+	s.account(p, n, now)
+	if s.done.Has(i) {
+		return false
+	}
+	s.done.Set(i)
+	s.left--
+	return true
+}
+
+// account updates the peer's rate and window: window = what the peer delivers in
+// rateHorizon, in pieces, clamped. Faster peers so get more requests outstanding.
+func (s *swarm) account(p *peerState, n int, now time.Time) {
+	dt := now.Sub(p.lastActive).Seconds()
+	p.lastActive = now
+	p.bytes += int64(n)
+	p.pieces++
+	if dt > 0 {
+		inst := float64(n) / dt
+		if p.rate == 0 {
+			p.rate = inst
+		} else {
+			p.rate = 0.8*p.rate + 0.2*inst
+		}
+	}
+	w := s.minWindow
+	if pl := s.pieceLen(0); pl > 0 {
+		w = int(p.rate * s.rateHorizon.Seconds() / float64(pl))
+	}
+	p.window = min(max(w, s.minWindow), s.maxWindow)
+}
+
+// corrupt records a piece from p that failed verification. It reports whether p is now
+// banned (maxBad strikes). The piece goes back to the pool.
+func (s *swarm) corrupt(p *peerState, now time.Time) (banned bool) {
+	p.bad++
+	p.lastActive = now
+	if p.bad >= s.maxBad {
+		p.banned = true
+		s.release(p)
+	}
+	return p.banned
+}
+
+// missing records that p answered "not found" for piece i: it does not have it after all.
+func (s *swarm) missing(p *peerState, i int, now time.Time) {
+	p.lastActive = now
+	if p.have.bits == nil {
+		// a "seeder" that lost a piece (corrupt on its disk): track pieces from now on
+		p.have = NewBitfield(p.have.n)
+		for k := 0; k < p.have.n; k++ {
+			p.have.Set(k)
+		}
+	}
+	p.have.bits[i/8] &^= 0x80 >> (i % 8)
+}
+
+// drop stops using p (stalled, disconnected, protocol error) and releases its requests.
+func (s *swarm) drop(p *peerState) {
+	p.dropped = true
+	s.release(p)
+}
+
+func (s *swarm) release(p *peerState) {
+	for _, i := range p.inflight {
+		s.unask(i, p.id)
+	}
+	p.inflight = nil
+}
+
+// stalled lists usable peers with requests outstanding that sent nothing for timeout.
+func (s *swarm) stalled(now time.Time, timeout time.Duration) []*peerState {
+	var out []*peerState
+	for _, p := range s.peers {
+		if p.usable() && len(p.inflight) > 0 && now.Sub(p.lastActive) > timeout {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// live counts peers still usable.
+func (s *swarm) live() int {
+	c := 0
+	for _, p := range s.peers {
+		if p.usable() {
+			c++
+		}
+	}
+	return c
+}
+
+// unreachable reports whether some missing piece is held by no usable peer and requested
+// from nobody: the download cannot finish with the peers we have.
+func (s *swarm) unreachable() bool {
+	for i := 0; i < s.n; i++ {
+		if s.done.Has(i) || len(s.asked[i]) > 0 {
+			continue
+		}
+		held := false
+		for _, p := range s.peers {
+			if p.usable() && p.has(i) {
+				held = true
+				break
+			}
+		}
+		if !held {
+			return true
+		}
+	}
+	return false
+}
