@@ -277,7 +277,9 @@ func (c *Chord) run() {
 
 // stabilizeOnce is Chord's stabilize(): ask the successor for its predecessor and
 // successor list, adopt a closer successor, notify it. A dead successor is dropped and
-// the next one in the list asked in the same round.
+// the next one in the list asked in the same round; a closer successor is asked in the
+// same round too, so nodes that joined at once are found without one round per node.
+// A round sends at most Successors+2 requests.
 func (c *Chord) stabilizeOnce() {
 	c.m.stabilizeRounds.Inc()
 	defer c.stabilizeRounds.Add(1)
@@ -305,17 +307,26 @@ func (c *Chord) stabilizeOnce() {
 			pred, peers = peers[0], peers[1:]
 		}
 		c.mu.Lock()
-		if !pred.isZero() && pred.ID != c.self.ID && routing.InOpen(pred.Key, c.self.Key, succ.Key) {
+		closer := !pred.isZero() && pred.ID != c.self.ID && routing.InOpen(pred.Key, c.self.Key, succ.Key)
+		if closer {
 			c.ring.setSuccessors(pred, append([]Peer{succ}, peers...))
 		} else {
 			c.ring.setSuccessors(succ, peers)
 		}
-		succ = c.ring.successor()
 		c.mu.Unlock()
-		if _, err := c.call(c.ctx, succ.ID, &message{Type: msgNotify}); err != nil && c.ctx.Err() == nil {
-			c.forget(succ.ID)
+		if closer {
+			continue // ask the closer successor for its neighbours before notifying
 		}
+		break
+	}
+	c.mu.Lock()
+	alone, succ := c.ring.alone(), c.ring.successor()
+	c.mu.Unlock()
+	if alone {
 		return
+	}
+	if _, err := c.call(c.ctx, succ.ID, &message{Type: msgNotify}); err != nil && c.ctx.Err() == nil {
+		c.forget(succ.ID)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/dhtnode/dhtnode/chord"
@@ -21,6 +22,14 @@ func testConfig(period time.Duration) chord.Config {
 	cfg.CheckPredecessorInterval = period
 	cfg.RPCTimeout = 2 * time.Second
 	return cfg
+}
+
+// bubble runs f in a testing/synctest bubble: mocknet, timers and Chord's maintenance all
+// run on fake time, so stabilization periods are exact and a test of minutes of protocol
+// time takes seconds, however loaded the machine is.
+func bubble(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	synctest.Test(t, f)
 }
 
 func startCluster(t *testing.T, n int, opts chordtest.Options) *chordtest.Cluster {
@@ -56,17 +65,36 @@ func checkHops(t *testing.T, n int, s chordtest.LookupStats) {
 func TestClusterLookupsMatchOracle(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
+		n      int
 		gossip bool
-	}{{"gossip-fed", true}, {"join-only", false}} {
+	}{{"N=64/gossip-fed", 64, true}, {"N=64/join-only", 64, false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			const n = 64
-			c := startCluster(t, n, chordtest.Options{Config: testConfig(50 * time.Millisecond), Gossip: tc.gossip, Seed: 1})
-			// Let fix-fingers finish a sweep: hops depend on complete fingers, not correctness.
-			waitRounds(t, c, 20)
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			checkHops(t, n, c.CheckLookups(ctx, 1000))
+			bubble(t, func(t *testing.T) {
+				c := startCluster(t, tc.n, chordtest.Options{Config: chord.DefaultConfig(), Gossip: tc.gossip, Seed: 1})
+				// Let fix-fingers finish sweeps: hops depend on complete fingers, not correctness.
+				waitRounds(t, c, 20)
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				defer cancel()
+				checkHops(t, tc.n, c.CheckLookups(ctx, 1000))
+			})
 		})
+	}
+}
+
+// TestClusterRealTime runs a ring on the real clock with short periods, outside any
+// synctest bubble, so timer races the bubble cannot show still get exercised.
+func TestClusterRealTime(t *testing.T) {
+	const n = 32
+	c := startCluster(t, n, chordtest.Options{Config: testConfig(50 * time.Millisecond), Gossip: false, Seed: 6})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s := c.CheckLookups(ctx, 300)
+	if s.Correct != s.Lookups {
+		t.Fatalf("%d of %d wrong; first: %s", s.Lookups-s.Correct, s.Lookups, s.FirstWrong)
+	}
+	c.Kill(c.RandomPerm()[0])
+	if _, err := c.WaitConverged(ctx, 100); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -91,15 +119,29 @@ func waitRounds(t *testing.T, c *chordtest.Cluster, rounds uint64) {
 }
 
 func TestClusterSurvivesQuarterKilled(t *testing.T) {
+	for _, feedDown := range []bool{false, true} {
+		name := "no-gossip-down"
+		if feedDown {
+			name = "gossip-reports-down"
+		}
+		t.Run(name, func(t *testing.T) {
+			bubble(t, func(t *testing.T) { quarterKilled(t, feedDown) })
+		})
+	}
+}
+
+// quarterKilled kills 25% of 64 nodes at once, the owner of a provided key among them,
+// and checks that within 10 stabilization periods every lookup is right again and the
+// record is still found. With feedDown, gossip's PeerDown reaches every node as well.
+func quarterKilled(t *testing.T, feedDown bool) {
 	const n = 64
-	period := 100 * time.Millisecond
-	c := startCluster(t, n, chordtest.Options{Config: testConfig(period), Gossip: true, Seed: 2})
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	cfg := chord.DefaultConfig()
+	c := startCluster(t, n, chordtest.Options{Config: cfg, Gossip: true, Seed: 2})
+	waitRounds(t, c, 20)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
-	// A provider whose record's owner will die.
-	nodes := c.Nodes()
-	provider := nodes[0]
+	provider := c.Nodes()[0]
 	var key routing.Key
 	var owner *chordtest.Node
 	for {
@@ -113,7 +155,6 @@ func TestClusterSurvivesQuarterKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Kill 25% at once, the owner among them, without telling anyone.
 	victims := []int{owner.Index}
 	for _, i := range c.RandomPerm() {
 		if len(victims) == n/4 {
@@ -127,16 +168,30 @@ func TestClusterSurvivesQuarterKilled(t *testing.T) {
 	for _, i := range victims {
 		c.Kill(i)
 	}
-	waitRounds(t, c, 10)
-	afterRounds := time.Since(killedAt)
+	if feedDown {
+		for _, i := range victims {
+			c.ReportDown(i)
+		}
+	}
+	took, err := c.WaitConverged(ctx, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("PeerDown fed: %v: 100%% of probe lookups correct %v after killing 25%% (%.1f stabilization periods)",
+		feedDown, took, float64(took)/float64(cfg.StabilizeInterval))
+	if took > 10*cfg.StabilizeInterval {
+		t.Fatalf("recovery took %v, more than 10 stabilization periods", took)
+	}
+	if wait := killedAt.Add(10 * cfg.StabilizeInterval).Sub(time.Now()); wait > 0 {
+		time.Sleep(wait) // fake time: exactly 10 periods after the kill
+	}
 	s := c.CheckLookups(ctx, 1000)
-	t.Logf("after 10 stabilization rounds (%v): %d/%d correct, mean hops %.2f, RPCs %.2f, timeouts/lookup %.3f",
-		afterRounds.Round(time.Millisecond), s.Correct, s.Lookups, s.MeanHops(), s.MeanRPCs(), float64(s.Timeouts)/float64(s.Lookups))
+	t.Logf("10 periods after the kill: %d/%d correct, mean hops %.2f, RPCs/lookup %.2f, timeouts/lookup %.3f",
+		s.Correct, s.Lookups, s.MeanHops(), s.MeanRPCs(), float64(s.Timeouts)/float64(s.Lookups))
 	if s.Correct != s.Lookups {
-		t.Fatalf("not all lookups correct 10 stabilization rounds after the kill; first: %s", s.FirstWrong)
+		t.Fatalf("not all lookups correct 10 stabilization periods after the kill; first: %s", s.FirstWrong)
 	}
 
-	// The record outlived its owner on the replicas.
 	asker := c.RandomLive()
 	for asker.ID == provider.ID {
 		asker = c.RandomLive()
@@ -150,37 +205,13 @@ func TestClusterSurvivesQuarterKilled(t *testing.T) {
 	}
 }
 
-func TestClusterRecoveryTime(t *testing.T) {
-	// Wall-clock recovery with and without gossip's PeerDown, for the README; the
-	// correctness bound is asserted in rounds above.
-	const n = 64
-	period := 100 * time.Millisecond
-	for _, report := range []bool{false, true} {
-		c := startCluster(t, n, chordtest.Options{Config: testConfig(period), Gossip: true, Seed: 3})
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		perm := c.RandomPerm()[:n/4]
-		for _, i := range perm {
-			c.Kill(i)
-		}
-		if report {
-			for _, i := range perm {
-				c.ReportDown(i)
-			}
-		}
-		took, err := c.WaitConverged(ctx, 100)
-		cancel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("PeerDown fed: %v: 100%% of probes correct %v after killing 25%% (%.1f stabilization periods)",
-			report, took.Round(time.Millisecond), float64(took)/float64(period))
-		_ = c.Close()
-	}
+func TestClusterJoinMovesRecords(t *testing.T) {
+	bubble(t, joinMovesRecords)
 }
 
-func TestClusterJoinMovesRecords(t *testing.T) {
+func joinMovesRecords(t *testing.T) {
 	const n = 16
-	c := startCluster(t, n, chordtest.Options{Config: testConfig(50 * time.Millisecond), Gossip: true, Seed: 4})
+	c := startCluster(t, n, chordtest.Options{Config: chord.DefaultConfig(), Gossip: true, Seed: 4})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
@@ -238,8 +269,12 @@ func TestClusterJoinMovesRecords(t *testing.T) {
 }
 
 func TestClusterRestart(t *testing.T) {
+	bubble(t, restart)
+}
+
+func restart(t *testing.T) {
 	const n = 24
-	c := startCluster(t, n, chordtest.Options{Config: testConfig(50 * time.Millisecond), Gossip: true, Seed: 5})
+	c := startCluster(t, n, chordtest.Options{Config: chord.DefaultConfig(), Gossip: false, Seed: 5})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	victims := c.RandomPerm()[:6]
