@@ -51,4 +51,3 @@ func waitRoundsB(b *testing.B, c *chordtest.Cluster, rounds uint64) {
 		}
 	}
 }
-
