@@ -1,0 +1,39 @@
+// Package blockstore is dhtnode's persistent, content-addressed store.
+//
+// Layout under Config.Dir (the node uses <repo>/blocks):
+//
+//	pieces/<shard>/<name>   immutable piece files; name = base32(PieceID), shard =
+//	                        the two characters before the last (flatfs next-to-last/2)
+//	tmp/                    temp files of pieces being written; emptied on Open
+//	quarantine/             corrupt piece files moved aside when detected
+//	meta.db                 bbolt: manifests, pins, download state ("have" bits)
+//
+// A piece is named by its merkle.PieceID (the BEP 52 root of its 16 KiB blocks
+// and the subtree height), so identical pieces are stored once and every read
+// is verified against the name alone: a corrupt file is reported as ErrCorrupt,
+// never served, and moved to quarantine/ so the piece counts as missing and a
+// get fetches it again. A piece is written to tmp/, fsynced and renamed into
+// place; a crash leaves at most a temp file, which Open removes.
+//
+// Content is a manifest (package content) plus its pieces. Add reads, hashes
+// and stores in one pass and commits manifest, "have" bits and pin in one
+// transaction after one syncfs; on any failure it removes the pieces it
+// created, so a full disk or a permission error leaves the store as it was.
+// A downloader stores the manifest (PutManifest, which checks it against the
+// ID), pins it, then PutContentPiece for each piece as it arrives: the piece is
+// verified against the manifest before it touches the disk. Have reports which
+// pieces are present, for resuming and for serving a partial download.
+//
+// GC removes unpinned manifests and every piece no pinned manifest uses; it
+// excludes Add and PutContentPiece while it runs. Stat counts, Verify rehashes
+// everything and reports damage.
+//
+//	s, err := blockstore.Open(blockstore.Config{Dir: filepath.Join(repo, "blocks")})
+//	res, err := s.Add(ctx, "photos", blockstore.AddOptions{Recursive: true})
+//	fmt.Println(res.ID)
+//	err = s.WriteFile(ctx, res.ID, 0, os.Stdout) // cat: verified, read ahead in parallel
+//
+// Goroutines: a Store runs one background goroutine that writes dirty "have"
+// bits every FlushInterval; Close stops it and flushes. All methods are safe
+// for concurrent use.
+package blockstore

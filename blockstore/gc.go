@@ -1,0 +1,217 @@
+package blockstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/dhtnode/dhtnode/content"
+	"github.com/dhtnode/dhtnode/merkle"
+)
+
+// GCResult says what GC removed.
+type GCResult struct {
+	RemovedContents int   // unpinned manifests (with their download state)
+	RemovedPieces   int   // piece files no pinned content uses
+	RemovedBytes    int64 // their size
+}
+
+// GC removes every manifest that is not pinned and every piece file that no
+// pinned manifest refers to (an unpinned partial download goes too: pin a
+// download to keep it). It waits for running adds and piece writes, and
+// blocks new ones while it runs.
+func (s *Store) GC(ctx context.Context) (GCResult, error) {
+	var res GCResult
+	if err := s.checkOpen(); err != nil {
+		return res, err
+	}
+	s.gcLock.Lock()
+	defer s.gcLock.Unlock()
+
+	var pinned, unpinned []content.ID
+	err := s.db.View(func(tx *bolt.Tx) error {
+		pins := tx.Bucket(bucketPins)
+		return tx.Bucket(bucketManifests).ForEach(func(k, _ []byte) error {
+			id, err := content.IDFromBytes(k)
+			if err != nil {
+				return nil
+			}
+			if pins.Get(k) != nil {
+				pinned = append(pinned, id)
+			} else {
+				unpinned = append(unpinned, id)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return res, fmt.Errorf("blockstore: gc: %w", err)
+	}
+	keep := make(map[merkle.PieceID]struct{})
+	for _, id := range pinned {
+		m, err := s.manifest(id, nil)
+		if err != nil {
+			return res, fmt.Errorf("blockstore: gc: %w", err)
+		}
+		for g := 0; g < m.NumPieces(); g++ {
+			ref, _ := m.Piece(g)
+			keep[ref.ID] = struct{}{}
+		}
+	}
+	// Metadata first: if we crash after this, the orphaned pieces are
+	// removed by the next GC; the other order could leave a manifest whose
+	// pieces are gone.
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		for _, id := range unpinned {
+			if err := tx.Bucket(bucketManifests).Delete(id.Bytes()); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketHave).Delete(id.Bytes()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("blockstore: gc: %w", err)
+	}
+	s.mu.Lock()
+	for _, id := range unpinned {
+		delete(s.manifests, key(id))
+		delete(s.have, key(id))
+	}
+	s.mu.Unlock()
+	res.RemovedContents = len(unpinned)
+	err = s.walkPieces(func(id merkle.PieceID, path string, size int64) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if _, ok := keep[id]; ok {
+			return nil
+		}
+		if err := s.removePiece(id); err != nil {
+			return fmt.Errorf("blockstore: gc: %w", err)
+		}
+		res.RemovedPieces++
+		res.RemovedBytes += size
+		return nil
+	})
+	return res, err
+}
+
+// StatResult describes the store.
+type StatResult struct {
+	Dir          string
+	Pieces       int   // piece files
+	PieceBytes   int64 // their total size
+	Contents     int   // stored manifests
+	Pinned       int   // pinned contents
+	Quarantined  int   // corrupt files moved aside
+	MetadataSize int64 // size of the bbolt file
+}
+
+// Stat counts pieces, bytes and contents.
+func (s *Store) Stat() (StatResult, error) {
+	res := StatResult{Dir: s.cfg.Dir}
+	if err := s.checkOpen(); err != nil {
+		return res, err
+	}
+	err := s.walkPieces(func(_ merkle.PieceID, _ string, size int64) error {
+		res.Pieces++
+		res.PieceBytes += size
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		res.Contents = tx.Bucket(bucketManifests).Stats().KeyN
+		res.Pinned = tx.Bucket(bucketPins).Stats().KeyN
+		res.MetadataSize = tx.Size()
+		return nil
+	})
+	if q, err := os.ReadDir(s.corrupt); err == nil {
+		res.Quarantined = len(q)
+	}
+	return res, err
+}
+
+// VerifyResult is what Verify found.
+type VerifyResult struct {
+	Checked int              // piece files read and hashed
+	Corrupt []merkle.PieceID // corrupt pieces (now quarantined)
+	// Incomplete lists pinned contents that miss pieces after the check (a
+	// get of the ID fetches them again).
+	Incomplete []ContentInfo
+}
+
+// Verify reads and hashes every piece file (in parallel), quarantines the
+// corrupt ones and reports pinned content left incomplete. It returns an
+// error only if it could not run; damage is in the result.
+func (s *Store) Verify(ctx context.Context) (VerifyResult, error) {
+	var res VerifyResult
+	if err := s.checkOpen(); err != nil {
+		return res, err
+	}
+	var mu sync.Mutex
+	jobs := make(chan merkle.PieceID)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var buf []byte
+			for id := range jobs {
+				data, err := s.ReadPiece(id, buf)
+				mu.Lock()
+				res.Checked++
+				if errors.Is(err, ErrCorrupt) {
+					res.Corrupt = append(res.Corrupt, id)
+				}
+				mu.Unlock()
+				if err == nil {
+					buf = data
+				}
+			}
+		}()
+	}
+	werr := s.walkPieces(func(id merkle.PieceID, _ string, _ int64) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		jobs <- id
+		return nil
+	})
+	close(jobs)
+	wg.Wait()
+	if werr != nil {
+		return res, werr
+	}
+	// Forget cached download state so it is reconciled with the files again
+	// (a bit lost in between is recovered by that reconciliation).
+	if err := s.flush(); err != nil {
+		return res, err
+	}
+	s.mu.Lock()
+	clear(s.have)
+	s.mu.Unlock()
+	pins, err := s.Pins()
+	if err != nil {
+		return res, err
+	}
+	for _, id := range pins {
+		info, err := s.Info(id)
+		if err != nil {
+			return res, err
+		}
+		if !info.Complete() {
+			res.Incomplete = append(res.Incomplete, info)
+		}
+	}
+	return res, nil
+}

@@ -1,0 +1,488 @@
+package blockstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/dhtnode/dhtnode/content"
+	"github.com/dhtnode/dhtnode/merkle"
+)
+
+func testData(size int, seed byte) []byte {
+	out := make([]byte, 0, size+32)
+	var in [9]byte
+	in[8] = seed
+	for i := uint64(0); len(out) < size; i++ {
+		binary.LittleEndian.PutUint64(in[:], i)
+		s := sha256.Sum256(in[:])
+		out = append(out, s[:]...)
+	}
+	return out[:size:size]
+}
+
+func openStore(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(Config{Dir: dir, FlushInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func writeFile(t *testing.T, path string, data []byte) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func catFile(t *testing.T, s *Store, id content.ID, file int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := s.WriteFile(context.Background(), id, file, &buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// snapshot describes the store for "as it was" comparisons: every piece
+// file, the counts, manifests, pins and leftover temp files.
+func snapshot(t *testing.T, s *Store) string {
+	t.Helper()
+	var b strings.Builder
+	filepath.WalkDir(s.pieces, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b.WriteString(p + "\n")
+		}
+		return nil
+	})
+	st, err := s.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _ := s.List()
+	pins, _ := s.Pins()
+	tmp, _ := os.ReadDir(s.tmp)
+	fmt.Fprintf(&b, "pieces=%d contents=%d pinned=%d list=%d pins=%d tmp=%d", st.Pieces, st.Contents, st.Pinned, len(list), len(pins), len(tmp))
+	return b.String()
+}
+
+func TestPutGetPiece(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	data := testData(100000, 1)
+	id, _ := merkle.PieceIDOf(data, 3)
+	if err := s.PutPiece(id, data); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetPiece(id)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("GetPiece: %v", err)
+	}
+	if created, err := s.putVerified(id, data); created || err != nil {
+		t.Fatalf("identical piece written twice (created=%v, %v)", created, err)
+	}
+	bad := append([]byte(nil), data...)
+	bad[5] ^= 1
+	if err := s.PutPiece(id, bad); !errors.Is(err, merkle.ErrMismatch) {
+		t.Fatalf("PutPiece(bad data) = %v", err)
+	}
+	other, _ := merkle.PieceIDOf(testData(10, 2), 0)
+	if _, err := s.GetPiece(other); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("GetPiece(missing) = %v", err)
+	}
+	if name := nameOf(id); len(name) != 53 {
+		t.Fatalf("name %q", name)
+	} else if back, ok := parseName(name); !ok || back != id {
+		t.Fatal("name does not parse back")
+	}
+}
+
+func TestCorruptPieceNeverServed(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	data := testData(3*merkle.DefaultPieceSize+5, 3)
+	src := writeFile(t, filepath.Join(t.TempDir(), "f"), data)
+	res, err := s.Add(context.Background(), src, AddOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := res.Manifest.Piece(1)
+	path := s.piecePath(ref.ID)
+	for name, damage := range map[string]func(){
+		"flipped byte": func() {
+			b, _ := os.ReadFile(path)
+			b[len(b)/3] ^= 0x40
+			os.WriteFile(path, b, 0o644)
+		},
+		"truncated": func() {
+			os.Truncate(path, 1000)
+		},
+		"empty": func() {
+			os.Truncate(path, 0)
+		},
+	} {
+		damage()
+		_, err := s.ContentPiece(res.ID, 1)
+		if !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("%s: ContentPiece = %v, want ErrCorrupt", name, err)
+		}
+		if s.HasPiece(ref.ID) {
+			t.Fatalf("%s: corrupt file still in place", name)
+		}
+		if h, _ := s.Have(res.ID); h.Has(1) || h.Count() != 3 {
+			t.Fatalf("%s: have bit not cleared (%d/%d)", name, h.Count(), h.Len())
+		}
+		var buf bytes.Buffer
+		if err := s.WriteFile(context.Background(), res.ID, 0, &buf); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("%s: WriteFile with a missing piece = %v", name, err)
+		}
+		if buf.Len() > int(ref.Offset) {
+			t.Fatalf("%s: WriteFile wrote past the missing piece", name)
+		}
+		// A peer re-sends it: the content is whole again.
+		if err := s.PutContentPiece(res.ID, 1, data[ref.Offset:ref.Offset+int64(ref.Len)]); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(catFile(t, s, res.ID, 0), data) {
+			t.Fatalf("%s: content differs after refetch", name)
+		}
+	}
+	st, _ := s.Stat()
+	if st.Quarantined != 1 { // the same name was quarantined three times
+		t.Fatalf("quarantined %d files", st.Quarantined)
+	}
+}
+
+func TestAddCatGCPins(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	dir := t.TempDir()
+	a := testData(5*merkle.DefaultPieceSize+123, 4)
+	b := append(append([]byte(nil), a[:2*merkle.DefaultPieceSize]...), testData(100000, 5)...) // shares 2 pieces with a
+	resA, err := s.Add(context.Background(), writeFile(t, filepath.Join(dir, "a"), a), AddOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resB, err := s.Add(context.Background(), writeFile(t, filepath.Join(dir, "b"), b), AddOptions{NoPin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := s.Stat()
+	if st.Pieces != 6+1 || st.Contents != 2 || st.Pinned != 1 {
+		t.Fatalf("stat %+v: want 7 pieces (2 shared), 2 contents, 1 pinned", st)
+	}
+	if !bytes.Equal(catFile(t, s, resB.ID, 0), b) || !bytes.Equal(catFile(t, s, resA.ID, 0), a) {
+		t.Fatal("cat differs from the added bytes")
+	}
+	list, _ := s.List()
+	if len(list) != 2 || list[0].Name != "a" || !list[0].Pinned || list[1].Pinned || !list[0].Complete() || !list[1].Complete() {
+		t.Fatalf("list %+v", list)
+	}
+	gc, err := s.GC(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gc.RemovedContents != 1 || gc.RemovedPieces != 1 {
+		t.Fatalf("gc %+v: want B's manifest and its one unshared piece removed", gc)
+	}
+	if !bytes.Equal(catFile(t, s, resA.ID, 0), a) {
+		t.Fatal("pinned content damaged by GC")
+	}
+	if _, _, err := s.Manifest(resB.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unpinned manifest survived GC: %v", err)
+	}
+	if err := s.Unpin(resA.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Unpin(resA.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second unpin: %v", err)
+	}
+	gc, _ = s.GC(context.Background())
+	if st, _ := s.Stat(); gc.RemovedPieces != 6 || st.Pieces != 0 || st.Contents != 0 {
+		t.Fatalf("after unpin+gc: %+v, %+v", gc, st)
+	}
+	if err := s.Pin(resA.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("pin without manifest: %v", err)
+	}
+}
+
+func TestOnlyHashStoresNothing(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	src := writeFile(t, filepath.Join(t.TempDir(), "f"), testData(700000, 6))
+	before := snapshot(t, s)
+	only, err := s.Add(context.Background(), src, AddOptions{OnlyHash: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snapshot(t, s) != before {
+		t.Fatal("add -n stored something")
+	}
+	res, err := s.Add(context.Background(), src, AddOptions{})
+	if err != nil || res.ID != only.ID {
+		t.Fatalf("stored add ID %v differs from -n %v (%v)", res.ID, only.ID, err)
+	}
+}
+
+func TestDownloadStateAndResume(t *testing.T) {
+	dir := t.TempDir()
+	data := testData(7*merkle.DefaultPieceSize, 7)
+	res, err := content.AddReader(context.Background(), "f", bytes.NewReader(data), content.AddOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	piece := func(g int) []byte {
+		ref, _ := res.Manifest.Piece(g)
+		return data[ref.Offset : ref.Offset+int64(ref.Len)]
+	}
+	s, err := Open(Config{Dir: dir, FlushInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutContentPiece(res.ID, 0, piece(0)); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("piece before manifest: %v", err)
+	}
+	bad := append([]byte(nil), res.Encoded...)
+	bad[10] ^= 1
+	if _, err := s.PutManifest(res.ID, bad); !errors.Is(err, content.ErrHashMismatch) {
+		t.Fatalf("PutManifest(wrong bytes) = %v", err)
+	}
+	if _, err := s.PutManifest(res.ID, res.Encoded); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Pin(res.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []int{0, 3, 6} {
+		if err := s.PutContentPiece(res.ID, g, piece(g)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PutContentPiece(res.ID, 1, piece(2)); !errors.Is(err, merkle.ErrMismatch) {
+		t.Fatalf("wrong piece accepted: %v", err)
+	}
+	if err := s.PutContentPiece(res.ID, 1, piece(1)[1:]); !errors.Is(err, merkle.ErrLength) {
+		t.Fatalf("short piece accepted: %v", err)
+	}
+	h, _ := s.Have(res.ID)
+	if h.Count() != 3 || !h.Has(3) || h.Has(1) {
+		t.Fatalf("have %08b", h.Bytes())
+	}
+	data2, ref, proof, err := s.PieceProof(res.ID, 3)
+	if err != nil || merkle.VerifyPiece(res.Manifest.Files[0].Root, mustLayout(t, res.Manifest), ref.Index, data2, proof) != nil {
+		t.Fatalf("PieceProof does not verify: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Reopen: state survived the close.
+	s = openStore(t, dir)
+	if h, _ := s.Have(res.ID); h.Count() != 3 {
+		t.Fatalf("after reopen have %d", h.Count())
+	}
+	s.PutContentPiece(res.ID, 5, piece(5))
+	s.Close()
+	// Simulate a crash that lost the last flush: wipe the saved bits.
+	db, err := bolt.Open(filepath.Join(dir, "meta.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketHave).Delete(res.ID.Bytes()) })
+	db.Close()
+	s = openStore(t, dir)
+	if h, _ := s.Have(res.ID); h.Count() != 4 || !h.Has(5) {
+		t.Fatalf("reconciled have %08b, want pieces 0 3 5 6", h.Bytes())
+	}
+	info, _ := s.Info(res.ID)
+	if info.Complete() || !info.Pinned || info.Have != 4 || info.Pieces != 7 {
+		t.Fatalf("info %+v", info)
+	}
+}
+
+func mustLayout(t *testing.T, m *content.Manifest) merkle.Layout {
+	l, err := m.Layout(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func TestCrashLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	s.Close()
+	// A crash mid-write leaves a temp file (never a half piece under its name).
+	writeFile(t, filepath.Join(dir, "tmp", "piece-123"), []byte("half a piece"))
+	s = openStore(t, dir)
+	if left, _ := os.ReadDir(s.tmp); len(left) != 0 {
+		t.Fatalf("temp files survived open: %d", len(left))
+	}
+	if st, _ := s.Stat(); st.Pieces != 0 {
+		t.Fatal("a temp file became a piece")
+	}
+	if _, err := Open(Config{Dir: dir}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second open of a store in use: %v", err)
+	}
+}
+
+// TestDiskFullLeavesStoreAsItWas fails writes midway (the seam every write
+// goes through) and checks that nothing of the failed add is visible.
+func TestDiskFullLeavesStoreAsItWas(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	src := t.TempDir()
+	if _, err := s.Add(context.Background(), writeFile(t, filepath.Join(src, "old"), testData(600000, 8)), AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, s)
+	var writes int
+	s.writeHook = func(f *os.File, data []byte) error {
+		writes++ // hook calls are serialised by Workers: 1 below
+		if writes > 3 {
+			f.Write(data[:len(data)/2])
+			return syscall.ENOSPC
+		}
+		_, err := f.Write(data)
+		return err
+	}
+	_, err := s.Add(context.Background(), writeFile(t, filepath.Join(src, "new"), testData(10*merkle.DefaultPieceSize, 9)), AddOptions{Workers: 1})
+	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "no space left on device") {
+		t.Fatalf("add on a full disk: %v", err)
+	}
+	if after := snapshot(t, s); after != before {
+		t.Fatalf("store changed by a failed add:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+// TestPermissionErrorLeavesStoreAsItWas puts a file where a shard directory
+// must go (as root, chmod does not stop us, so this is the honest injection).
+func TestPermissionErrorLeavesStoreAsItWas(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	data := testData(4*merkle.DefaultPieceSize, 10)
+	pre, _ := content.AddReader(context.Background(), "f", bytes.NewReader(data), content.AddOptions{})
+	ref, _ := pre.Manifest.Piece(2)
+	shard := filepath.Dir(s.piecePath(ref.ID))
+	writeFile(t, shard, []byte("not a directory"))
+	before := snapshot(t, s)
+	_, err := s.Add(context.Background(), writeFile(t, filepath.Join(t.TempDir(), "f"), data), AddOptions{})
+	if !errors.Is(err, syscall.ENOTDIR) || !strings.Contains(err.Error(), "storing piece") {
+		t.Fatalf("add with an unwritable shard: %v", err)
+	}
+	if after := snapshot(t, s); after != before {
+		t.Fatalf("store changed by a failed add:\nbefore %s\nafter  %s", before, after)
+	}
+	if _, _, err := s.Manifest(pre.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatal("manifest of a failed add is visible")
+	}
+}
+
+// TestRealFullDisk adds to a 2 MiB tmpfs. It needs root and mount(2); the
+// seam test above covers the same path everywhere else.
+func TestRealFullDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a tmpfs; TestDiskFullLeavesStoreAsItWas covers this path")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount tmpfs (%v: %s); TestDiskFullLeavesStoreAsItWas covers this path", err, out)
+	}
+	defer exec.Command("umount", mnt).Run()
+	s, err := Open(Config{Dir: filepath.Join(mnt, "blocks"), FlushInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	small := writeFile(t, filepath.Join(t.TempDir(), "small"), testData(300000, 11))
+	if _, err := s.Add(context.Background(), small, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, s)
+	big := writeFile(t, filepath.Join(t.TempDir(), "big"), testData(4<<20, 12))
+	_, err = s.Add(context.Background(), big, AddOptions{})
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("add of 4 MiB into 2 MiB: %v", err)
+	}
+	if after := snapshot(t, s); after != before {
+		t.Fatalf("store changed by a failed add:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+func TestVerify(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	data := testData(3*merkle.DefaultPieceSize, 13)
+	res, err := s.Add(context.Background(), writeFile(t, filepath.Join(t.TempDir(), "f"), data), AddOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.Verify(context.Background())
+	if err != nil || v.Checked != 3 || len(v.Corrupt) != 0 || len(v.Incomplete) != 0 {
+		t.Fatalf("clean verify: %+v %v", v, err)
+	}
+	ref, _ := res.Manifest.Piece(2)
+	b, _ := os.ReadFile(s.piecePath(ref.ID))
+	b[0] ^= 1
+	os.WriteFile(s.piecePath(ref.ID), b, 0o644)
+	v, err = s.Verify(context.Background())
+	if err != nil || len(v.Corrupt) != 1 || v.Corrupt[0] != ref.ID || len(v.Incomplete) != 1 || v.Incomplete[0].Have != 2 {
+		t.Fatalf("verify with one corrupt piece: %+v %v", v, err)
+	}
+}
+
+func TestAddDirectory(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	dir := filepath.Join(t.TempDir(), "d")
+	files := map[string][]byte{"x/1": testData(5, 1), "x/2": testData(300000, 2), "y": nil, "z": testData(16384, 3)}
+	for p, d := range files {
+		writeFile(t, filepath.Join(dir, p), d)
+	}
+	var last content.AddProgress
+	res, err := s.Add(context.Background(), dir, AddOptions{Recursive: true, Progress: func(p content.AddProgress) { last = p }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last.Bytes != 5+300000+16384 {
+		t.Fatalf("progress %+v", last)
+	}
+	for i, f := range res.Manifest.Files {
+		if got := catFile(t, s, res.ID, i); !bytes.Equal(got, files[f.Path]) {
+			t.Fatalf("%s differs", f.Path)
+		}
+	}
+}
+
+func TestBitfield(t *testing.T) {
+	b := NewBitfield(10)
+	b.Set(0)
+	b.Set(9)
+	b.Set(10) // ignored
+	if b.Count() != 2 || !b.Has(9) || b.Has(1) || b.Complete() {
+		t.Fatal("bitfield ops")
+	}
+	if got := b.Bytes(); got[0] != 0x80 || got[1] != 0x40 {
+		t.Fatalf("bit order %08b", got)
+	}
+	back, err := BitfieldFromBytes(10, b.Bytes())
+	if err != nil || back.Count() != 2 {
+		t.Fatal(err)
+	}
+	if _, err := BitfieldFromBytes(10, []byte{0, 0x20}); !errors.Is(err, ErrBitfield) {
+		t.Fatal("spare bit accepted")
+	}
+	if _, err := BitfieldFromBytes(10, []byte{0}); !errors.Is(err, ErrBitfield) {
+		t.Fatal("short bitfield accepted")
+	}
+}
