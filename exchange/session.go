@@ -20,15 +20,15 @@ import (
 // through w and answered in order; the caller keeps the queue of what it asked. A session is
 // owned by one goroutine.
 type session struct {
-	x      *Exchange
-	peer   peer.ID
-	s      network.Stream
-	r      *bufio.Reader
-	w      *bufio.Writer
-	limit  int
-	lim    Limits
-	id     []byte
-	frame  []byte // scratch for requests
+	x     *Exchange
+	peer  peer.ID
+	s     network.Stream
+	r     *bufio.Reader
+	w     *bufio.Writer
+	limit int
+	lim   Limits
+	id    []byte
+	frame []byte // scratch for requests
 
 	// Requests are written by a writer goroutine (startWriter) in download sessions, so the
 	// goroutine that processes answers never blocks on a write.
@@ -36,7 +36,7 @@ type session struct {
 	pending []byte
 	werr    error
 	signal  chan struct{}
-	closed bool
+	closed  bool
 }
 
 // RemoteError is a TypeError answer from a peer.
