@@ -1,0 +1,94 @@
+package gossip
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the gossip series on the node's registry. A nil *metrics (no
+// Registerer configured) is valid and records nothing.
+type metrics struct {
+	members  *prometheus.GaugeVec   // by state
+	events   *prometheus.CounterVec // by event type
+	packets  *prometheus.CounterVec // by direction
+	bytes    *prometheus.CounterVec // by direction, kind (packet|stream)
+	streams  *prometheus.CounterVec // by direction
+	refused  prometheus.Counter
+	joinErrs prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	if reg == nil {
+		return nil, nil
+	}
+	m := &metrics{
+		members: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "dhtnode", Subsystem: "gossip", Name: "members",
+			Help: "Members known to this node by state (alive, suspect, dead, left), including itself.",
+		}, []string{"state"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "dhtnode", Subsystem: "gossip", Name: "events_total",
+			Help: "Membership events delivered to subscribers, by type (join, leave, failed, update).",
+		}, []string{"type"}),
+		packets: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "dhtnode", Subsystem: "gossip", Name: "packets_total",
+			Help: "Gossip UDP packets (each may carry several memberlist messages), by direction.",
+		}, []string{"direction"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "dhtnode", Subsystem: "gossip", Name: "bytes_total",
+			Help: "Gossip bytes by direction and kind (packet = UDP, stream = TCP push/pull and fallback pings).",
+		}, []string{"direction", "kind"}),
+		streams: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "dhtnode", Subsystem: "gossip", Name: "streams_total",
+			Help: "Gossip TCP streams opened, by direction (sent = dialled, received = accepted).",
+		}, []string{"direction"}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "dhtnode", Subsystem: "gossip", Name: "refused_members_total",
+			Help: "Alive or merge messages refused because metadata did not decode or its signature did not verify.",
+		}),
+		joinErrs: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "dhtnode", Subsystem: "gossip", Name: "join_failures_total",
+			Help: "Join attempts (explicit, retry-join and reconnect) that reached no member.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.members, m.events, m.packets, m.bytes, m.streams, m.refused, m.joinErrs} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register gossip metrics: %w", err)
+		}
+	}
+	for _, s := range []State{StateAlive, StateSuspect, StateDead, StateLeft} {
+		m.members.WithLabelValues(string(s)).Set(0)
+	}
+	for _, t := range []EventType{EventJoin, EventLeave, EventFailed, EventUpdate} {
+		m.events.WithLabelValues(string(t))
+	}
+	return m, nil
+}
+
+func (m *metrics) setMembers(counts map[State]int) {
+	if m == nil {
+		return
+	}
+	for _, s := range []State{StateAlive, StateSuspect, StateDead, StateLeft} {
+		m.members.WithLabelValues(string(s)).Set(float64(counts[s]))
+	}
+}
+
+func (m *metrics) event(t EventType) {
+	if m != nil {
+		m.events.WithLabelValues(string(t)).Inc()
+	}
+}
+
+func (m *metrics) refusedMember() {
+	if m != nil {
+		m.refused.Inc()
+	}
+}
+
+func (m *metrics) joinFailed() {
+	if m != nil {
+		m.joinErrs.Inc()
+	}
+}
