@@ -1,0 +1,221 @@
+package onehop
+
+import (
+	"bufio"
+	"context"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/dhtnode/dhtnode/routing"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
+)
+
+type cluster struct {
+	mn      mocknet.Mocknet
+	routers []*Router
+}
+
+// newCluster starts n routers on a fully linked mocknet, every view complete.
+func newCluster(t *testing.T, n int) *cluster {
+	t.Helper()
+	mn := mocknet.New()
+	t.Cleanup(func() { _ = mn.Close() })
+	c := &cluster{mn: mn}
+	for range n {
+		h, err := mn.GenPeer()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := DefaultConfig()
+		cfg.RPCTimeout = 5 * time.Second
+		r, err := New(h, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = r.Close() })
+		c.routers = append(c.routers, r)
+	}
+	if err := mn.LinkAll(); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range c.routers {
+		for _, b := range c.routers {
+			a.PeerUp(peer.AddrInfo{ID: b.h.ID(), Addrs: b.h.Addrs()})
+		}
+	}
+	return c
+}
+
+func randomKey(rng *rand.Rand) routing.Key {
+	var k routing.Key
+	for i := range k {
+		k[i] = byte(rng.Uint32())
+	}
+	return k
+}
+
+// owner is the oracle: the successor of key among the given live routers.
+func owner(live []*Router, key routing.Key) peer.ID {
+	var best *Router
+	for _, r := range live {
+		if best == nil || routing.RingDistance(key, r.self.key).Cmp(routing.RingDistance(key, best.self.key)) < 0 {
+			best = r
+		}
+	}
+	return best.h.ID()
+}
+
+func TestLookupOneHop(t *testing.T) {
+	c := newCluster(t, 16)
+	rng := rand.New(rand.NewPCG(3, 4))
+	ctx := context.Background()
+	for range 300 {
+		from := c.routers[rng.IntN(len(c.routers))]
+		key := randomKey(rng)
+		owners, tr, err := from.Lookup(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := owner(c.routers, key)
+		if owners[0].ID != want {
+			t.Fatalf("owner %s, oracle %s", owners[0].ID, want)
+		}
+		wantHops := 1
+		if want == from.h.ID() {
+			wantHops = 0
+		}
+		if tr.Hops != wantHops || tr.RPCs != wantHops || tr.Timeouts != 0 || len(tr.Path) != wantHops {
+			t.Fatalf("trace %+v, want %d hop", tr, wantHops)
+		}
+		if len(owners) != DefaultConfig().Replicas {
+			t.Fatalf("%d owners, want %d", len(owners), DefaultConfig().Replicas)
+		}
+	}
+	if got := c.routers[0].RoutingTable().Entries(); got != 15 {
+		t.Fatalf("table entries %d, want 15", got)
+	}
+}
+
+func TestProvideAndFindFromEveryNode(t *testing.T) {
+	c := newCluster(t, 16)
+	ctx := context.Background()
+	key := routing.ContentKey([]byte("hello"))
+	provider := c.routers[5]
+	if _, err := provider.Provide(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range c.routers {
+		provs, _, err := r.FindProviders(ctx, key, 0)
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		if len(provs) != 1 || provs[0].ID != provider.h.ID() {
+			t.Fatalf("node %d found %v", i, provs)
+		}
+	}
+	// The owner dies: a replica still answers.
+	own := owner(c.routers, key)
+	for _, r := range c.routers {
+		if r.h.ID() == own {
+			_ = r.h.Close()
+			for _, o := range c.routers {
+				o.PeerDown(own)
+			}
+		}
+	}
+	var asker *Router
+	for _, r := range c.routers {
+		if r.h.ID() != own {
+			asker = r
+			break
+		}
+	}
+	provs, _, err := asker.FindProviders(ctx, key, 0)
+	if err != nil || len(provs) != 1 {
+		t.Fatalf("after owner death: %v %v", provs, err)
+	}
+}
+
+func TestStaleViewTimeoutAndRedirect(t *testing.T) {
+	c := newCluster(t, 12)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(5, 6))
+	// A dead node that the querier still believes alive: the lookup times out on it
+	// and the next member answers.
+	dead := c.routers[3]
+	querier := c.routers[0]
+	_ = dead.h.Close()
+	_ = c.mn.UnlinkPeers(querier.h.ID(), dead.h.ID())
+	var live []*Router
+	for _, r := range c.routers {
+		if r != dead {
+			live = append(live, r)
+			if r != querier {
+				r.PeerDown(dead.h.ID())
+			}
+		}
+	}
+	var key routing.Key
+	for {
+		key = randomKey(rng)
+		if owner(c.routers, key) == dead.h.ID() && owner(live, key) != querier.h.ID() {
+			break
+		}
+	}
+	owners, tr, err := querier.Lookup(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if owners[0].ID != owner(live, key) || tr.Timeouts != 1 || tr.Path[0].Error == "" {
+		t.Fatalf("stale lookup: owner %s (want %s), trace %+v", owners[0].ID, owner(live, key), tr)
+	}
+	// A member the querier doesn't know yet, between the key and the querier's owner:
+	// the asked node redirects to it (2 hops).
+	newbie := c.routers[7]
+	key = newbie.self.key // owned by newbie itself
+	var rest []*Router
+	for _, r := range live {
+		if r != newbie {
+			rest = append(rest, r)
+		}
+	}
+	next := owner(rest, key) // the owner in a view without newbie
+	var q2 *Router
+	for _, r := range rest {
+		if r.h.ID() != next && r != querier {
+			q2 = r
+			break
+		}
+	}
+	q2.PeerDown(newbie.h.ID())
+	owners, tr, err = q2.Lookup(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if owners[0].ID != newbie.h.ID() || tr.Hops != 2 || tr.RPCs != 2 {
+		t.Fatalf("redirect: owner %s (want %s), trace %+v", owners[0].ID, newbie.h.ID(), tr)
+	}
+}
+
+func TestMalformedRequestResetsStream(t *testing.T) {
+	c := newCluster(t, 2)
+	a, b := c.routers[0], c.routers[1]
+	s, err := a.h.NewStream(context.Background(), b.h.ID(), protocol.ID(ProtocolID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write([]byte{5, 1, 2, 3, 4, 5}); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.CloseWrite()
+	if _, err := readMessage(bufio.NewReader(s)); err == nil {
+		t.Fatal("malformed request answered")
+	}
+	// The router still serves good requests.
+	if _, _, err := a.Lookup(context.Background(), b.self.key); err != nil {
+		t.Fatal(err)
+	}
+}
