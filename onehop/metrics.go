@@ -7,13 +7,13 @@ import (
 // metrics are the router's Prometheus series, all labelled algo="onehop" so they sit
 // beside Chord's and Kademlia's on one node's registry.
 type metrics struct {
-	lookups  *prometheus.CounterVec // by result: ok, error
-	hops     prometheus.Histogram
-	latency  prometheus.Histogram
-	rpcs     *prometheus.CounterVec // by type and result
-	members  prometheus.Gauge
-	records  prometheus.GaugeFunc
-	stored   *prometheus.CounterVec // by result: ok, full, quota
+	lookups *prometheus.CounterVec // by result: ok, error
+	hops    prometheus.Histogram
+	latency prometheus.Histogram
+	rpcs    *prometheus.CounterVec // by type and result
+	members prometheus.Gauge
+	records prometheus.GaugeFunc
+	stored  *prometheus.CounterVec // by result: ok, full, quota
 }
 
 func newMetrics(reg prometheus.Registerer, store *providerStore) *metrics {
