@@ -1,0 +1,140 @@
+package kademlia
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ErrBadConfig is returned by Validate and New for an unusable Config.
+var ErrBadConfig = errors.New("kademlia: bad config")
+
+// DefaultProtocolPrefix keeps dhtnode's DHT apart from the public IPFS one: kad-dht
+// speaks /dhtnode/kad/1.0.0, so a node never answers or joins IPFS traffic by accident.
+const DefaultProtocolPrefix = "/dhtnode"
+
+// IPFSProtocolPrefix is the prefix of the public IPFS (Amino) DHT. With it, and IPFS
+// bootstrap peers in BootstrapPeers, the node speaks /ipfs/kad/1.0.0 and joins that
+// network; kad-dht then insists on k = 20.
+const IPFSProtocolPrefix = "/ipfs"
+
+// IP-diversity modes for Config.IPDiversity.
+const (
+	// DiversityOff: no IP-diversity filter. For libp2p mocknet (every mock host has an
+	// address in 100::/64, which the filter counts as one group) and for tests.
+	DiversityOff = "off"
+	// DiversityPublic (the default): kad-dht's filter applies to peers reached over
+	// public addresses; peers whose every connection is loopback, private (RFC 1918,
+	// RFC 4193) or link-local are exempt. The filter defends against eclipse attacks:
+	// someone who owns one /16 (or one ASN) must not fill our buckets with Sybils.
+	// Every 127.0.0.1 peer falls into one group, so without the exemption a cluster
+	// on one machine or one LAN could keep only 3 peers in the whole table. kad-dht's
+	// own LAN DHT (dual/lan) runs without the filter for the same reason.
+	DiversityPublic = "public"
+	// DiversityStrict: kad-dht's filter for every peer, as kubo's WAN DHT does
+	// (also filters lookup responses). A loopback cluster then routes badly.
+	DiversityStrict = "strict"
+)
+
+// Config tunes a Kademlia router. The zero value is not usable; start from DefaultConfig.
+type Config struct {
+	// ProtocolPrefix goes before /kad/1.0.0 in the protocol ID. Default "/dhtnode";
+	// IPFSProtocolPrefix joins the IPFS DHT (see the package doc).
+	ProtocolPrefix string
+	// BucketSize is k: peers per bucket, and how many closest peers a lookup returns
+	// and a provider record is stored on. Default 20 (as IPFS, which requires it).
+	BucketSize int
+	// Concurrency is α: requests in flight per lookup. Default 10 (kad-dht's and
+	// IPFS's value; the Kademlia paper used 3).
+	Concurrency int
+	// Resiliency is β: a lookup ends when the β closest peers seen have answered.
+	// Default 3 (kad-dht's value).
+	Resiliency int
+	// BootstrapPeers are dialled when the routing table is empty. Only these: the
+	// public IPFS bootstrappers are never used unless listed here.
+	BootstrapPeers []peer.AddrInfo
+	// AutoRefresh runs kad-dht's periodic bucket refresh (random lookups into each
+	// bucket). Default true for the daemon; tests and compare turn it off so that
+	// tables only change through gossip and the lookups measured.
+	AutoRefresh bool
+	// RefreshInterval is the period of that refresh. Default 10 min (kad-dht's).
+	RefreshInterval time.Duration
+	// IPDiversity is the routing table's IP-diversity filter: DiversityPublic
+	// (default), DiversityStrict or DiversityOff.
+	IPDiversity string
+	// PeerAddrTTL is how long addresses learned from gossip stay in the peerstore
+	// without a refresh. Default 1 h; gossip re-announces members well within it.
+	PeerAddrTTL time.Duration
+	// ConnectTimeout bounds the background dial that PeerUp starts when the
+	// diversity filter needs a live connection to judge a peer. Default 10 s.
+	ConnectTimeout time.Duration
+	// Logger receives debug logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the metrics (labelled algo="kademlia"); nil means none.
+	Registerer prometheus.Registerer
+}
+
+// DefaultConfig returns the defaults documented on Config (daemon settings: auto
+// refresh on, diversity filter for public addresses).
+func DefaultConfig() Config {
+	return Config{
+		ProtocolPrefix:  DefaultProtocolPrefix,
+		BucketSize:      20,
+		Concurrency:     10,
+		Resiliency:      3,
+		AutoRefresh:     true,
+		RefreshInterval: 10 * time.Minute,
+		IPDiversity:     DiversityPublic,
+		PeerAddrTTL:     time.Hour,
+		ConnectTimeout:  10 * time.Second,
+	}
+}
+
+// TestConfig is DefaultConfig for simulated networks (tests, compare): no auto
+// refresh, so tables change only through gossip and measured lookups, and no
+// diversity filter, because every mocknet host is in one IP group.
+func TestConfig() Config {
+	c := DefaultConfig()
+	c.AutoRefresh = false
+	c.IPDiversity = DiversityOff
+	return c
+}
+
+// Validate reports the first unusable field, wrapped in ErrBadConfig.
+func (c Config) Validate() error {
+	switch {
+	case !strings.HasPrefix(c.ProtocolPrefix, "/") || len(c.ProtocolPrefix) < 2 || strings.ContainsAny(c.ProtocolPrefix, " \t\n"):
+		return fmt.Errorf("%w: protocol prefix %q must look like /name", ErrBadConfig, c.ProtocolPrefix)
+	case c.BucketSize < 1 || c.BucketSize > 256:
+		return fmt.Errorf("%w: bucket size %d not in [1,256]", ErrBadConfig, c.BucketSize)
+	case c.ProtocolPrefix == IPFSProtocolPrefix && c.BucketSize != 20:
+		return fmt.Errorf("%w: the IPFS DHT requires bucket size 20, got %d", ErrBadConfig, c.BucketSize)
+	case c.Concurrency < 1 || c.Concurrency > 64:
+		return fmt.Errorf("%w: concurrency %d not in [1,64]", ErrBadConfig, c.Concurrency)
+	case c.Resiliency < 1 || c.Resiliency > c.BucketSize:
+		return fmt.Errorf("%w: resiliency %d not in [1,bucket size]", ErrBadConfig, c.Resiliency)
+	case c.AutoRefresh && c.RefreshInterval <= 0:
+		return fmt.Errorf("%w: refresh interval must be positive", ErrBadConfig)
+	case c.PeerAddrTTL <= 0:
+		return fmt.Errorf("%w: peer address TTL must be positive", ErrBadConfig)
+	case c.ConnectTimeout <= 0:
+		return fmt.Errorf("%w: connect timeout must be positive", ErrBadConfig)
+	}
+	switch c.IPDiversity {
+	case DiversityOff, DiversityPublic, DiversityStrict:
+	default:
+		return fmt.Errorf("%w: ip diversity %q (want %s, %s or %s)", ErrBadConfig, c.IPDiversity,
+			DiversityPublic, DiversityStrict, DiversityOff)
+	}
+	for _, ai := range c.BootstrapPeers {
+		if err := ai.ID.Validate(); err != nil {
+			return fmt.Errorf("%w: bootstrap peer: %v", ErrBadConfig, err)
+		}
+	}
+	return nil
+}
