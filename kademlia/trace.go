@@ -3,8 +3,8 @@ package kademlia
 import (
 	"context"
 	"fmt"
-	"strings"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/dhtnode/dhtnode/routing"

@@ -34,8 +34,8 @@ func TestTraceDepthsAndPath(t *testing.T) {
 		ev(lprouting.PeerResponse, "d"),
 		ev(lprouting.SendingQuery, "e"),
 		{Type: lprouting.QueryError, ID: "e", Extra: "timeout"},
-		{Type: lprouting.QueryError, ID: "f", Extra: "dial failed"}, // dial failure, no SendingQuery
-		{Type: lprouting.QueryError, Extra: "no peers"},             // not a request
+		{Type: lprouting.QueryError, ID: "f", Extra: "dial failed"},                                   // dial failure, no SendingQuery
+		{Type: lprouting.QueryError, Extra: "no peers"},                                               // not a request
 		{Type: lprouting.QueryError, ID: "g", Extra: "identify failed to complete: context canceled"}, // abandoned dial
 	}
 	for i, e := range steps {
