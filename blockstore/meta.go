@@ -25,7 +25,19 @@ func key(id content.ID) string { return string(id.Bytes()) }
 // PutManifest verifies raw against id (content.Decode) and stores it. Storing
 // a manifest again is a no-op. It returns the decoded manifest, or an error
 // wrapping content.ErrHashMismatch, content.ErrMalformed, ... for bad bytes.
+// An unpinned manifest is removed by the next GC: a download should use
+// PinManifest.
 func (s *Store) PutManifest(id content.ID, raw []byte) (*content.Manifest, error) {
+	return s.putManifest(id, raw, false)
+}
+
+// PinManifest is PutManifest and Pin in one transaction, so a GC cannot drop
+// the manifest in between: how a download starts.
+func (s *Store) PinManifest(id content.ID, raw []byte) (*content.Manifest, error) {
+	return s.putManifest(id, raw, true)
+}
+
+func (s *Store) putManifest(id content.ID, raw []byte, pin bool) (*content.Manifest, error) {
 	m, err := content.Decode(id, raw)
 	if err != nil {
 		return nil, err
@@ -33,7 +45,16 @@ func (s *Store) PutManifest(id content.ID, raw []byte) (*content.Manifest, error
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
+	s.gcLock.RLock()
+	defer s.gcLock.RUnlock()
 	err = s.db.Update(func(tx *bolt.Tx) error {
+		if pin {
+			var v [8]byte
+			putUnixNow(v[:])
+			if err := tx.Bucket(bucketPins).Put(id.Bytes(), v[:]); err != nil {
+				return err
+			}
+		}
 		b := tx.Bucket(bucketManifests)
 		if b.Get(id.Bytes()) != nil {
 			return nil

@@ -114,14 +114,6 @@ func Open(cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("blockstore: creating %s: %w", d, err)
 		}
 	}
-	// Temp files are pieces a crash interrupted before their rename: never
-	// visible, now garbage.
-	if err := os.RemoveAll(s.tmp); err != nil {
-		return nil, fmt.Errorf("blockstore: cleaning temp files: %w", err)
-	}
-	if err := os.MkdirAll(s.tmp, 0o755); err != nil {
-		return nil, fmt.Errorf("blockstore: creating %s: %w", s.tmp, err)
-	}
 	db, err := bolt.Open(filepath.Join(cfg.Dir, "meta.db"), 0o600, &bolt.Options{Timeout: time.Second, NoSync: cfg.NoSync})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s (is a daemon running?)", ErrLocked, cfg.Dir)
@@ -140,6 +132,17 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("blockstore: initialising metadata: %w", err)
+	}
+	// Only now, holding the database lock, is it safe to clean up: temp files
+	// are pieces a crash interrupted before their rename, never visible, now
+	// garbage (another process's would be live, but it cannot hold the lock).
+	if err := os.RemoveAll(s.tmp); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("blockstore: cleaning temp files: %w", err)
+	}
+	if err := os.MkdirAll(s.tmp, 0o755); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("blockstore: creating %s: %w", s.tmp, err)
 	}
 	s.db = db
 	s.metrics = newMetrics(cfg.Registerer)

@@ -262,11 +262,11 @@ func TestDownloadStateAndResume(t *testing.T) {
 	if _, err := s.PutManifest(res.ID, bad); !errors.Is(err, content.ErrHashMismatch) {
 		t.Fatalf("PutManifest(wrong bytes) = %v", err)
 	}
-	if _, err := s.PutManifest(res.ID, res.Encoded); err != nil {
+	if _, err := s.PinManifest(res.ID, res.Encoded); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Pin(res.ID); err != nil {
-		t.Fatal(err)
+	if gc, _ := s.GC(context.Background()); gc.RemovedContents != 0 {
+		t.Fatal("GC removed a pinned download")
 	}
 	for _, g := range []int{0, 3, 6} {
 		if err := s.PutContentPiece(res.ID, g, piece(g)); err != nil {
@@ -335,8 +335,13 @@ func TestCrashLeftovers(t *testing.T) {
 	if st, _ := s.Stat(); st.Pieces != 0 {
 		t.Fatal("a temp file became a piece")
 	}
+	// A second process must not touch the live store, not even its temp files.
+	live := writeFile(t, filepath.Join(dir, "tmp", "piece-live"), []byte("being written"))
 	if _, err := Open(Config{Dir: dir}); !errors.Is(err, ErrLocked) {
 		t.Fatalf("second open of a store in use: %v", err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Fatalf("a failed second open removed a live temp file: %v", err)
 	}
 }
 
