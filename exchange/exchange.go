@@ -52,8 +52,10 @@ type Store interface {
 	// It returns an error wrapping ErrNotFound when absent; any other error means the stored
 	// copy is unusable (corrupt, unreadable).
 	ReadPiece(id merkle.PieceID, buf []byte) error
-	// PutPiece stores a piece the caller has verified against id.
-	PutPiece(id merkle.PieceID, data []byte) error
+	// PutPiece stores piece index (content-wide, as the manifest numbers them) of content id;
+	// the caller has verified data against piece. The content's manifest was stored first.
+	// Pieces that occur several times in one content are put once per index.
+	PutPiece(id cid.Cid, index int, piece merkle.PieceID, data []byte) error
 }
 
 // Config tunes the exchange. The zero value is not valid; start from DefaultConfig.

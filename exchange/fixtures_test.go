@@ -76,7 +76,11 @@ func (s *memStore) ReadPiece(id merkle.PieceID, buf []byte) error {
 	return nil
 }
 
-func (s *memStore) PutPiece(id merkle.PieceID, data []byte) error {
+func (s *memStore) PutPiece(_ cid.Cid, _ int, id merkle.PieceID, data []byte) error {
+	return s.put(id, data)
+}
+
+func (s *memStore) put(id merkle.PieceID, data []byte) error {
 	if err := id.Verify(data); err != nil {
 		s.t.Errorf("a piece that fails verification reached the store: %v", err)
 		return err
@@ -150,7 +154,7 @@ func fileSpec(t testing.TB, s *memStore, path string, data []byte, pieceSize int
 		pid := merkle.PieceID{Root: merkle.HashPiece(piece, h), Height: uint8(h)}
 		f.Layer = append(f.Layer, pid.Root)
 		if s != nil {
-			if err := s.PutPiece(pid, piece); err != nil {
+			if err := s.put(pid, piece); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -310,15 +310,14 @@ func (d *download) deliver(ss *session, ps *peerState, log *slog.Logger, i int, 
 
 // write puts a verified piece in the store and at every place it occurs in the output.
 func (d *download) write(i int, data []byte, also []int) error {
-	if err := d.x.store.PutPiece(d.p.pieces[i].id, data); err != nil {
-		return fmt.Errorf("exchange: store piece %d: %w", i, err)
-	}
-	if d.out == nil {
-		return nil
-	}
 	for _, k := range append([]int{i}, also...) {
-		if err := d.out.writePiece(k, data); err != nil {
-			return err
+		if err := d.x.store.PutPiece(d.p.id, k, d.p.pieces[i].id, data); err != nil {
+			return fmt.Errorf("exchange: store piece %d: %w", k, err)
+		}
+		if d.out != nil {
+			if err := d.out.writePiece(k, data); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
