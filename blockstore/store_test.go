@@ -295,7 +295,9 @@ func TestDownloadStateAndResume(t *testing.T) {
 	if h, _ := s.Have(res.ID); h.Count() != 3 {
 		t.Fatalf("after reopen have %d", h.Count())
 	}
-	s.PutContentPiece(res.ID, 5, piece(5))
+	if err := s.PutVerifiedContentPiece(res.ID, 5, piece(5)); err != nil {
+		t.Fatal(err)
+	}
 	s.Close()
 	// Simulate a crash that lost the last flush: wipe the saved bits.
 	db, err := bolt.Open(filepath.Join(dir, "meta.db"), 0o600, nil)
