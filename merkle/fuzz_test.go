@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -153,6 +154,26 @@ func FuzzPieceID(f *testing.F) {
 		}
 		if err := id.Verify(data); err == nil {
 			t.Fatalf("arbitrary data verified against arbitrary ID %v", id)
+		}
+	})
+}
+
+// FuzzParseHash: a hex hash is rejected with ErrMalformed or round-trips
+// (lower case is the one canonical form; upper case parses to the same hash).
+func FuzzParseHash(f *testing.F) {
+	f.Add("3340883aad3038dd993b3c94d2d32c3b20e07859969aca411f7f93ab8847c746")
+	f.Add("3340883AAD3038DD993B3C94D2D32C3B20E07859969ACA411F7F93AB8847C746")
+	f.Add("zz")
+	f.Fuzz(func(t *testing.T, s string) {
+		h, err := ParseHash(s)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatal(err)
+			}
+			return
+		}
+		if back, err := ParseHash(h.String()); err != nil || back != h || !strings.EqualFold(h.String(), s) {
+			t.Fatalf("%q does not round-trip", s)
 		}
 	})
 }
