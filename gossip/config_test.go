@@ -68,3 +68,24 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 		t.Fatalf("nil key: err = %v", err)
 	}
 }
+
+func TestProfiles(t *testing.T) {
+	for _, tc := range []struct {
+		profile string
+		probe   time.Duration
+		pusht   time.Duration
+	}{
+		{ProfileLAN, time.Second, 30 * time.Second},
+		{"", time.Second, 30 * time.Second},
+		{ProfileWAN, 5 * time.Second, 60 * time.Second},
+		{ProfileLocal, time.Second, 15 * time.Second},
+	} {
+		c, err := profileConfig(tc.profile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.ProbeInterval != tc.probe || c.PushPullInterval != tc.pusht || c.RetransmitMult < MinRetransmitMult {
+			t.Errorf("%q: probe %v push/pull %v retransmit %d", tc.profile, c.ProbeInterval, c.PushPullInterval, c.RetransmitMult)
+		}
+	}
+}
