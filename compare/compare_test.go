@@ -1,0 +1,97 @@
+package compare
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func smallConfig(t *testing.T, n int, feed string) Config {
+	cfg := DefaultConfig()
+	cfg.Nodes = []int{n}
+	cfg.Lookups = 200
+	cfg.Feed = feed
+	cfg.Window = time.Second
+	cfg.Settle = time.Second
+	cfg.WarmupMax = 90 * time.Second
+	cfg.Out = t.TempDir()
+	return cfg
+}
+
+func TestEndToEndNoChurnAllCorrect(t *testing.T) {
+	for _, feed := range []string{FeedGossip, FeedNone} {
+		t.Run(feed, func(t *testing.T) {
+			cfg := smallConfig(t, 24, feed)
+			rep, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Rows) != 3 {
+				t.Fatalf("%d rows, want 3", len(rep.Rows))
+			}
+			var buf bytes.Buffer
+			_ = rep.WriteTable(&buf)
+			t.Log("\n" + buf.String())
+			for _, row := range rep.Rows {
+				if row.SuccessPct != 100 {
+					t.Errorf("%s: success %.2f%%, want 100", row.Protocol, row.SuccessPct)
+				}
+				if row.Protocol == ProtoOnehop && (row.HopsMean > 1 || row.HopsMean < 0.9) {
+					t.Errorf("onehop mean hops %.2f, want about 1", row.HopsMean)
+				}
+				if row.TableEntriesPerNode <= 0 || row.LatencyP50Ms <= 0 {
+					t.Errorf("%s: table entries %.1f, latency p50 %.1f ms", row.Protocol, row.TableEntriesPerNode, row.LatencyP50Ms)
+				}
+			}
+			checkFiles(t, cfg.Out, len(rep.Rows))
+		})
+	}
+}
+
+func checkFiles(t *testing.T, dir string, rows int) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "results.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil || len(recs) != rows+1 || recs[0][0] != "protocol" {
+		t.Fatalf("results.csv: %d records, err %v", len(recs), err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parsed struct {
+		Rows    []Row       `json:"rows"`
+		Samples [][]float64 `json:"latency_samples_ms"`
+	}
+	if err := json.Unmarshal(b, &parsed); err != nil || len(parsed.Rows) != rows || len(parsed.Samples) != rows {
+		t.Fatalf("results.json: %d rows, %d samples, err %v", len(parsed.Rows), len(parsed.Samples), err)
+	}
+	for _, name := range PlotNames {
+		pf, err := os.Open(filepath.Join(dir, name+".png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := png.Decode(pf); err != nil {
+			t.Errorf("%s.png: %v", name, err)
+		}
+		pf.Close()
+		svg, err := os.ReadFile(filepath.Join(dir, name+".svg"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(svg), "<svg") || !strings.Contains(string(svg), "</svg>") {
+			t.Errorf("%s.svg is not an SVG document", name)
+		}
+	}
+}

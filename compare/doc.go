@@ -1,0 +1,53 @@
+// Package compare runs Chord, Kademlia and the one-hop baseline side by side on the
+// same simulated network, the same workload and the same failures, and reports how
+// they route: success against an oracle, hops, RPCs, timeouts, modelled latency,
+// maintenance traffic and routing state, as a table, CSV, JSON and plots.
+//
+// # Model
+//
+// For each network size N and churn setting, compare builds N nodes in one process.
+// Each node is a libp2p mocknet host carrying one router of every compared protocol
+// (so all protocols see the same nodes, and the same churn at the same instants) and,
+// when needed, a gossip member on a gossip.MemNetwork. With --feed gossip the node
+// forwards gossip's join/update/leave/failed events to every router as PeerUp/PeerDown,
+// exactly as the daemon does; with --feed none only one-hop gets them, and Chord and
+// Kademlia join through up to three live nodes and maintain their tables with their
+// own traffic (stabilization, fix-fingers; Kademlia's self-lookup and bucket refresh).
+//
+// Determinism: the seed fixes each node's Ed25519 identity (slot s, incarnation i →
+// SHA-256 of seed, s, i as the key seed), its place in the latency model, the lookup
+// keys and originators (slots), and the churn schedule (per slot, exponential
+// session times with the given mean; a departed node is replaced at once by the
+// slot's next incarnation, so N stays constant). Timing on the machine does not
+// change what is asked, only how the protocols' background work interleaves.
+//
+// Latency: the network carries messages with no delay, and each lookup's latency is
+// computed afterwards from a latency model over its Trace.Path: the sum of the
+// modelled RTT from the querier to every node on the referral chain that answered,
+// plus TimeoutPenalty per request that timed out or failed. CPU load on this machine
+// does not distort it. The "king" model places nodes on a 2-D plane in four weighted
+// regions with log-normal access delays, calibrated so the median pairwise RTT is
+// 150 ms like the King data set (see LatencyModel).
+//
+// Oracle: every lookup is checked at the moment it is issued against the live set:
+// Chord and one-hop must return the key's successor first, Kademlia the live node
+// XOR-closest to its target. A node is live from the end of its join until it is
+// killed; dials to a killed node fail at once (and cost a timeout penalty).
+//
+// Traffic: every Write on a router's streams (both directions) is counted per
+// protocol; gossip's packets and stream bytes come from the MemNetwork's counters and
+// are charged to one-hop, whose membership view gossip maintains. Maintenance traffic
+// is measured over a quiet window (churn running, no lookups) before the lookups.
+//
+// # Usage
+//
+//	cfg := compare.DefaultConfig()
+//	cfg.Nodes = []int{64, 256}
+//	cfg.Out = "out"
+//	rep, err := compare.Run(ctx, cfg)
+//	if err != nil { ... }
+//	rep.WriteTable(os.Stdout)
+//
+// Goroutines: Run owns all of them; every node's routers, gossip member and feed
+// goroutine are stopped before Run returns.
+package compare

@@ -1,0 +1,382 @@
+package compare
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dhtnode/dhtnode/gossip"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// errUnreachable is what a dial to a departed node gets: the simulated network refuses
+// it at once (the modelled latency charges a timeout penalty instead of waiting).
+var errUnreachable = errors.New("compare: peer unreachable (departed)")
+
+// trafficCounter counts one protocol's messages and bytes over all nodes: every Write
+// on its streams, by requester and responder alike (each protocol writes one framed
+// message per Write).
+type trafficCounter struct {
+	msgs, bytes atomic.Uint64
+}
+
+type trafficSnapshot struct{ msgs, bytes uint64 }
+
+func (c *trafficCounter) snapshot() trafficSnapshot {
+	return trafficSnapshot{msgs: c.msgs.Load(), bytes: c.bytes.Load()}
+}
+
+// simNode is one incarnation of a node slot.
+type simNode struct {
+	slot, inc int
+	id        peer.ID
+	info      peer.AddrInfo
+	host      host.Host
+	gossip    *gossip.Gossip
+	routers   map[string]Router
+	unsub     func()
+	fedDone   chan struct{}
+	peersUp   atomic.Int64 // members this node's gossip reported alive (for convergence)
+}
+
+// simNet is N nodes on one libp2p mocknet (routers) and one gossip MemNetwork
+// (membership), with every protocol's router on every node, so all protocols see the
+// same nodes and the same churn at the same instants.
+type simNet struct {
+	cfg     Config
+	n       int
+	specs   []protocolSpec
+	model   *LatencyModel
+	log     *slog.Logger
+	quiet   *slog.Logger // for the routers: their debug logs are noise here
+	mn      mocknet.Mocknet
+	mem     *gossip.MemNetwork // nil when no protocol needs gossip
+	oracle  *Oracle
+	traffic map[string]*trafficCounter
+
+	mu       sync.Mutex
+	live     map[peer.ID]*simNode // reachable: started and not departed
+	slots    []*simNode           // current incarnation per slot (nil while replaced)
+	slotMu   []sync.Mutex         // serializes churn events on one slot
+	nextInc  []int
+	coords   map[peer.ID]Coord // every node ever, for latency of old traces
+	linked   map[[2]peer.ID]struct{}
+	addrSeq  int
+	rng      *rand.Rand // bootstrap choice; deterministic per seed
+	joinsDur time.Duration
+}
+
+func newSimNet(cfg Config, n int, model *LatencyModel) *simNet {
+	s := &simNet{
+		cfg: cfg, n: n, model: model, log: cfg.Logger,
+		quiet:   slog.New(slog.DiscardHandler),
+		mn:      mocknet.New(),
+		oracle:  NewOracle(),
+		traffic: make(map[string]*trafficCounter),
+		live:    make(map[peer.ID]*simNode),
+		slots:   make([]*simNode, n),
+		slotMu:  make([]sync.Mutex, n),
+		nextInc: make([]int, n),
+		coords:  make(map[peer.ID]Coord),
+		linked:  make(map[[2]peer.ID]struct{}),
+		rng:     stream(cfg.Seed, "bootstrap", uint64(n), 0),
+	}
+	needGossip := cfg.Feed == FeedGossip
+	for _, p := range cfg.Protocols {
+		spec := protocols[p]
+		s.specs = append(s.specs, spec)
+		s.traffic[p] = &trafficCounter{}
+		if spec.gossipFed {
+			needGossip = true
+		}
+	}
+	if needGossip {
+		s.mem = gossip.NewMemNetwork()
+	}
+	return s
+}
+
+// feeds reports whether gossip events reach spec's router.
+func (s *simNet) feeds(spec protocolSpec) bool {
+	return s.mem != nil && (spec.gossipFed || s.cfg.Feed == FeedGossip)
+}
+
+// pick returns up to k distinct live nodes other than except, chosen with s.rng.
+func (s *simNet) pickLocked(k int, except peer.ID) []*simNode {
+	var all []*simNode
+	for _, nd := range s.slots {
+		if nd != nil && nd.id != except {
+			all = append(all, nd)
+		}
+	}
+	s.rng.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+	return all[:min(k, len(all))]
+}
+
+// startNode starts the slot's next incarnation: host, routers (joined through a few
+// live nodes when not fed), gossip (joined through a few live nodes). It returns once
+// the node is in the oracle's live set.
+func (s *simNet) startNode(ctx context.Context, slot int) (*simNode, error) {
+	s.mu.Lock()
+	inc := s.nextInc[slot]
+	s.nextInc[slot]++
+	s.addrSeq++
+	seq := s.addrSeq
+	s.mu.Unlock()
+
+	priv := nodeKey(s.cfg.Seed, slot, inc)
+	id, err := peer.IDFromPrivateKey(priv)
+	if err != nil {
+		return nil, err
+	}
+	addr, err := ma.NewMultiaddr(fmt.Sprintf("/ip4/100.%d.%d.%d/tcp/4001", 64+seq>>16&63, seq>>8&255, seq&255))
+	if err != nil {
+		return nil, err
+	}
+	h, err := s.mn.AddPeer(priv, addr)
+	if err != nil {
+		return nil, fmt.Errorf("compare: mocknet peer: %w", err)
+	}
+	nd := &simNode{slot: slot, inc: inc, id: id, info: peer.AddrInfo{ID: id, Addrs: []ma.Multiaddr{addr}},
+		host: h, routers: make(map[string]Router), fedDone: make(chan struct{})}
+
+	s.mu.Lock()
+	s.coords[id] = s.model.Place(stream(s.cfg.Seed, "coord", uint64(slot), uint64(inc)))
+	var boot []peer.AddrInfo
+	var seeds []string
+	for _, b := range s.pickLocked(3, id) {
+		boot = append(boot, b.info)
+		if b.gossip != nil {
+			seeds = append(seeds, b.gossip.BoundAddr())
+		}
+	}
+	s.live[id] = nd // reachable from now on
+	s.mu.Unlock()
+
+	fail := func(err error) (*simNode, error) {
+		s.stopNodeResources(nd)
+		s.mu.Lock()
+		delete(s.live, id)
+		s.mu.Unlock()
+		return nil, err
+	}
+	for _, spec := range s.specs {
+		ch := &countingHost{Host: h, net: s, c: s.traffic[spec.name]}
+		jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		r, err := spec.start(jctx, ch, startEnv{feed: s.cfg.Feed, bootstrap: boot, logger: s.quiet})
+		cancel()
+		if err != nil {
+			return fail(fmt.Errorf("compare: start %s on node %d: %w", spec.name, slot, err))
+		}
+		nd.routers[spec.name] = r
+	}
+	if s.mem != nil {
+		tr, err := s.mem.NewTransport("")
+		if err != nil {
+			return fail(err)
+		}
+		gcfg := gossip.DefaultConfig()
+		gcfg.Transport = tr
+		g, err := gossip.New(gcfg, priv, nd.info.Addrs)
+		if err != nil {
+			return fail(fmt.Errorf("compare: gossip on node %d: %w", slot, err))
+		}
+		nd.gossip = g
+		events, unsub := g.Subscribe()
+		nd.unsub = unsub
+		go s.forward(nd, events)
+		if len(seeds) > 0 {
+			if _, err := g.Join(seeds); err != nil {
+				return fail(fmt.Errorf("compare: gossip join of node %d: %w", slot, err))
+			}
+		}
+	} else {
+		close(nd.fedDone)
+	}
+	s.mu.Lock()
+	s.slots[slot] = nd
+	s.mu.Unlock()
+	s.oracle.Add(id)
+	return nd, nil
+}
+
+// forward is the node's membership wiring, as in the daemon: gossip join/update →
+// PeerUp, leave/failed → PeerDown, for every router the feed mode lets it reach.
+func (s *simNet) forward(nd *simNode, events <-chan gossip.Event) {
+	defer close(nd.fedDone)
+	var fed []Router
+	for _, spec := range s.specs {
+		if s.feeds(spec) {
+			fed = append(fed, nd.routers[spec.name])
+		}
+	}
+	up := make(map[peer.ID]bool)
+	for ev := range events {
+		id := ev.Member.PeerID
+		if id == "" || id == nd.id {
+			continue
+		}
+		switch ev.Type {
+		case gossip.EventJoin, gossip.EventUpdate:
+			info := ev.Member.AddrInfo()
+			for _, r := range fed {
+				r.PeerUp(info)
+			}
+			if !up[id] {
+				up[id] = true
+				nd.peersUp.Add(1)
+			}
+		case gossip.EventLeave, gossip.EventFailed:
+			for _, r := range fed {
+				r.PeerDown(id)
+			}
+			if up[id] {
+				delete(up, id)
+				nd.peersUp.Add(-1)
+			}
+		}
+	}
+}
+
+// killNode crashes the slot's node: no leave message, gossip and the routers find out
+// by themselves. It leaves the oracle at once.
+func (s *simNet) killNode(slot int) *simNode {
+	s.mu.Lock()
+	nd := s.slots[slot]
+	if nd == nil {
+		s.mu.Unlock()
+		return nil
+	}
+	s.slots[slot] = nil
+	delete(s.live, nd.id)
+	s.mu.Unlock()
+	s.oracle.Remove(nd.id)
+	s.stopNodeResources(nd)
+	return nd
+}
+
+func (s *simNet) stopNodeResources(nd *simNode) {
+	if nd.gossip != nil {
+		_ = nd.gossip.Shutdown() // no Leave: a crash
+		<-nd.fedDone
+	}
+	for _, r := range nd.routers {
+		_ = r.Close()
+	}
+	_ = nd.host.Close()
+}
+
+// node returns the slot's current node, or nil while it is being replaced.
+func (s *simNet) node(slot int) *simNode {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.slots[slot]
+}
+
+func (s *simNet) liveNodes() []*simNode {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*simNode
+	for _, nd := range s.slots {
+		if nd != nil {
+			out = append(out, nd)
+		}
+	}
+	return out
+}
+
+func (s *simNet) coord(id peer.ID) (Coord, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.coords[id]
+	return c, ok
+}
+
+// ensureLink makes the mocknet link between two nodes on first use (mocknet needs one
+// per pair before a dial; linking all N² pairs up front costs memory for nothing) and
+// refuses dials to departed nodes.
+func (s *simNet) ensureLink(from, to peer.ID) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.live[to]; !ok {
+		return fmt.Errorf("%w: %s", errUnreachable, to.ShortString())
+	}
+	pair := [2]peer.ID{from, to}
+	if to < from {
+		pair = [2]peer.ID{to, from}
+	}
+	if _, ok := s.linked[pair]; ok {
+		return nil
+	}
+	if _, err := s.mn.LinkPeers(from, to); err != nil {
+		return err
+	}
+	s.linked[pair] = struct{}{}
+	return nil
+}
+
+func (s *simNet) close() {
+	for _, nd := range s.liveNodes() {
+		s.killNode(nd.slot)
+	}
+	_ = s.mn.Close()
+}
+
+// countingHost is the host one router sees: the node's mocknet host, with every
+// stream of this router counted into its protocol's trafficCounter and dials going
+// through ensureLink.
+type countingHost struct {
+	host.Host
+	net *simNet
+	c   *trafficCounter
+}
+
+func (h *countingHost) Connect(ctx context.Context, pi peer.AddrInfo) error {
+	if err := h.net.ensureLink(h.ID(), pi.ID); err != nil {
+		return err
+	}
+	return h.Host.Connect(ctx, pi)
+}
+
+func (h *countingHost) NewStream(ctx context.Context, p peer.ID, pids ...protocol.ID) (network.Stream, error) {
+	if err := h.net.ensureLink(h.ID(), p); err != nil {
+		return nil, err
+	}
+	s, err := h.Host.NewStream(ctx, p, pids...)
+	if err != nil {
+		return nil, err
+	}
+	return &countingStream{Stream: s, c: h.c}, nil
+}
+
+func (h *countingHost) SetStreamHandler(pid protocol.ID, handler network.StreamHandler) {
+	h.Host.SetStreamHandler(pid, func(s network.Stream) { handler(&countingStream{Stream: s, c: h.c}) })
+}
+
+func (h *countingHost) SetStreamHandlerMatch(pid protocol.ID, match func(protocol.ID) bool, handler network.StreamHandler) {
+	h.Host.SetStreamHandlerMatch(pid, match, func(s network.Stream) { handler(&countingStream{Stream: s, c: h.c}) })
+}
+
+type countingStream struct {
+	network.Stream
+	c *trafficCounter
+}
+
+func (s *countingStream) Write(p []byte) (int, error) {
+	n, err := s.Stream.Write(p)
+	if n > 0 {
+		s.c.msgs.Add(1)
+		s.c.bytes.Add(uint64(n))
+	}
+	return n, err
+}
