@@ -493,3 +493,40 @@ func TestBitfield(t *testing.T) {
 		t.Fatal("short bitfield accepted")
 	}
 }
+
+// TestGCDuringAdd runs GC while an add is storing pieces: the add's pieces
+// are not pinned yet, but GC must wait for it and then keep them.
+func TestGCDuringAdd(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	data := testData(12*merkle.DefaultPieceSize, 14)
+	src := writeFile(t, filepath.Join(t.TempDir(), "f"), data)
+	gcDone := make(chan GCResult, 1)
+	started := false
+	res, err := s.Add(context.Background(), src, AddOptions{Workers: 1, Progress: func(p content.AddProgress) {
+		if !started && p.Bytes > 4*merkle.DefaultPieceSize {
+			started = true
+			go func() {
+				r, err := s.GC(context.Background())
+				if err != nil {
+					t.Error(err)
+				}
+				gcDone <- r
+			}()
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gc GCResult
+	select {
+	case gc = <-gcDone:
+	case <-time.After(60 * time.Second):
+		t.Fatal("GC never finished")
+	}
+	if gc.RemovedPieces != 0 || gc.RemovedContents != 0 {
+		t.Fatalf("GC during add removed %+v", gc)
+	}
+	if !bytes.Equal(catFile(t, s, res.ID, 0), data) {
+		t.Fatal("content damaged by a concurrent GC")
+	}
+}
