@@ -73,6 +73,13 @@ type Config struct {
 	// ConnectTimeout bounds the background dial that PeerUp starts when the
 	// diversity filter needs a live connection to judge a peer. Default 10 s.
 	ConnectTimeout time.Duration
+	// ProviderTTL is how long this node keeps provider records others store on it.
+	// Default 48 h (IPFS's value).
+	ProviderTTL time.Duration
+	// ReprovideInterval is how often the router re-announces every key it has
+	// provided, so records outlive ProviderTTL and reach peers that joined near the
+	// key since. Default 22 h (IPFS's value, under the TTL); 0 turns it off.
+	ReprovideInterval time.Duration
 	// Logger receives debug logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Registerer receives the metrics (labelled algo="kademlia"); nil means none.
@@ -92,16 +99,21 @@ func DefaultConfig() Config {
 		IPDiversity:     DiversityPublic,
 		PeerAddrTTL:     time.Hour,
 		ConnectTimeout:  10 * time.Second,
+
+		ProviderTTL:       48 * time.Hour,
+		ReprovideInterval: 22 * time.Hour,
 	}
 }
 
 // TestConfig is DefaultConfig for simulated networks (tests, compare): no auto
-// refresh, so tables change only through gossip and measured lookups, and no
-// diversity filter, because every mocknet host is in one IP group.
+// refresh and no reprovide, so tables and records change only through gossip and
+// the operations measured, and no diversity filter, because every mocknet host is
+// in one IP group.
 func TestConfig() Config {
 	c := DefaultConfig()
 	c.AutoRefresh = false
 	c.IPDiversity = DiversityOff
+	c.ReprovideInterval = 0
 	return c
 }
 
@@ -124,6 +136,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: peer address TTL must be positive", ErrBadConfig)
 	case c.ConnectTimeout <= 0:
 		return fmt.Errorf("%w: connect timeout must be positive", ErrBadConfig)
+	case c.ProviderTTL <= 0:
+		return fmt.Errorf("%w: provider TTL must be positive", ErrBadConfig)
+	case c.ReprovideInterval < 0 || (c.ReprovideInterval > 0 && c.ReprovideInterval >= c.ProviderTTL):
+		return fmt.Errorf("%w: reprovide interval %v must be 0 (off) or shorter than the provider TTL %v",
+			ErrBadConfig, c.ReprovideInterval, c.ProviderTTL)
 	}
 	switch c.IPDiversity {
 	case DiversityOff, DiversityPublic, DiversityStrict:

@@ -12,6 +12,7 @@ import (
 	"github.com/dhtnode/dhtnode/routing"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	pb "github.com/libp2p/go-libp2p-kad-dht/pb"
+	"github.com/libp2p/go-libp2p-kad-dht/records"
 	kb "github.com/libp2p/go-libp2p-kbucket"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -49,8 +50,9 @@ type Router struct {
 	wg     sync.WaitGroup
 	dials  chan struct{} // semaphore, maxBackgroundDials
 
-	mu      sync.Mutex
-	pending map[peer.ID]*dial // background dials by peer, cancelled by PeerDown
+	mu       sync.Mutex
+	pending  map[peer.ID]*dial        // background dials by peer, cancelled by PeerDown
+	provided map[routing.Key]struct{} // keys this node announced, re-announced by reprovide
 
 	closeOnce sync.Once
 	closeErr  error
@@ -81,6 +83,7 @@ func New(h host.Host, cfg Config) (*Router, error) {
 		dht.Resiliency(cfg.Resiliency),
 		// Always set, even empty: only our own bootstrap peers, never IPFS's.
 		dht.BootstrapPeers(slices.Clone(cfg.BootstrapPeers)...),
+		dht.ProviderManagerOpts(records.ProvideValidity(cfg.ProviderTTL)),
 	}
 	if cfg.AutoRefresh {
 		opts = append(opts, dht.RoutingTableRefreshPeriod(cfg.RefreshInterval))
@@ -101,16 +104,17 @@ func New(h host.Host, cfg Config) (*Router, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Router{
-		h:       h,
-		dht:     d,
-		pm:      pm,
-		cfg:     cfg,
-		log:     logger.With("subsystem", "kademlia"),
-		proto:   protocol.ID(cfg.ProtocolPrefix) + "/kad/1.0.0",
-		ctx:     ctx,
-		cancel:  cancel,
-		dials:   make(chan struct{}, maxBackgroundDials),
-		pending: make(map[peer.ID]*dial),
+		h:        h,
+		dht:      d,
+		pm:       pm,
+		cfg:      cfg,
+		log:      logger.With("subsystem", "kademlia"),
+		proto:    protocol.ID(cfg.ProtocolPrefix) + "/kad/1.0.0",
+		ctx:      ctx,
+		cancel:   cancel,
+		dials:    make(chan struct{}, maxBackgroundDials),
+		pending:  make(map[peer.ID]*dial),
+		provided: make(map[routing.Key]struct{}),
 	}
 	r.m = newMetrics(cfg.Registerer, func() int { return d.RoutingTable().Size() })
 	for _, ai := range cfg.BootstrapPeers {
@@ -119,7 +123,54 @@ func New(h host.Host, cfg Config) (*Router, error) {
 		r.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, cfg.PeerAddrTTL)
 		r.dialThenOffer(ai.ID, false)
 	}
+	if cfg.ReprovideInterval > 0 {
+		r.wg.Add(1)
+		go r.reprovideLoop(cfg.ReprovideInterval)
+	}
 	return r, nil
+}
+
+// reprovideLoop re-announces every provided key each interval, one at a time (a
+// burst of lookups would compete with the user's own).
+func (r *Router) reprovideLoop(interval time.Duration) {
+	defer r.wg.Done()
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		for _, k := range r.Provided() {
+			if r.ctx.Err() != nil {
+				return
+			}
+			if _, err := r.Provide(r.ctx, k); err != nil {
+				r.log.Debug("reprovide failed", "key", k.Short(), "err", err)
+			}
+		}
+	}
+}
+
+// StopProviding forgets key: it is no longer re-announced. Records already stored
+// (here and on other peers) expire after their TTL.
+func (r *Router) StopProviding(key routing.Key) {
+	r.mu.Lock()
+	delete(r.provided, key)
+	r.mu.Unlock()
+}
+
+// Provided lists the keys this node re-announces, in key order.
+func (r *Router) Provided() []routing.Key {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]routing.Key, 0, len(r.provided))
+	for k := range r.provided {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, routing.Key.Cmp)
+	return out
 }
 
 // Name returns "kademlia".
@@ -348,6 +399,9 @@ func (r *Router) Provide(ctx context.Context, key routing.Key) (routing.Trace, e
 		t := routing.Trace{Algo: Name, Key: key, Path: []routing.Hop{}}
 		return t, fmt.Errorf("kademlia: local provider record: %w", err)
 	}
+	r.mu.Lock()
+	r.provided[key] = struct{}{}
+	r.mu.Unlock()
 	var ids []peer.ID
 	tb, err := r.traced(ctx, key, func(qctx context.Context) error {
 		var err error
