@@ -192,14 +192,30 @@ func (s *Store) Verify(ctx context.Context) (VerifyResult, error) {
 	if werr != nil {
 		return res, werr
 	}
-	// Forget cached download state so it is reconciled with the files again
-	// (a bit lost in between is recovered by that reconciliation).
-	if err := s.flush(); err != nil {
+	// Bring every content's bits in line with the files: the corrupt pieces
+	// are gone now, and files may have been lost behind our back.
+	ids, err := s.contentIDs()
+	if err != nil {
 		return res, err
 	}
-	s.mu.Lock()
-	clear(s.have)
-	s.mu.Unlock()
+	for _, id := range ids {
+		h, err := s.haveState(id)
+		if err != nil {
+			return res, err
+		}
+		m, err := s.manifest(id, nil)
+		if err != nil {
+			return res, err
+		}
+		s.mu.Lock()
+		bits := h.bits.Clone()
+		s.mu.Unlock()
+		if s.reconcile(m, bits, true) {
+			s.mu.Lock()
+			h.bits, h.dirty = bits, true
+			s.mu.Unlock()
+		}
+	}
 	pins, err := s.Pins()
 	if err != nil {
 		return res, err

@@ -231,15 +231,7 @@ func (s *Store) List() ([]ContentInfo, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
-	var ids []content.ID
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketManifests).ForEach(func(k, _ []byte) error {
-			if id, err := content.IDFromBytes(k); err == nil {
-				ids = append(ids, id)
-			}
-			return nil
-		})
-	})
+	ids, err := s.contentIDs()
 	if err != nil {
 		return nil, err
 	}
@@ -262,8 +254,10 @@ func (s *Store) List() ([]ContentInfo, error) {
 
 // Have returns a copy of the bitfield of verified pieces of id (its length
 // is Manifest.NumPieces). ErrNotFound if the manifest is absent. The first
-// call after Open reconciles the saved bits with the piece files, so pieces
-// stored just before a crash are not fetched again.
+// call after Open looks for the files of pieces the saved bits miss, so
+// pieces stored just before a crash (after the last flush) are not fetched
+// again. A set bit is advisory: reads are verified, and a piece found missing
+// or corrupt clears its bit.
 func (s *Store) Have(id content.ID) (*Bitfield, error) {
 	h, err := s.haveState(id)
 	if err != nil {
@@ -298,19 +292,8 @@ func (s *Store) haveState(id content.ID) (*haveState, error) {
 	if err != nil {
 		bits = NewBitfield(m.NumPieces())
 	}
-	dirty := false
-	for g := 0; g < bits.Len(); g++ { // reconcile with the piece files
-		ref, _ := m.Piece(g)
-		present := s.HasPiece(ref.ID)
-		if present != bits.Has(g) {
-			dirty = true
-			if present {
-				bits.Set(g)
-			} else {
-				bits.Clear(g)
-			}
-		}
-	}
+	// Complete content (every add) costs no stat at all.
+	dirty := s.reconcile(m, bits, false)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if cur := s.have[key(id)]; cur != nil {
@@ -319,6 +302,27 @@ func (s *Store) haveState(id content.ID) (*haveState, error) {
 	h = &haveState{bits: bits, dirty: dirty}
 	s.have[key(id)] = h
 	return h, nil
+}
+
+// reconcile updates bits from the piece files: the missing bits only, or
+// (full) every bit. It reports whether anything changed.
+func (s *Store) reconcile(m *content.Manifest, bits *Bitfield, full bool) bool {
+	changed := false
+	for g := 0; g < bits.Len(); g++ {
+		if !full && bits.Has(g) {
+			continue
+		}
+		ref, _ := m.Piece(g)
+		if present := s.HasPiece(ref.ID); present != bits.Has(g) {
+			changed = true
+			if present {
+				bits.Set(g)
+			} else {
+				bits.Clear(g)
+			}
+		}
+	}
+	return changed
 }
 
 // flush writes dirty download state in one transaction.
@@ -479,3 +483,20 @@ func (s *Store) PieceProof(id content.ID, global int) (data []byte, ref content.
 }
 
 func putUnixNow(v []byte) { binary.BigEndian.PutUint64(v, uint64(time.Now().Unix())) }
+
+// contentIDs lists the IDs of every stored manifest.
+func (s *Store) contentIDs() ([]content.ID, error) {
+	var ids []content.ID
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketManifests).ForEach(func(k, _ []byte) error {
+			if id, err := content.IDFromBytes(k); err == nil {
+				ids = append(ids, id)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("blockstore: listing contents: %w", err)
+	}
+	return ids, nil
+}

@@ -447,6 +447,26 @@ func TestVerify(t *testing.T) {
 	if err != nil || len(v.Corrupt) != 1 || v.Corrupt[0] != ref.ID || len(v.Incomplete) != 1 || v.Incomplete[0].Have != 2 {
 		t.Fatalf("verify with one corrupt piece: %+v %v", v, err)
 	}
+	// A second content sharing piece 0 with the first; piece 0 then vanishes
+	// behind the store's back: both contents are reported incomplete.
+	res2, err := s.Add(context.Background(), writeFile(t, filepath.Join(t.TempDir(), "g"), data[:merkle.DefaultPieceSize+1]), AddOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref0, _ := res.Manifest.Piece(0)
+	if ref2, _ := res2.Manifest.Piece(0); ref2.ID != ref0.ID {
+		t.Fatal("test setup: piece 0 not shared")
+	}
+	os.Remove(s.piecePath(ref0.ID))
+	v, err = s.Verify(context.Background())
+	if err != nil || len(v.Corrupt) != 0 || len(v.Incomplete) != 2 {
+		t.Fatalf("verify with a lost shared piece: %+v %v", v, err)
+	}
+	for _, id := range []content.ID{res.ID, res2.ID} {
+		if h, _ := s.Have(id); h.Has(0) {
+			t.Fatalf("%s still claims the lost piece", id)
+		}
+	}
 }
 
 func TestAddDirectory(t *testing.T) {
