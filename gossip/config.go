@@ -106,8 +106,12 @@ func (c Config) Validate() error {
 		return bad("%v", err)
 	}
 	if c.Transport == nil {
-		if _, _, err := splitHostPort(c.bindAddr()); err != nil {
+		host, _, err := splitHostPort(c.bindAddr())
+		if err != nil {
 			return bad("bind address: %v", err)
+		}
+		if host != "" && net.ParseIP(host) == nil {
+			return bad("bind address %q: host must be an IP address", c.BindAddr)
 		}
 	}
 	if c.AdvertiseAddr != "" {

@@ -30,6 +30,7 @@ func TestConfigValidate(t *testing.T) {
 		{"port 0", func(c *Config) { c.BindAddr = "127.0.0.1:0" }, ""},
 		{"no port", func(c *Config) { c.BindAddr = "127.0.0.1" }, "bind address"},
 		{"bad port", func(c *Config) { c.BindAddr = "127.0.0.1:99999" }, "port must be"},
+		{"bind hostname", func(c *Config) { c.BindAddr = "localhost:7946" }, "must be an IP"},
 		{"advertise", func(c *Config) { c.AdvertiseAddr = "10.0.0.1:7946" }, ""},
 		{"advertise hostname", func(c *Config) { c.AdvertiseAddr = "example.com:7946" }, "must be an IP"},
 		{"secret 16", func(c *Config) { c.SecretKey = make([]byte, 16) }, ""},
