@@ -17,7 +17,7 @@ import (
 // everything again and the numbers measure the protocol, not a disk.
 type discardStore struct{ *memStore }
 
-func (discardStore) HasPiece(merkle.PieceID) bool                       { return false }
+func (discardStore) HasPiece(merkle.PieceID) bool                        { return false }
 func (discardStore) PutPiece(cid.Cid, int, merkle.PieceID, []byte) error { return nil }
 
 func loopbackHost(b *testing.B) host.Host {

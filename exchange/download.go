@@ -59,6 +59,10 @@ type Result struct {
 	Elapsed time.Duration
 }
 
+// storeWriters is the number of goroutines storing verified pieces of one download: a
+// store that fsyncs every piece is latency-bound, so several write at once.
+const storeWriters = 8
+
 // download is the state of one Download call. mu guards sw and the counters.
 type download struct {
 	x    *Exchange
@@ -77,6 +81,7 @@ type download struct {
 	wakes    map[peer.ID]chan struct{}
 	fetched  map[peer.ID]int
 	peerErrs map[peer.ID]error
+	writes   chan writeJob // verified pieces for the writer pool
 	finished chan struct{} // closed by finish when written == n or fatal
 	once     sync.Once
 	resumed  int
@@ -97,7 +102,18 @@ func (x *Exchange) FetchManifest(ctx context.Context, id cid.Cid, providers []pe
 }
 
 func (x *Exchange) manifest(ctx context.Context, id cid.Cid, providers []peer.AddrInfo) (*plan, error) {
-	if p, err := x.loadPlan(id); err == nil {
+	// Ask the store, not only the plan cache: a GC may have removed the manifest since, and a
+	// download must store it again before its pieces.
+	raw, err := x.store.Manifest(id)
+	if err == nil {
+		if p := x.plans.get(id); p != nil {
+			return p, nil
+		}
+		p, err := x.decodePlan(id, raw)
+		if err != nil {
+			return nil, fmt.Errorf("exchange: stored manifest %s: %w", id, err)
+		}
+		x.plans.add(p)
 		return p, nil
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
@@ -304,6 +320,15 @@ func (d *download) run(req Request, start time.Time) error {
 			break
 		}
 	}
+	d.writes = make(chan writeJob, storeWriters)
+	var writers sync.WaitGroup
+	for range storeWriters {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			d.writer()
+		}()
+	}
 	var wg sync.WaitGroup
 	for _, info := range providers {
 		wg.Add(1)
@@ -353,6 +378,8 @@ func (d *download) run(req Request, start time.Time) error {
 	}
 	d.stop() // ends every peer goroutine (stream reads see the reset)
 	<-allDone
+	close(d.writes) // no peer goroutine is left to send
+	writers.Wait()
 	d.mu.Lock()
 	err := d.fatal
 	complete := d.written == len(d.p.pieces)

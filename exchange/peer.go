@@ -231,15 +231,15 @@ func (d *download) peer(info peer.AddrInfo) {
 			d.protocolError(ss, ps, log, body, "answered a piece request with something else")
 			return
 		}
-		ok := d.deliver(ss, ps, log, head.index, m, body)
-		x.bufs.put(body)
-		if !ok {
+		if !d.deliver(ss, ps, log, head.index, m, body) {
 			return
 		}
+		lastRecv = time.Now() // time spent verifying and queueing is ours, not the peer's
 	}
 }
 
-// deliver verifies a piece, stores and writes it. It reports whether the peer may go on.
+// deliver verifies a piece and queues it for the writers. It takes ownership of body (the
+// pooled buffer m.Data lives in). It reports whether the peer may go on.
 func (d *download) deliver(ss *session, ps *peerState, log *slog.Logger, i int, m Message, body []byte) bool {
 	x := d.x
 	verr := d.p.verify(i, m.Data, m.Proof)
@@ -253,6 +253,7 @@ func (d *download) deliver(ss *session, ps *peerState, log *slog.Logger, i int, 
 		bad := ps.bad
 		d.wakeAllLocked()
 		d.mu.Unlock()
+		x.bufs.put(body)
 		x.metrics.badPieces.Inc()
 		log.Warn("provider sent a piece that failed verification", "piece", i, "strikes", bad, "err", verr)
 		if banned {
@@ -279,33 +280,68 @@ func (d *download) deliver(ss *session, ps *peerState, log *slog.Logger, i int, 
 	}
 	d.mu.Unlock()
 	if !isNew {
+		x.bufs.put(body)
 		return true // an endgame duplicate
 	}
 	if d.lim != nil {
 		if err := d.lim.WaitN(d.ctx, len(m.Data)); err != nil {
-			d.fail(fmt.Errorf("exchange: %w", err))
+			x.bufs.put(body)
 			return false
 		}
 	}
-	if err := d.write(i, m.Data, also); err != nil {
-		log.Error("cannot store piece", "piece", i, "err", err)
-		d.fail(err)
+	// Storing waits on fsync: hand the piece to the writer pool and go on reading.
+	select {
+	case d.writes <- writeJob{peer: ss.peer, index: i, data: m.Data, body: body, also: also}:
+		return true
+	case <-d.ctx.Done():
+		x.bufs.put(body)
 		return false
 	}
-	x.metrics.fetchedPieces.Inc()
-	x.metrics.fetchedBytes.Add(float64(len(m.Data)))
+}
+
+// writeJob is a verified piece on its way to the store and the output.
+type writeJob struct {
+	peer  peer.ID
+	index int
+	data  []byte
+	body  []byte // the pooled buffer data lives in
+	also  []int
+}
+
+// writer stores and writes verified pieces until writes is closed. Pieces queued when the
+// download is cancelled are still stored (a resume then need not fetch them); after a local
+// failure nothing more is written.
+func (d *download) writer() {
+	for j := range d.writes {
+		d.mu.Lock()
+		failed := d.fatal != nil
+		d.mu.Unlock()
+		if !failed {
+			d.store(j)
+		}
+		d.x.bufs.put(j.body)
+	}
+}
+
+func (d *download) store(j writeJob) {
+	if err := d.write(j.index, j.data, j.also); err != nil {
+		d.log.Error("cannot store piece", "piece", j.index, "err", err)
+		d.fail(err)
+		return
+	}
+	d.x.metrics.fetchedPieces.Inc()
+	d.x.metrics.fetchedBytes.Add(float64(len(j.data)))
 	d.mu.Lock()
-	d.fetched[ss.peer]++
-	d.written += 1 + len(also)
-	d.bytes += int64(len(m.Data))
-	for _, k := range also {
+	d.fetched[j.peer]++
+	d.written += 1 + len(j.also)
+	d.bytes += int64(len(j.data))
+	for _, k := range j.also {
 		d.bytes += int64(d.p.pieces[k].length)
 	}
 	if d.written == len(d.p.pieces) {
 		d.finish()
 	}
 	d.mu.Unlock()
-	return true
 }
 
 // write puts a verified piece in the store and at every place it occurs in the output.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -36,7 +37,7 @@ type session struct {
 	pending []byte
 	werr    error
 	signal  chan struct{}
-	closed  bool
+	closed  atomic.Bool // close and reset race (the download's cancel watcher)
 }
 
 // RemoteError is a TypeError answer from a peer.
@@ -86,16 +87,14 @@ func (x *Exchange) openSession(ctx context.Context, info peer.AddrInfo, id cid.C
 }
 
 func (ss *session) close() {
-	if !ss.closed {
-		ss.closed = true
+	if ss.closed.CompareAndSwap(false, true) {
 		_ = ss.s.Close()
 	}
 }
 
 // reset aborts the stream (protocol error, stall, ban).
 func (ss *session) reset() {
-	if !ss.closed {
-		ss.closed = true
+	if ss.closed.CompareAndSwap(false, true) {
 		_ = ss.s.Reset()
 	}
 }
