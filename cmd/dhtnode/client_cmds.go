@@ -1,0 +1,172 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func newIDCmd(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "id",
+		Short: "Show the daemon's peer ID, gossip address and bound listen addresses",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := callCtx(cmd, 10*time.Second)
+			defer cancel()
+			info, err := c.ID(ctx)
+			if err != nil {
+				return c.check(err)
+			}
+			if format == "json" {
+				return printJSON(cmd.OutOrStdout(), info)
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "peer id:  %s\n", info.PeerID)
+			fmt.Fprintf(w, "gossip:   %s\n", info.GossipAddr)
+			fmt.Fprintf(w, "api:      %s\n", info.APIAddr)
+			fmt.Fprintf(w, "version:  %s\n", info.Version)
+			fmt.Fprintln(w, "listen:")
+			for _, a := range info.ListenAddrs {
+				fmt.Fprintf(w, "  %s\n", a)
+			}
+			fmt.Fprintln(w, "announced:")
+			for _, a := range info.Addrs {
+				fmt.Fprintf(w, "  %s/p2p/%s\n", a, info.PeerID)
+			}
+			return nil
+		},
+	}
+	addFormatFlag(cmd, &format)
+	return cmd
+}
+
+func newMembersCmd(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "members",
+		Short: "List cluster members and their state (alive, suspect, dead, left)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := callCtx(cmd, 10*time.Second)
+			defer cancel()
+			members, err := c.Members(ctx)
+			if err != nil {
+				return c.check(err)
+			}
+			if format == "json" {
+				return printJSON(cmd.OutOrStdout(), members)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tADDRESS\tSTATE\tPEER ID")
+			for _, m := range members {
+				name := m.Name
+				if name == m.PeerID {
+					name = shortID(name)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, m.Addr, m.State, m.PeerID)
+			}
+			return tw.Flush()
+		},
+	}
+	addFormatFlag(cmd, &format)
+	return cmd
+}
+
+// shortID abbreviates a peer ID used as a name, since the full ID has its own column.
+func shortID(s string) string {
+	if len(s) <= 16 {
+		return s
+	}
+	return s[:6] + "…" + s[len(s)-6:]
+}
+
+func newJoinCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "join HOST:PORT...",
+		Short: "Join the cluster through members at these gossip addresses",
+		Long: `Join contacts the given gossip addresses now and merges this node into their
+cluster. It fails if none of them answers. (To keep retrying in the background
+instead, start the daemon with --join.)`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := callCtx(cmd, 60*time.Second)
+			defer cancel()
+			n, err := c.Join(ctx, args)
+			if err != nil {
+				return c.check(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "joined %d node(s) via %s\n", n, strings.Join(args, ", "))
+			return nil
+		},
+	}
+}
+
+func newLeaveCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "leave",
+		Short: "Leave the cluster gracefully and stop the daemon",
+		Long: `Leave broadcasts a graceful leave, so the other members mark this node "left"
+(not failed) and stop trying to reconnect to it, then stops the daemon.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := callCtx(cmd, 30*time.Second)
+			defer cancel()
+			if err := c.Leave(ctx); err != nil {
+				return c.check(err)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "left the cluster; daemon stopping")
+			return nil
+		},
+	}
+}
+
+func newShutdownCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "shutdown",
+		Short: "Stop the daemon without leaving the cluster",
+		Long: `Shutdown stops the daemon without a graceful leave: the other members will mark
+it failed and keep trying to reconnect, so it rejoins by itself when restarted
+(use this for restarts; use "leave" to go away for good).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := callCtx(cmd, 10*time.Second)
+			defer cancel()
+			if err := c.Shutdown(ctx); err != nil {
+				return c.check(err)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "daemon stopping")
+			return nil
+		},
+	}
+}

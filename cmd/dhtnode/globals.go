@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/dhtnode/dhtnode/node"
+	"github.com/spf13/cobra"
+)
+
+// EnvAPI overrides the API address the client commands use.
+const EnvAPI = "DHTNODE_API"
+
+// globals are the root's persistent flags, shared by every command.
+type globals struct {
+	repo string
+	api  string
+}
+
+// repoPath is --repo, else $DHTNODE_PATH, else ~/.dhtnode.
+func (g *globals) repoPath() (string, error) {
+	if g.repo != "" {
+		return g.repo, nil
+	}
+	return node.DefaultRepoPath()
+}
+
+// client finds the running daemon's API: --api, else $DHTNODE_API, else the address
+// the daemon wrote into the repo. The error says plainly when no daemon is running.
+func (g *globals) client() (*daemonClient, error) {
+	if g.api != "" {
+		return &daemonClient{Client: node.NewClient(g.api), where: "at " + g.api}, nil
+	}
+	if env := os.Getenv(EnvAPI); env != "" {
+		return &daemonClient{Client: node.NewClient(env), where: "at " + env + " ($" + EnvAPI + ")"}, nil
+	}
+	path, err := g.repoPath()
+	if err != nil {
+		return nil, err
+	}
+	addr, err := node.ReadAPIAddr(path)
+	if errors.Is(err, node.ErrNoAPIFile) {
+		return nil, noDaemon("for repo " + path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &daemonClient{Client: node.NewClient(addr), where: "for repo " + path}, nil
+}
+
+func noDaemon(where string) error {
+	return fmt.Errorf("no daemon running %s (is `dhtnode daemon` started?)", where)
+}
+
+// daemonClient is node.Client with the CLI's error wording.
+type daemonClient struct {
+	*node.Client
+	where string
+}
+
+// check turns a client error into the CLI's one-line message.
+func (c *daemonClient) check(err error) error {
+	if errors.Is(err, node.ErrNoDaemon) {
+		return noDaemon(c.where)
+	}
+	return err
+}
+
+// callCtx bounds one client call. Joins can take memberlist's TCP timeout per address.
+func callCtx(cmd *cobra.Command, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(cmd.Context(), d)
+}
+
+// addFormatFlag adds --format text|json to cmd.
+func addFormatFlag(cmd *cobra.Command, format *string) {
+	cmd.Flags().StringVar(format, "format", "text", "output format: text or json")
+}
+
+func checkFormat(format string) error {
+	if format != "text" && format != "json" {
+		return fmt.Errorf("unknown --format %q (want text or json)", format)
+	}
+	return nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

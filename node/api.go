@@ -1,0 +1,304 @@
+package node
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// The local HTTP API.
+//
+// All paths live under APIPrefix and speak JSON. Reads are GET; every call that
+// changes state is POST (a GET to it gets 405), so a browser page cannot trigger one
+// with an <img> tag. Requests that carry a foreign Origin header are refused with
+// 403, and when the API listens on loopback the Host header must name a loopback
+// host, which stops DNS-rebinding pages from reaching it through a browser.
+//
+// Adding a feature's endpoints (the pattern every feature follows):
+//
+//  1. Create a file of your own in package node, e.g. node/content_api.go, with one
+//     function `func registerContentAPI(n *Node, mux *http.ServeMux)` that calls
+//     mux.HandleFunc("GET "+APIPrefix+"content/...", ...) and
+//     mux.HandleFunc("POST "+APIPrefix+"content/add", ...). Use writeJSON,
+//     writeError and decodeJSON below for bodies and errors.
+//  2. Make sure registerAPIs calls it. The calls for routers (routers_api.go) and
+//     content (content_api.go) are already there, each backed by a stub file the
+//     feature owner replaces; a new feature adds one line to registerAPIs.
+//  3. Add matching methods on *Client in your own file (e.g. node/content_client.go)
+//     built on (*Client).Call, and test the handler with httptest against n.Handler().
+//
+// The middleware (Origin/Host checks, JSON errors) wraps the whole mux, so feature
+// handlers get it for free.
+
+// APIPrefix is the path prefix of every API call.
+const APIPrefix = "/api/v1/"
+
+// registerAPIs installs every feature's endpoints. One line per feature.
+func registerAPIs(n *Node, mux *http.ServeMux) {
+	registerCoreAPI(n, mux)
+	registerDebugAPI(n, mux)
+	registerRoutingAPI(n, mux) // routers_api.go
+	registerContentAPI(n, mux) // content_api.go
+}
+
+// IDInfo is what GET /api/v1/id returns.
+type IDInfo struct {
+	PeerID string `json:"peer_id"`
+	// Name is the gossip member name (the peer ID unless configured otherwise).
+	Name string `json:"name"`
+	// GossipAddr is the gossip host:port actually bound.
+	GossipAddr string `json:"gossip_addr"`
+	// ListenAddrs are the libp2p addresses actually bound (port 0 resolved).
+	ListenAddrs []string `json:"listen_addrs"`
+	// Addrs are the libp2p addresses the node advertises to others.
+	Addrs   []string `json:"addrs"`
+	APIAddr string   `json:"api_addr"`
+	Version string   `json:"version"`
+	PID     int      `json:"pid"`
+}
+
+// MemberInfo is one entry of GET /api/v1/members.
+type MemberInfo struct {
+	Name   string   `json:"name"`
+	Addr   string   `json:"addr"`
+	State  string   `json:"state"`
+	PeerID string   `json:"peer_id"`
+	Addrs  []string `json:"addrs"`
+}
+
+// JoinRequest is the body of POST /api/v1/join.
+type JoinRequest struct {
+	Addrs []string `json:"addrs"`
+}
+
+// JoinResponse says how many members a join reached.
+type JoinResponse struct {
+	Joined int `json:"joined"`
+}
+
+// VersionInfo is what GET /api/v1/version returns.
+type VersionInfo struct {
+	Version string `json:"version"`
+}
+
+// StatusResponse acknowledges calls that return nothing else.
+type StatusResponse struct {
+	Status string `json:"status"`
+}
+
+// ErrorResponse is the body of every non-2xx API answer.
+type ErrorResponse struct {
+	Error string `json:"error"`
+}
+
+// Handler is the API as an http.Handler, middleware included. The server started
+// by New serves it; tests call it through httptest.
+func (n *Node) Handler() http.Handler {
+	if n.mux == nil {
+		n.mux = http.NewServeMux()
+		registerAPIs(n, n.mux)
+	}
+	return guardLocal(n.mux)
+}
+
+func (n *Node) startAPI(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("start API on %s: %w", addr, err)
+	}
+	n.apiListener = ln
+	n.api = &http.Server{
+		Handler:           n.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          nil,
+	}
+	go func() {
+		if err := n.api.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.Logger("api").Error("API server stopped", "err", err)
+		}
+	}()
+	n.onClose(func() error { return shutdownHTTP(n.api) })
+	if n.repo != nil {
+		if err := n.repo.WriteAPIAddr(ln.Addr().String()); err != nil {
+			return err
+		}
+		n.onClose(func() error { removeIfOurs(n.repo, ln.Addr().String()); return nil })
+	}
+	n.Logger("api").Info("API listening", "addr", ln.Addr().String())
+	return nil
+}
+
+// removeIfOurs deletes the repo's API file unless another daemon replaced it.
+func removeIfOurs(r *Repo, addr string) {
+	if cur, err := ReadAPIAddr(r.Path()); err == nil && cur == addr {
+		_ = os.Remove(r.file(APIFile))
+	}
+}
+
+func registerCoreAPI(n *Node, mux *http.ServeMux) {
+	mux.HandleFunc("GET "+APIPrefix+"id", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, n.IDInfo())
+	})
+	mux.HandleFunc("GET "+APIPrefix+"members", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, n.MemberInfos())
+	})
+	mux.HandleFunc("GET "+APIPrefix+"version", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, VersionInfo{Version: Version()})
+	})
+	mux.HandleFunc("POST "+APIPrefix+"join", func(w http.ResponseWriter, r *http.Request) {
+		var req JoinRequest
+		if !decodeJSON(w, r, &req) {
+			return
+		}
+		if len(req.Addrs) == 0 {
+			writeError(w, http.StatusBadRequest, errors.New("join: no addresses given"))
+			return
+		}
+		for _, a := range req.Addrs {
+			if err := checkHostPort(a, true); err != nil {
+				writeError(w, http.StatusBadRequest, fmt.Errorf("join: %w", err))
+				return
+			}
+		}
+		joined, err := n.Join(req.Addrs)
+		if err != nil {
+			writeError(w, http.StatusBadGateway, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, JoinResponse{Joined: joined})
+	})
+	mux.HandleFunc("POST "+APIPrefix+"leave", func(w http.ResponseWriter, r *http.Request) {
+		if err := n.Leave(); err != nil {
+			writeError(w, http.StatusInternalServerError, fmt.Errorf("leave: %w", err))
+			return
+		}
+		writeJSON(w, http.StatusOK, StatusResponse{Status: "left; daemon stopping"})
+		n.requestStop(StopLeave)
+	})
+	mux.HandleFunc("POST "+APIPrefix+"shutdown", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, StatusResponse{Status: "daemon stopping"})
+		n.requestStop(StopShutdown)
+	})
+}
+
+func registerDebugAPI(n *Node, mux *http.ServeMux) {
+	mux.Handle("GET /metrics", promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{Registry: n.registry}))
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+}
+
+// IDInfo describes this node: what the id command prints.
+func (n *Node) IDInfo() IDInfo {
+	info := IDInfo{
+		PeerID:      n.host.ID().String(),
+		Name:        n.gossip.Local().Name,
+		GossipAddr:  n.gossip.BoundAddr(),
+		ListenAddrs: []string{},
+		Addrs:       []string{},
+		APIAddr:     n.APIAddr(),
+		Version:     Version(),
+		PID:         os.Getpid(),
+	}
+	for _, a := range n.host.Network().ListenAddresses() {
+		info.ListenAddrs = append(info.ListenAddrs, a.String())
+	}
+	for _, a := range n.host.Addrs() {
+		info.Addrs = append(info.Addrs, a.String())
+	}
+	return info
+}
+
+// MemberInfos lists every member gossip knows, this node included.
+func (n *Node) MemberInfos() []MemberInfo {
+	members := n.gossip.Members()
+	out := make([]MemberInfo, 0, len(members))
+	for _, m := range members {
+		mi := MemberInfo{Name: m.Name, Addr: m.Addr, State: string(m.State), PeerID: m.PeerID.String(), Addrs: []string{}}
+		for _, a := range m.Addrs {
+			mi.Addrs = append(mi.Addrs, a.String())
+		}
+		out = append(out, mi)
+	}
+	return out
+}
+
+// maxRequestBody bounds API request bodies; feature handlers that take more
+// (uploads) read the body themselves.
+const maxRequestBody = 1 << 20
+
+// decodeJSON reads r's body into v strictly (unknown fields refused, size bounded).
+// An empty body leaves v at its zero value. On failure it writes a 400 and returns false.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	body := http.MaxBytesReader(w, r.Body, maxRequestBody)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("bad request body: %w", err))
+		return false
+	}
+	return true
+}
+
+// writeJSON sends v with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeError sends {"error": err} with status.
+func writeError(w http.ResponseWriter, status int, err error) {
+	writeJSON(w, status, ErrorResponse{Error: err.Error()})
+}
+
+// guardLocal refuses cross-origin and DNS-rebinding requests before they reach a
+// handler. Only programs on this machine (the CLI, curl, Prometheus) are callers;
+// they send no Origin, or one naming the API itself.
+func guardLocal(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !loopbackHost(r.Host) && isLoopbackAddr(r.Context().Value(http.LocalAddrContextKey)) {
+			writeError(w, http.StatusForbidden, fmt.Errorf("host %q refused: the API answers only to localhost names", r.Host))
+			return
+		}
+		if origin := r.Header.Get("Origin"); origin != "" && origin != "http://"+r.Host {
+			writeError(w, http.StatusForbidden, fmt.Errorf("origin %q refused: the API is for local clients only", origin))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func isLoopbackAddr(v any) bool {
+	a, ok := v.(net.Addr)
+	if !ok {
+		// httptest.NewRecorder requests carry no local address; treat them as loopback.
+		return true
+	}
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}

@@ -1,0 +1,17 @@
+package node
+
+import "strconv"
+
+// testConfig is a config for in-process nodes: loopback only, every port picked by
+// the kernel, the local gossip profile so failure detection is quick.
+func testConfig() Config {
+	cfg := DefaultConfig()
+	cfg.Addresses.Listen = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"}
+	cfg.Addresses.Gossip = "127.0.0.1:0"
+	cfg.Addresses.API = "127.0.0.1:0"
+	cfg.Gossip.Profile = "local"
+	cfg.Swarm.ResourceMgr.MaxMemoryMB = 128
+	return cfg
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
