@@ -336,3 +336,53 @@ func TestConfigValidate(t *testing.T) {
 	}
 	_ = time.Second
 }
+
+// Without gossip, the Kademlia join (bootstrap peer, self lookup, bucket refresh)
+// still gives every node a table good enough for correct lookups.
+func TestJoinWithoutGossip(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 24
+		mn := mocknet.New()
+		defer mn.Close()
+		c := &cluster{t: t, mn: mn}
+		for range n {
+			h, err := mn.GenPeer()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.nodes = append(c.nodes, &clusterNode{h: h, alive: true})
+		}
+		if err := mn.LinkAll(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.close)
+		ctx := context.Background()
+		first := peer.AddrInfo{ID: c.nodes[0].h.ID(), Addrs: c.nodes[0].h.Addrs()}
+		for i, nd := range c.nodes {
+			r, err := New(nd.h, TestConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			nd.r = r
+			if i > 0 {
+				if err := r.Join(ctx, first); err != nil {
+					t.Fatalf("node %d join: %v", i, err)
+				}
+			}
+		}
+		// Late joiners are known to early ones only through lookups; one more round
+		// of refreshes (what periodic refresh does) settles the tables.
+		for _, nd := range c.nodes {
+			if err := <-nd.r.DHT().ForceRefresh(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rng := rand.New(rand.NewPCG(24, 24))
+		if s := c.lookups(ctx, rng, 200); s.wrong != 0 {
+			t.Fatalf("without gossip: %v", s)
+		}
+		if err := c.nodes[1].r.Join(ctx, peer.AddrInfo{ID: c.nodes[1].h.ID()}); !errors.Is(err, routing.ErrNoPeers) {
+			t.Fatalf("join with only self: %v, want ErrNoPeers", err)
+		}
+	})
+}
