@@ -4,7 +4,8 @@
 //
 //	pieces/<shard>/<name>   immutable piece files; name = base32(PieceID), shard =
 //	                        the two characters before the last (flatfs next-to-last/2)
-//	tmp/                    temp files of pieces being written; emptied on Open
+//	pieces/<shard>/.tmp-*   a piece being written, renamed to <name> once fsynced;
+//	                        those of earlier sessions (a crash) are removed after Open
 //	quarantine/             corrupt piece files moved aside when detected
 //	meta.db                 bbolt: manifests, pins, download state ("have" bits)
 //
@@ -12,8 +13,9 @@
 // and the subtree height), so identical pieces are stored once and every read
 // is verified against the name alone: a corrupt file is reported as ErrCorrupt,
 // never served, and moved to quarantine/ so the piece counts as missing and a
-// get fetches it again. A piece is written to tmp/, fsynced and renamed into
-// place; a crash leaves at most a temp file, which Open removes.
+// get fetches it again. A piece is written to a temp file in its shard,
+// fsynced and renamed into place; a crash leaves at most a temp file, which
+// the next Open removes.
 //
 // Content is a manifest (package content) plus its pieces. Add reads, hashes
 // and stores in one pass and commits manifest, "have" bits and pin in one

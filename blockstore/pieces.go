@@ -67,7 +67,10 @@ func (s *Store) putVerified(id merkle.PieceID, data []byte) (created bool, err e
 		}
 		s.shards.Store(shard, struct{}{})
 	}
-	f, err := os.CreateTemp(s.tmp, "piece-*")
+	// The temp file lives next to its final name: a rename within one
+	// directory is much cheaper than across directories (which ext4
+	// serialises on a file-system-wide lock).
+	f, err := os.CreateTemp(shard, tempPrefix+s.session+"-*")
 	if err != nil {
 		return false, fmt.Errorf("blockstore: storing piece %s: %w", id, err)
 	}

@@ -1,11 +1,14 @@
 package blockstore
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,7 +59,7 @@ type Store struct {
 	log     *slog.Logger
 	db      *bolt.DB
 	pieces  string // <dir>/pieces/<shard>/<name>
-	tmp     string // <dir>/tmp: temp files, emptied on open
+	session string // names this Open's temp files: .tmp-<session>-*
 	corrupt string // <dir>/quarantine: corrupt pieces moved out of the way
 	metrics *metrics
 
@@ -70,8 +73,9 @@ type Store struct {
 	have      map[string]*haveState
 	shards    sync.Map // shard dirs known to exist
 
-	stop chan struct{}
-	done chan struct{}
+	stop    chan struct{}
+	done    chan struct{} // flusher exited
+	cleaned chan struct{} // stale temp files removed
 
 	// writeHook, if set (tests only), replaces the write of a temp piece
 	// file: it is how a full disk is simulated everywhere.
@@ -102,12 +106,13 @@ func Open(cfg Config) (*Store, error) {
 		cfg:       cfg,
 		log:       log.With("subsystem", "blockstore"),
 		pieces:    filepath.Join(cfg.Dir, "pieces"),
-		tmp:       filepath.Join(cfg.Dir, "tmp"),
+		session:   randomToken(),
 		corrupt:   filepath.Join(cfg.Dir, "quarantine"),
 		manifests: make(map[string]*content.Manifest),
 		have:      make(map[string]*haveState),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
+		cleaned:   make(chan struct{}),
 	}
 	for _, d := range []string{cfg.Dir, s.pieces, s.corrupt} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -133,20 +138,15 @@ func Open(cfg Config) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("blockstore: initialising metadata: %w", err)
 	}
-	// Only now, holding the database lock, is it safe to clean up: temp files
-	// are pieces a crash interrupted before their rename, never visible, now
-	// garbage (another process's would be live, but it cannot hold the lock).
-	if err := os.RemoveAll(s.tmp); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("blockstore: cleaning temp files: %w", err)
-	}
-	if err := os.MkdirAll(s.tmp, 0o755); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("blockstore: creating %s: %w", s.tmp, err)
-	}
 	s.db = db
 	s.metrics = newMetrics(cfg.Registerer)
 	go s.flusher()
+	// Only now, holding the database lock, is it safe to clean up: a temp
+	// file of an earlier session is a piece a crash interrupted before its
+	// rename, never visible, now garbage. It runs in the background because
+	// it reads every shard directory; temp names never parse as pieces, so
+	// nothing waits for it.
+	go s.cleanTemps()
 	return s, nil
 }
 
@@ -165,6 +165,7 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	<-s.done
+	<-s.cleaned
 	ferr := s.flush()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("blockstore: closing metadata: %w", err)
@@ -179,6 +180,50 @@ func (s *Store) checkOpen() error {
 		return ErrClosed
 	}
 	return nil
+}
+
+func randomToken() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// tempPrefix starts every temp file name; no piece name starts with ".".
+const tempPrefix = ".tmp-"
+
+// cleanTemps removes the temp files of earlier sessions from every shard
+// (and the tmp/ directory of older versions of this package).
+func (s *Store) cleanTemps() {
+	defer close(s.cleaned)
+	os.RemoveAll(filepath.Join(s.cfg.Dir, "tmp"))
+	mine := tempPrefix + s.session + "-"
+	shards, err := os.ReadDir(s.pieces)
+	if err != nil {
+		return
+	}
+	removed := 0
+	for _, sh := range shards {
+		select {
+		case <-s.stop:
+			return
+		default:
+		}
+		dir := filepath.Join(s.pieces, sh.Name())
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if n := e.Name(); strings.HasPrefix(n, tempPrefix) && !strings.HasPrefix(n, mine) {
+				if os.Remove(filepath.Join(dir, n)) == nil {
+					removed++
+				}
+			}
+		}
+	}
+	if removed > 0 {
+		s.log.Info("removed temp files left by a crash", "count", removed)
+	}
 }
 
 func (s *Store) flusher() {

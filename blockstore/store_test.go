@@ -80,8 +80,14 @@ func snapshot(t *testing.T, s *Store) string {
 	}
 	list, _ := s.List()
 	pins, _ := s.Pins()
-	tmp, _ := os.ReadDir(s.tmp)
-	fmt.Fprintf(&b, "pieces=%d contents=%d pinned=%d list=%d pins=%d tmp=%d", st.Pieces, st.Contents, st.Pinned, len(list), len(pins), len(tmp))
+	tmp := 0
+	filepath.WalkDir(s.pieces, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), tempPrefix) {
+			tmp++
+		}
+		return nil
+	})
+	fmt.Fprintf(&b, "pieces=%d contents=%d pinned=%d list=%d pins=%d tmp=%d", st.Pieces, st.Contents, st.Pinned, len(list), len(pins), tmp)
 	return b.String()
 }
 
@@ -327,18 +333,28 @@ func mustLayout(t *testing.T, m *content.Manifest) merkle.Layout {
 func TestCrashLeftovers(t *testing.T) {
 	dir := t.TempDir()
 	s := openStore(t, dir)
+	data := testData(1000, 1)
+	id, _ := merkle.PieceIDOf(data, 0)
+	if err := s.PutPiece(id, data); err != nil {
+		t.Fatal(err)
+	}
+	shard := filepath.Dir(s.piecePath(id))
 	s.Close()
 	// A crash mid-write leaves a temp file (never a half piece under its name).
-	writeFile(t, filepath.Join(dir, "tmp", "piece-123"), []byte("half a piece"))
+	stale := writeFile(t, filepath.Join(shard, tempPrefix+"deadbeef-123"), []byte("half a piece"))
+	legacy := writeFile(t, filepath.Join(dir, "tmp", "piece-1"), []byte("half a piece"))
 	s = openStore(t, dir)
-	if left, _ := os.ReadDir(s.tmp); len(left) != 0 {
-		t.Fatalf("temp files survived open: %d", len(left))
+	<-s.cleaned
+	for _, p := range []string{stale, legacy} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("temp file %s survived open: %v", p, err)
+		}
 	}
-	if st, _ := s.Stat(); st.Pieces != 0 {
-		t.Fatal("a temp file became a piece")
+	if st, _ := s.Stat(); st.Pieces != 1 {
+		t.Fatalf("%d pieces, want 1", st.Pieces)
 	}
 	// A second process must not touch the live store, not even its temp files.
-	live := writeFile(t, filepath.Join(dir, "tmp", "piece-live"), []byte("being written"))
+	live := writeFile(t, filepath.Join(shard, tempPrefix+"other-1"), []byte("being written"))
 	if _, err := Open(Config{Dir: dir}); !errors.Is(err, ErrLocked) {
 		t.Fatalf("second open of a store in use: %v", err)
 	}
