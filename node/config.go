@@ -53,8 +53,9 @@ type AddressesConfig struct {
 	// GossipAdvertise, when set, is the host:port other members should use to reach
 	// this node's gossip port (default: derived from Gossip by memberlist).
 	GossipAdvertise string `json:"gossip_advertise"`
-	// API is the local HTTP API address, host:port. Keep it on loopback: the API
-	// can shut the node down and has no authentication beyond that.
+	// API is the local HTTP API address, host:port; empty disables the API (for
+	// embedded nodes). Keep it on loopback: the API can shut the node down and has
+	// no authentication.
 	API string `json:"api"`
 }
 
@@ -186,8 +187,10 @@ func (c Config) Validate() error {
 			return bad("addresses.gossip_advertise", "%v", err)
 		}
 	}
-	if err := checkHostPort(c.Addresses.API, false); err != nil {
-		return bad("addresses.api", "%v", err)
+	if c.Addresses.API != "" {
+		if err := checkHostPort(c.Addresses.API, false); err != nil {
+			return bad("addresses.api", "%v", err)
+		}
 	}
 	switch c.Gossip.Profile {
 	case "lan", "wan", "local":

@@ -173,6 +173,9 @@ func New(cfg Config, repo *Repo, opts ...Option) (_ *Node, err error) {
 		n.Logger("node").Info("joining in the background", "join", cfg.Gossip.Join, "retry_interval", cfg.Gossip.RetryJoinInterval.String())
 	}
 
+	if err := n.watchAddrs(); err != nil {
+		return nil, err
+	}
 	n.members = newMembership(n.gossip, n.Logger("membership"))
 	n.onClose(n.members.close)
 	if err := n.registry.Register(newMemberCollector(n.gossip)); err != nil {
