@@ -399,6 +399,7 @@ func TestPermissionErrorLeavesStoreAsItWas(t *testing.T) {
 	pre, _ := content.AddReader(context.Background(), "f", bytes.NewReader(data), content.AddOptions{})
 	ref, _ := pre.Manifest.Piece(2)
 	shard := filepath.Dir(s.piecePath(ref.ID))
+	os.Remove(shard) // in case it exists
 	writeFile(t, shard, []byte("not a directory"))
 	before := snapshot(t, s)
 	_, err := s.Add(context.Background(), writeFile(t, filepath.Join(t.TempDir(), "f"), data), AddOptions{})
