@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"sync"
 	"testing"
@@ -516,5 +517,33 @@ func TestProofCodec(t *testing.T) {
 	}
 	if _, err := DecodeProof(make([]byte, HashSize*(MaxProofLen+1))); !errors.Is(err, ErrMalformed) {
 		t.Fatal("oversized proof accepted")
+	}
+}
+
+// TestRandomSizesAgainstNaive is a property test: random sizes, piece sizes,
+// worker counts and write patterns all give the naive root and layer.
+func TestRandomSizesAgainstNaive(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	big := fixtureData(3 * mib)
+	for range 40 {
+		size := 1 + rng.IntN(len(big))
+		ps := int64(MinPieceSize) << rng.IntN(6)
+		data := big[:size]
+		wantRoot, wantLayer := naiveTree(t, data, ps)
+		b, _ := NewBuilder(BuilderConfig{PieceSize: ps, Workers: 1 + rng.IntN(4), Buffers: 1 + rng.IntN(5)})
+		for off := 0; off < size; {
+			n := min(size-off, 1+rng.IntN(3*int(ps)))
+			if _, err := b.Write(data[off : off+n]); err != nil {
+				t.Fatal(err)
+			}
+			off += n
+		}
+		tree, err := b.Finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tree.Root() != wantRoot || fmt.Sprint(tree.PieceLayer()) != fmt.Sprint(wantLayer) {
+			t.Fatalf("size %d piece %d: differs from naive", size, ps)
+		}
 	}
 }
