@@ -291,6 +291,19 @@ func TestGossipFillsNewNodeTable(t *testing.T) {
 		if got := r.RoutingTable().Entries(); got != 15 {
 			t.Fatalf("after PeerDown the table has %d peers, want 15", got)
 		}
+		// A cancelled search ends with ctx's error, not a hang or a spin.
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, _, err := r.FindProviders(ctx, routing.ContentKey([]byte("nobody")), 0); !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled findprovs: %v", err)
+		}
+		if _, _, err := r.Lookup(ctx, routing.ContentKey([]byte("nobody"))); !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled lookup: %v", err)
+		}
+		// Unknown key: every node asked, nobody has it.
+		if _, tr, err := r.FindProviders(context.Background(), routing.ContentKey([]byte("nobody")), 0); !errors.Is(err, routing.ErrLookupFailed) || tr.RPCs == 0 {
+			t.Fatalf("findprovs of an unprovided key: %v (rpcs %d), want ErrLookupFailed", err, tr.RPCs)
+		}
 	})
 }
 

@@ -204,6 +204,9 @@ func (r *Router) PeerUp(info peer.AddrInfo) {
 	if len(info.Addrs) > 0 {
 		r.h.Peerstore().AddAddrs(info.ID, info.Addrs, r.cfg.PeerAddrTTL)
 	}
+	if r.dht.RoutingTable().Find(info.ID) != "" {
+		return // already in its bucket (an address update)
+	}
 	if r.cfg.IPDiversity == DiversityOff || r.h.Network().Connectedness(info.ID) == network.Connected {
 		r.offer(info.ID)
 		return
@@ -476,10 +479,17 @@ func (r *Router) FindProviders(ctx context.Context, key routing.Key, limit int) 
 		answer   peer.ID
 		credited bool
 	)
+	// live is events until it closes (when ctx is cancelled), then nil, so that
+	// neither loop spins on a closed channel.
+	live := events
 	drain := func() {
-		for {
+		for live != nil {
 			select {
-			case ev := <-events:
+			case ev, ok := <-live:
+				if !ok {
+					live = nil
+					return
+				}
 				tb.observe(ev, time.Now())
 			default:
 				return
@@ -489,7 +499,11 @@ func (r *Router) FindProviders(ctx context.Context, key routing.Key, limit int) 
 loop:
 	for {
 		select {
-		case ev := <-events:
+		case ev, ok := <-live:
+			if !ok {
+				live = nil
+				continue
+			}
 			tb.observe(ev, time.Now())
 		case p, ok := <-provs:
 			if !ok {
