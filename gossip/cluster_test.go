@@ -340,6 +340,17 @@ func TestImpostorPeerIDIsRefused(t *testing.T) {
 					t.Fatalf("%s sees %d alive, want 3", g.Local().Name, aliveCount(g))
 				}
 			}
+			// A good node that is pointed at the attacker refuses to merge with it.
+			loner := memNode(t, net, 10, nil)
+			_, err = loner.Join([]string{attacker.LocalNode().Address()})
+			if err == nil || !strings.Contains(err.Error(), "refused to merge with that cluster") {
+				t.Fatalf("joining the %s attacker: %v", name, err)
+			}
+			t.Logf("good node joining the %s attacker: %v", name, err)
+			if aliveCount(loner) != 1 {
+				t.Fatalf("loner merged the attacker: %s", views([]*Gossip{loner}))
+			}
+			_ = loner.Shutdown()
 			_ = attacker.Shutdown()
 		}
 	})

@@ -330,7 +330,7 @@ func joinHint(err error, encrypted bool) string {
 	}
 	switch {
 	case has(ErrMetaSignature.Error(), ErrMalformedMeta.Error()):
-		return "the cluster refused to merge: a member's signed metadata does not check"
+		return "refused to merge with that cluster: one of its members has metadata that does not decode or verify"
 	case has("remote state is encrypted and encryption is not configured"):
 		return "no member accepted us; check the cluster secret: the cluster uses one and this node has none"
 	case has("no installed keys could decrypt"):
