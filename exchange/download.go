@@ -156,7 +156,7 @@ func summarise(id cid.Cid, errs []error) error {
 	msgs := make([]string, len(errs))
 	notFound, unreachable, bad := 0, 0, 0
 	for i, e := range errs {
-		msgs[i] = e.Error()
+		msgs[i] = detail(e)
 		switch {
 		case errors.Is(e, ErrNotFound):
 			notFound++
@@ -166,15 +166,29 @@ func summarise(id cid.Cid, errs []error) error {
 			unreachable++
 		}
 	}
-	detail := strings.Join(msgs, "; ")
+	all := strings.Join(msgs, "; ")
 	switch {
 	case bad > 0:
-		return fmt.Errorf("%w: %s", ErrVerification, detail)
+		return fmt.Errorf("%w: %s", ErrVerification, all)
 	case notFound > 0:
-		return fmt.Errorf("%w: %s: %s", ErrNotFound, id, detail)
+		return fmt.Errorf("%w: %s: %s", ErrNotFound, id, all)
 	default:
-		return fmt.Errorf("%w: %s", ErrNoProviders, detail)
+		return fmt.Errorf("%w: %s", ErrNoProviders, all)
 	}
+}
+
+// detail is an error's message on one line, without the sentinel prefixes the summary adds
+// again, so a CLI error stays one readable line.
+func detail(err error) string {
+	s := err.Error()
+	for _, sentinel := range []error{ErrNoProviders, ErrVerification, ErrNotFound, ErrIncomplete} {
+		s = strings.ReplaceAll(s, sentinel.Error()+": ", "")
+	}
+	lines := strings.Split(s, "\n")
+	for i := range lines {
+		lines[i] = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(lines[i]), "* "))
+	}
+	return strings.Join(lines, " ")
 }
 
 // Download fetches req.ID from req.Providers into the store, and into req.Output when set.
@@ -416,9 +430,9 @@ func (d *download) failure() error {
 	for _, id := range ids {
 		e := d.peerErrs[id]
 		if errors.Is(e, ErrVerification) {
-			banned = append(banned, e.Error())
+			banned = append(banned, detail(e))
 		} else {
-			others = append(others, e.Error())
+			others = append(others, detail(e))
 		}
 	}
 	missing := len(d.p.pieces) - d.written

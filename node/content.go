@@ -1,10 +1,621 @@
 package node
 
-// Stub created by the daemon helper; the content wiring (exchange helper) replaces
-// this file: open the blockstore under the repo, start the exchange, close them with
-// n.onClose. Keep the function name: features.go calls startContent.
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/dhtnode/dhtnode/blockstore"
+	"github.com/dhtnode/dhtnode/content"
+	"github.com/dhtnode/dhtnode/exchange"
+	"github.com/dhtnode/dhtnode/merkle"
+	"github.com/dhtnode/dhtnode/routing"
+)
+
+// Content errors the node adds to those of exchange, blockstore and content. The API maps
+// every one to a status code and the CLI prints the message as is.
+var (
+	// ErrNoContent: the node runs without a blockstore (an embedded node with no repo and
+	// no absolute content.blocks_dir).
+	ErrNoContent = errors.New("content is not enabled on this node (no repo)")
+	// ErrNoRouter: the content is not local, no --from was given and no router runs.
+	ErrNoRouter = errors.New("no router to find providers: give --from MULTIADDR")
+	// ErrBadID: the string is not a content ID.
+	ErrBadID = errors.New("invalid content ID")
+	// ErrIsDir: cat of a directory.
+	ErrIsDir = errors.New("is a directory (use get)")
+)
 
 // contentState holds the node's blockstore and exchange (a field of Node).
-type contentState struct{}
+type contentState struct {
+	store *blockstore.Store
+	x     *exchange.Exchange
+	// ctx ends when the node closes; background provides use it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
 
-func (n *Node) startContent() error { return nil }
+// startContent opens the blockstore under the repo and serves the exchange protocol.
+func (n *Node) startContent() error {
+	cc := n.cfg.Content
+	dir := cc.BlocksDir
+	switch {
+	case n.repo != nil:
+		dir = n.repo.ResolvePath(dir)
+	case !filepath.IsAbs(dir):
+		n.Logger("content").Info("content disabled: no repo and content.blocks_dir is relative")
+		return nil
+	}
+	bs, err := blockstore.Open(blockstore.Config{
+		Dir:        dir,
+		NoSync:     cc.NoSync,
+		Logger:     n.logger,
+		Registerer: n.registry,
+	})
+	if err != nil {
+		return fmt.Errorf("open blockstore: %w", err)
+	}
+	n.onClose(bs.Close)
+	xcfg := cc.exchangeConfig()
+	xcfg.Logger = n.logger
+	xcfg.Registerer = n.registry
+	x, err := exchange.New(n.host, exchangeStore{bs}, DecodeManifest, xcfg)
+	if err != nil {
+		return fmt.Errorf("start exchange: %w", err)
+	}
+	n.onClose(x.Close)
+	n.content.store, n.content.x = bs, x
+	n.content.ctx, n.content.cancel = context.WithCancel(context.Background())
+	n.onClose(func() error {
+		n.content.cancel()
+		n.content.wg.Wait()
+		return nil
+	})
+	n.Logger("content").Info("blockstore open", "dir", dir)
+	return nil
+}
+
+// Blockstore is the node's blockstore (nil when content is not enabled).
+func (n *Node) Blockstore() *blockstore.Store { return n.content.store }
+
+// Exchange is the node's piece exchange (nil when content is not enabled).
+func (n *Node) Exchange() *exchange.Exchange { return n.content.x }
+
+func (n *Node) contentReady() error {
+	if n.content.store == nil {
+		return ErrNoContent
+	}
+	return nil
+}
+
+// contentRouter is the router used to find and announce providers: DefaultRouter when
+// the routers wiring provides one, else nil. (Found by interface so this file builds with
+// or without the routers wiring.)
+func (n *Node) contentRouter() routing.Router {
+	if dr, ok := any(n).(interface{ DefaultRouter() routing.Router }); ok {
+		if r := dr.DefaultRouter(); r != nil {
+			return r
+		}
+	}
+	return nil
+}
+
+// DecodeManifest is the exchange's view of the content package's manifests: it checks the
+// block against the ID and lists the files.
+func DecodeManifest(id cid.Cid, block []byte) (exchange.Description, error) {
+	cid2, err := content.IDFromCid(id)
+	if err != nil {
+		return exchange.Description{}, err
+	}
+	m, err := content.Decode(cid2, block)
+	if err != nil {
+		return exchange.Description{}, err
+	}
+	d := exchange.Description{Name: m.Name, Dir: m.Kind == content.KindDir}
+	for _, f := range m.Files {
+		p := f.Path
+		if !d.Dir {
+			p = ""
+		}
+		d.Files = append(d.Files, exchange.FileSpec{Path: p, Size: f.Size, PieceSize: m.PieceSize, Root: f.Root, Layer: f.Layer})
+	}
+	return d, nil
+}
+
+// exchangeStore adapts the blockstore to exchange.Store.
+type exchangeStore struct{ bs *blockstore.Store }
+
+var _ exchange.Store = exchangeStore{}
+
+func notFound(err error) error {
+	if errors.Is(err, blockstore.ErrNotFound) {
+		return fmt.Errorf("%w: %v", exchange.ErrNotFound, err)
+	}
+	return err
+}
+
+func (s exchangeStore) Manifest(id cid.Cid) ([]byte, error) {
+	cid2, err := content.IDFromCid(id)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", exchange.ErrNotFound, err)
+	}
+	_, raw, err := s.bs.Manifest(cid2)
+	return raw, notFound(err)
+}
+
+// PutManifest stores and pins a download's manifest in one step, so GC keeps its partial
+// state and the download can resume.
+func (s exchangeStore) PutManifest(id cid.Cid, block []byte) error {
+	cid2, err := content.IDFromCid(id)
+	if err != nil {
+		return err
+	}
+	_, err = s.bs.PinManifest(cid2, block)
+	return err
+}
+
+func (s exchangeStore) HasPiece(id merkle.PieceID) bool { return s.bs.HasPiece(id) }
+
+func (s exchangeStore) ReadPiece(id merkle.PieceID, buf []byte) error {
+	data, err := s.bs.ReadPiece(id, buf)
+	if err != nil {
+		return notFound(err)
+	}
+	if len(data) != len(buf) {
+		return fmt.Errorf("piece %s: %d bytes, want %d", id, len(data), len(buf))
+	}
+	if len(data) > 0 && &data[0] != &buf[0] {
+		copy(buf, data)
+	}
+	return nil
+}
+
+func (s exchangeStore) PutPiece(id cid.Cid, index int, _ merkle.PieceID, data []byte) error {
+	cid2, err := content.IDFromCid(id)
+	if err != nil {
+		return err
+	}
+	return s.bs.PutVerifiedContentPiece(cid2, index, data)
+}
+
+// ParseContentID parses a content ID as the CLI and API take it.
+func ParseContentID(s string) (content.ID, error) {
+	id, err := content.ParseID(strings.TrimSpace(s))
+	if err != nil {
+		return content.ID{}, badIDError{err}
+	}
+	return id, nil
+}
+
+// badIDError keeps the content package's message (it names the string and the reason) and
+// matches ErrBadID.
+type badIDError struct{ err error }
+
+func (e badIDError) Error() string        { return e.err.Error() }
+func (e badIDError) Unwrap() error        { return e.err }
+func (e badIDError) Is(target error) bool { return target == ErrBadID }
+
+// ParseProviders parses --from addresses: multiaddrs ending in /p2p/PEERID.
+func ParseProviders(addrs []string) ([]peer.AddrInfo, error) {
+	var out []peer.AddrInfo
+	for _, s := range addrs {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("--from %q: %w", s, err)
+		}
+		info, err := peer.AddrInfoFromP2pAddr(a)
+		if err != nil {
+			return nil, fmt.Errorf("--from %q: the address must end in /p2p/PEERID: %w", s, err)
+		}
+		out = append(out, *info)
+	}
+	return out, nil
+}
+
+// providers returns who to fetch id from: the --from peers, else the router's providers.
+func (n *Node) providers(ctx context.Context, id content.ID, from []string) ([]peer.AddrInfo, error) {
+	if len(from) > 0 {
+		return ParseProviders(from)
+	}
+	r := n.contentRouter()
+	if r == nil {
+		return nil, fmt.Errorf("content %s is not in the local store and %w", id, ErrNoRouter)
+	}
+	infos, _, err := r.FindProviders(ctx, id.Key(), n.cfg.Content.MaxProviders)
+	if err != nil {
+		return nil, fmt.Errorf("%w: finding providers of %s through %s: %v", exchange.ErrNoProviders, id, r.Name(), err)
+	}
+	var out []peer.AddrInfo
+	for _, info := range infos {
+		if info.ID != n.host.ID() {
+			out = append(out, info)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: %s found no providers of %s", exchange.ErrNoProviders, r.Name(), id)
+	}
+	return out, nil
+}
+
+// provide announces id through the router in the background (no router: nothing to do).
+func (n *Node) provide(id content.ID) {
+	r := n.contentRouter()
+	if r == nil {
+		return
+	}
+	n.content.wg.Add(1)
+	go func() {
+		defer n.content.wg.Done()
+		ctx, cancel := context.WithTimeout(n.content.ctx, n.cfg.Content.ProvideTimeout.Std())
+		defer cancel()
+		log := n.Logger("content")
+		if _, err := r.Provide(ctx, id.Key()); err != nil {
+			log.Warn("announcing content failed", "id", id.String(), "router", r.Name(), "err", err)
+			return
+		}
+		log.Info("announced content", "id", id.String(), "router", r.Name())
+	}()
+}
+
+// AddOptions configures (*Node).Add.
+type AddOptions struct {
+	Recursive bool  // allow a directory
+	NoPin     bool  // leave the content unpinned (GC may remove it)
+	PieceSize int64 // 0 = content.piece_size from the config
+	// Progress, if set, is called on the adding goroutine after each read.
+	Progress func(content.AddProgress)
+}
+
+// AddResult describes added content.
+type AddResult struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Kind      string `json:"kind"`
+	Size      int64  `json:"size"`
+	Files     int    `json:"files"`
+	Pieces    int    `json:"pieces"`
+	PieceSize int64  `json:"piece_size"`
+	Pinned    bool   `json:"pinned"`
+	// Elapsed is the time the add took, in seconds.
+	Elapsed float64 `json:"elapsed"`
+}
+
+// Add reads a file (or a directory with Recursive) at path on this machine, stores its
+// pieces and manifest, pins it unless NoPin, and announces it through the router in the
+// background.
+func (n *Node) Add(ctx context.Context, path string, opts AddOptions) (AddResult, error) {
+	if err := n.contentReady(); err != nil {
+		return AddResult{}, err
+	}
+	ps := opts.PieceSize
+	if ps == 0 {
+		ps = int64(n.cfg.Content.PieceSize)
+	}
+	start := time.Now()
+	res, err := n.content.store.Add(ctx, path, blockstore.AddOptions{
+		Recursive: opts.Recursive, PieceSize: ps, Progress: opts.Progress, NoPin: opts.NoPin,
+	})
+	if err != nil {
+		return AddResult{}, err
+	}
+	m := res.Manifest
+	out := AddResult{ID: res.ID.String(), Name: m.Name, Kind: string(m.Kind), Size: m.Size, Files: len(m.Files),
+		Pieces: m.NumPieces(), PieceSize: m.PieceSize, Pinned: !opts.NoPin, Elapsed: time.Since(start).Seconds()}
+	n.Logger("content").Info("added content", "id", out.ID, "name", out.Name, "size", out.Size)
+	n.provide(res.ID)
+	return out, nil
+}
+
+// GetOptions configures (*Node).Get.
+type GetOptions struct {
+	// Output is the path to write the file or directory to; "" fetches into the store only.
+	Output string
+	// From names providers as multiaddrs ending in /p2p/PEERID; empty asks the router.
+	From []string
+	// Progress, if set, is called from one goroutine a few times a second.
+	Progress func(exchange.Progress)
+}
+
+// GetResult describes a finished get.
+type GetResult struct {
+	ID      string         `json:"id"`
+	Name    string         `json:"name"`
+	Output  string         `json:"output,omitempty"`
+	Size    int64          `json:"size"`
+	Pieces  int            `json:"pieces"`
+	Resumed int            `json:"resumed"`
+	Fetched map[string]int `json:"fetched"` // pieces per provider peer ID
+	Bad     map[string]int `json:"bad,omitempty"`
+	Elapsed float64        `json:"elapsed"` // seconds
+}
+
+// Get fetches content into the store (resuming from the pieces already there) and, with
+// Output, writes it there atomically; then the node provides it too. Content already
+// complete locally needs no provider. Errors say what failed in one line: an invalid ID,
+// no provider reachable, unknown ID (no provider has it), verification failed (naming
+// the peers), the output exists.
+func (n *Node) Get(ctx context.Context, idStr string, opts GetOptions) (GetResult, error) {
+	if err := n.contentReady(); err != nil {
+		return GetResult{}, err
+	}
+	id, err := ParseContentID(idStr)
+	if err != nil {
+		return GetResult{}, err
+	}
+	var provs []peer.AddrInfo
+	if !n.complete(id) || len(opts.From) > 0 {
+		if provs, err = n.providers(ctx, id, opts.From); err != nil {
+			return GetResult{}, err
+		}
+	}
+	res, err := n.content.x.Download(ctx, exchange.Request{ID: id.Cid(), Providers: provs, Output: opts.Output, Progress: opts.Progress})
+	out := GetResult{ID: id.String(), Name: res.Name, Output: opts.Output, Size: res.Size, Pieces: res.Pieces,
+		Resumed: res.Resumed, Fetched: map[string]int{}, Elapsed: res.Elapsed.Seconds()}
+	for p, c := range res.Fetched {
+		out.Fetched[p.String()] = c
+	}
+	for p, c := range res.Bad {
+		if out.Bad == nil {
+			out.Bad = map[string]int{}
+		}
+		out.Bad[p.String()] = c
+	}
+	if err != nil {
+		if errors.Is(err, exchange.ErrNotFound) {
+			return out, fmt.Errorf("unknown content ID %s: no provider has it (%w)", id, err)
+		}
+		return out, err
+	}
+	n.Logger("content").Info("got content", "id", out.ID, "name", out.Name, "size", out.Size, "resumed", out.Resumed, "seconds", out.Elapsed)
+	n.provide(id)
+	return out, nil
+}
+
+// complete reports whether every piece of id is in the store.
+func (n *Node) complete(id content.ID) bool {
+	info, err := n.content.store.Info(id)
+	return err == nil && info.Complete()
+}
+
+// CatSize fetches a single-file content into the store if needed (from the given providers
+// or the router) and returns its size; Cat then streams it.
+func (n *Node) CatSize(ctx context.Context, idStr string, from []string) (content.ID, int64, error) {
+	if err := n.contentReady(); err != nil {
+		return content.ID{}, 0, err
+	}
+	id, err := ParseContentID(idStr)
+	if err != nil {
+		return id, 0, err
+	}
+	if !n.complete(id) {
+		if _, err := n.Get(ctx, idStr, GetOptions{From: from}); err != nil {
+			return id, 0, err
+		}
+	}
+	m, _, err := n.content.store.Manifest(id)
+	if err != nil {
+		return id, 0, err
+	}
+	if m.Kind == content.KindDir {
+		return id, 0, fmt.Errorf("%s: %w", id, ErrIsDir)
+	}
+	return id, m.Size, nil
+}
+
+// Cat writes a stored single-file content to w, verifying every piece as it is read.
+func (n *Node) Cat(ctx context.Context, id content.ID, w io.Writer) error {
+	return n.content.store.WriteFile(ctx, id, 0, w)
+}
+
+// FileInfo is one file of ContentInfo.
+type FileInfo struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	Root   string `json:"root"` // Merkle root (BEP 52 pieces root) in hex; "" for an empty file
+	Pieces int    `json:"pieces"`
+	Have   int    `json:"have"` // pieces held locally
+}
+
+// ContentInfo is what info prints: the manifest and how much of it is held locally.
+type ContentInfo struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Kind      string     `json:"kind"`
+	Size      int64      `json:"size"`
+	PieceSize int64      `json:"piece_size"`
+	Pieces    int        `json:"pieces"`
+	Have      int        `json:"have"`
+	Pinned    bool       `json:"pinned"`
+	Local     bool       `json:"local"` // the manifest is in the local store
+	Files     []FileInfo `json:"files"`
+}
+
+// Info describes content: from the local store, else by fetching its manifest from the
+// given providers or the router.
+func (n *Node) Info(ctx context.Context, idStr string, from []string) (ContentInfo, error) {
+	if err := n.contentReady(); err != nil {
+		return ContentInfo{}, err
+	}
+	id, err := ParseContentID(idStr)
+	if err != nil {
+		return ContentInfo{}, err
+	}
+	m, _, err := n.content.store.Manifest(id)
+	local := err == nil
+	if errors.Is(err, blockstore.ErrNotFound) {
+		provs, perr := n.providers(ctx, id, from)
+		if perr != nil {
+			return ContentInfo{}, perr
+		}
+		raw, ferr := n.content.x.FetchManifest(ctx, id.Cid(), provs)
+		if ferr != nil {
+			if errors.Is(ferr, exchange.ErrNotFound) {
+				return ContentInfo{}, fmt.Errorf("unknown content ID %s: no provider has it (%w)", id, ferr)
+			}
+			return ContentInfo{}, ferr
+		}
+		if m, err = content.Decode(id, raw); err != nil {
+			return ContentInfo{}, err
+		}
+		local = true // FetchManifest stored it
+	} else if err != nil {
+		return ContentInfo{}, err
+	}
+	out := ContentInfo{ID: id.String(), Name: m.Name, Kind: string(m.Kind), Size: m.Size, PieceSize: m.PieceSize,
+		Pieces: m.NumPieces(), Local: local}
+	have, herr := n.content.store.Have(id)
+	if bi, err := n.content.store.Info(id); err == nil {
+		out.Pinned = bi.Pinned
+	}
+	for i, f := range m.Files {
+		fi := FileInfo{Path: f.Path, Size: f.Size}
+		if f.Size > 0 {
+			fi.Root = f.Root.String()
+		}
+		l, _ := m.Layout(i)
+		fi.Pieces = l.NumPieces()
+		if herr == nil {
+			first := m.FirstPiece(i)
+			for k := 0; k < fi.Pieces; k++ {
+				if have.Has(first + k) {
+					fi.Have++
+				}
+			}
+		}
+		out.Have += fi.Have
+		out.Files = append(out.Files, fi)
+	}
+	return out, nil
+}
+
+// ListEntry is one line of ls.
+type ListEntry struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+	Size     int64  `json:"size"`
+	Pieces   int    `json:"pieces"`
+	Have     int    `json:"have"`
+	Complete bool   `json:"complete"`
+	Pinned   bool   `json:"pinned"`
+}
+
+// List describes all local content (complete and partial).
+func (n *Node) List() ([]ListEntry, error) {
+	if err := n.contentReady(); err != nil {
+		return nil, err
+	}
+	infos, err := n.content.store.List()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ListEntry, 0, len(infos))
+	for _, c := range infos {
+		out = append(out, ListEntry{ID: c.ID.String(), Name: c.Name, Kind: string(c.Kind), Size: c.Size,
+			Pieces: c.Pieces, Have: c.Have, Complete: c.Complete(), Pinned: c.Pinned})
+	}
+	return out, nil
+}
+
+// Pin keeps content through GC; the manifest must be local (get it first).
+func (n *Node) Pin(idStr string) error {
+	if err := n.contentReady(); err != nil {
+		return err
+	}
+	id, err := ParseContentID(idStr)
+	if err != nil {
+		return err
+	}
+	if err := n.content.store.Pin(id); err != nil {
+		if errors.Is(err, blockstore.ErrNotFound) {
+			return fmt.Errorf("content %s is not in the local store (get it first)", id)
+		}
+		return err
+	}
+	return nil
+}
+
+// Unpin lets GC remove content.
+func (n *Node) Unpin(idStr string) error {
+	if err := n.contentReady(); err != nil {
+		return err
+	}
+	id, err := ParseContentID(idStr)
+	if err != nil {
+		return err
+	}
+	if pinned, err := n.content.store.Pinned(id); err == nil && !pinned {
+		return fmt.Errorf("content %s is not pinned", id)
+	}
+	return n.content.store.Unpin(id)
+}
+
+// Pins lists pinned content IDs, sorted.
+func (n *Node) Pins() ([]string, error) {
+	if err := n.contentReady(); err != nil {
+		return nil, err
+	}
+	ids, err := n.content.store.Pins()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.String()
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// RepoGC removes unpinned content and unused pieces.
+func (n *Node) RepoGC(ctx context.Context) (blockstore.GCResult, error) {
+	if err := n.contentReady(); err != nil {
+		return blockstore.GCResult{}, err
+	}
+	return n.content.store.GC(ctx)
+}
+
+// RepoStat counts what the blockstore holds.
+func (n *Node) RepoStat() (blockstore.StatResult, error) {
+	if err := n.contentReady(); err != nil {
+		return blockstore.StatResult{}, err
+	}
+	return n.content.store.Stat()
+}
+
+// VerifyReport is the result of repo verify in printable form.
+type VerifyReport struct {
+	Checked    int      `json:"checked"`
+	Corrupt    []string `json:"corrupt"`    // piece IDs, now quarantined
+	Incomplete []string `json:"incomplete"` // pinned content IDs missing pieces (get refetches them)
+}
+
+// RepoVerify rehashes every stored piece.
+func (n *Node) RepoVerify(ctx context.Context) (VerifyReport, error) {
+	if err := n.contentReady(); err != nil {
+		return VerifyReport{}, err
+	}
+	res, err := n.content.store.Verify(ctx)
+	if err != nil {
+		return VerifyReport{}, err
+	}
+	out := VerifyReport{Checked: res.Checked, Corrupt: []string{}, Incomplete: []string{}}
+	for _, c := range res.Corrupt {
+		out.Corrupt = append(out.Corrupt, c.String())
+	}
+	for _, c := range res.Incomplete {
+		out.Incomplete = append(out.Incomplete, c.ID.String())
+	}
+	return out, nil
+}

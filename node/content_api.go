@@ -1,7 +1,267 @@
 package node
 
-import "net/http"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
 
-// Stub created by the daemon helper; the content wiring replaces it with the add,
-// get, provide and pin endpoints (see the pattern in api.go).
-func registerContentAPI(n *Node, mux *http.ServeMux) {}
+	"github.com/dhtnode/dhtnode/blockstore"
+	"github.com/dhtnode/dhtnode/content"
+	"github.com/dhtnode/dhtnode/exchange"
+)
+
+// Content endpoints (all under APIPrefix):
+//
+//	POST content/add        AddRequest → NDJSON AddEvent lines (progress…, then result or error)
+//	POST content/get        GetRequest → NDJSON GetEvent lines (progress…, then result or error)
+//	GET  content/cat?id=ID[&from=MULTIADDR…]   the file's bytes (Content-Length set)
+//	GET  content/info?id=ID[&from=MULTIADDR…]  ContentInfo
+//	GET  content/ls                            []ListEntry
+//	POST content/pin/add    IDRequest → StatusResponse
+//	POST content/pin/rm     IDRequest → StatusResponse
+//	GET  content/pin/ls                        []string
+//	POST repo/gc            → blockstore.GCResult
+//	GET  repo/stat          → blockstore.StatResult
+//	POST repo/verify        → VerifyReport
+//
+// Progress streams are newline-delimited JSON (Content-Type application/x-ndjson), flushed
+// as they go, so a client can draw a progress bar; the last line carries the result or the
+// error. Closing the request cancels the add or get.
+
+// AddRequest is the body of POST content/add. Path is read by the daemon, so it must be
+// absolute (the CLI resolves it against its working directory).
+type AddRequest struct {
+	Path      string `json:"path"`
+	Recursive bool   `json:"recursive,omitempty"`
+	NoPin     bool   `json:"no_pin,omitempty"`
+	PieceSize int64  `json:"piece_size,omitempty"`
+}
+
+// AddEvent is one line of the content/add stream.
+type AddEvent struct {
+	Progress *content.AddProgress `json:"progress,omitempty"`
+	Result   *AddResult           `json:"result,omitempty"`
+	Error    string               `json:"error,omitempty"`
+}
+
+// GetRequest is the body of POST content/get. Output (absolute) names the file or directory
+// to create; OutputDir (absolute) creates the content under its own name there; neither
+// fetches into the store only.
+type GetRequest struct {
+	ID        string   `json:"id"`
+	Output    string   `json:"output,omitempty"`
+	OutputDir string   `json:"output_dir,omitempty"`
+	From      []string `json:"from,omitempty"`
+}
+
+// GetEvent is one line of the content/get stream.
+type GetEvent struct {
+	Progress *exchange.Progress `json:"progress,omitempty"`
+	Result   *GetResult         `json:"result,omitempty"`
+	Error    string             `json:"error,omitempty"`
+}
+
+// IDRequest names one content.
+type IDRequest struct {
+	ID string `json:"id"`
+}
+
+// contentStatus maps content errors to HTTP statuses.
+func contentStatus(err error) int {
+	switch {
+	case errors.Is(err, ErrBadID), errors.Is(err, ErrIsDir), errors.Is(err, ErrNoRouter),
+		errors.Is(err, exchange.ErrUnsafePath), errors.Is(err, content.ErrIsDir):
+		return http.StatusBadRequest
+	case errors.Is(err, exchange.ErrNotFound), errors.Is(err, blockstore.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, exchange.ErrExists):
+		return http.StatusConflict
+	case errors.Is(err, exchange.ErrNoProviders), errors.Is(err, exchange.ErrVerification), errors.Is(err, exchange.ErrIncomplete):
+		return http.StatusBadGateway
+	case errors.Is(err, ErrNoContent):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// ndjson writes a stream of JSON lines, flushing each; safe for concurrent use.
+type ndjson struct {
+	mu sync.Mutex
+	w  http.ResponseWriter
+	rc *http.ResponseController
+	e  *json.Encoder
+}
+
+func newNDJSON(w http.ResponseWriter) *ndjson {
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	return &ndjson{w: w, rc: http.NewResponseController(w), e: json.NewEncoder(w)}
+}
+
+func (s *ndjson) send(v any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = s.e.Encode(v)
+	_ = s.rc.Flush()
+}
+
+// absPath refuses relative paths: the daemon's working directory means nothing to a client.
+func absPath(what, p string) error {
+	if p != "" && !filepath.IsAbs(p) {
+		return fmt.Errorf("%s %q must be absolute", what, p)
+	}
+	return nil
+}
+
+func registerContentAPI(n *Node, mux *http.ServeMux) {
+	mux.HandleFunc("POST "+APIPrefix+"content/add", func(w http.ResponseWriter, r *http.Request) {
+		var req AddRequest
+		if !decodeJSON(w, r, &req) {
+			return
+		}
+		if req.Path == "" {
+			writeError(w, http.StatusBadRequest, errors.New("add: no path given"))
+			return
+		}
+		if err := absPath("add: path", req.Path); err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		out := newNDJSON(w)
+		var last time.Time
+		res, err := n.Add(r.Context(), req.Path, AddOptions{Recursive: req.Recursive, NoPin: req.NoPin, PieceSize: req.PieceSize,
+			Progress: func(p content.AddProgress) {
+				if now := time.Now(); now.Sub(last) >= 100*time.Millisecond {
+					last = now
+					out.send(AddEvent{Progress: &p})
+				}
+			}})
+		if err != nil {
+			out.send(AddEvent{Error: err.Error()})
+			return
+		}
+		out.send(AddEvent{Result: &res})
+	})
+
+	mux.HandleFunc("POST "+APIPrefix+"content/get", func(w http.ResponseWriter, r *http.Request) {
+		var req GetRequest
+		if !decodeJSON(w, r, &req) {
+			return
+		}
+		for _, c := range []struct{ what, p string }{{"get: output", req.Output}, {"get: output_dir", req.OutputDir}} {
+			if err := absPath(c.what, c.p); err != nil {
+				writeError(w, http.StatusBadRequest, err)
+				return
+			}
+		}
+		out := newNDJSON(w)
+		output := req.Output
+		if output == "" && req.OutputDir != "" {
+			// The name comes from the manifest (one path component, checked by content).
+			info, err := n.Info(r.Context(), req.ID, req.From)
+			if err != nil {
+				out.send(GetEvent{Error: err.Error()})
+				return
+			}
+			output = filepath.Join(req.OutputDir, info.Name)
+		}
+		res, err := n.Get(r.Context(), req.ID, GetOptions{Output: output, From: req.From,
+			Progress: func(p exchange.Progress) { out.send(GetEvent{Progress: &p}) }})
+		if err != nil {
+			out.send(GetEvent{Error: err.Error()})
+			return
+		}
+		out.send(GetEvent{Result: &res})
+	})
+
+	mux.HandleFunc("GET "+APIPrefix+"content/cat", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		id, size, err := n.CatSize(r.Context(), q.Get("id"), q["from"])
+		if err != nil {
+			writeError(w, contentStatus(err), err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+		w.WriteHeader(http.StatusOK)
+		if err := n.Cat(r.Context(), id, w); err != nil {
+			// The status is sent; the short body (less than Content-Length) tells the client.
+			n.Logger("content").Warn("cat failed part way", "id", id.String(), "err", err)
+			panic(http.ErrAbortHandler)
+		}
+	})
+
+	mux.HandleFunc("GET "+APIPrefix+"content/info", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		info, err := n.Info(r.Context(), q.Get("id"), q["from"])
+		if err != nil {
+			writeError(w, contentStatus(err), err)
+			return
+		}
+		writeJSON(w, http.StatusOK, info)
+	})
+
+	mux.HandleFunc("GET "+APIPrefix+"content/ls", func(w http.ResponseWriter, r *http.Request) {
+		list, err := n.List()
+		if err != nil {
+			writeError(w, contentStatus(err), err)
+			return
+		}
+		writeJSON(w, http.StatusOK, list)
+	})
+
+	pinCall := func(f func(string) error, done string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			var req IDRequest
+			if !decodeJSON(w, r, &req) {
+				return
+			}
+			if err := f(req.ID); err != nil {
+				writeError(w, contentStatus(err), err)
+				return
+			}
+			writeJSON(w, http.StatusOK, StatusResponse{Status: done})
+		}
+	}
+	mux.HandleFunc("POST "+APIPrefix+"content/pin/add", pinCall(n.Pin, "pinned"))
+	mux.HandleFunc("POST "+APIPrefix+"content/pin/rm", pinCall(n.Unpin, "unpinned"))
+	mux.HandleFunc("GET "+APIPrefix+"content/pin/ls", func(w http.ResponseWriter, r *http.Request) {
+		pins, err := n.Pins()
+		if err != nil {
+			writeError(w, contentStatus(err), err)
+			return
+		}
+		writeJSON(w, http.StatusOK, pins)
+	})
+
+	mux.HandleFunc("POST "+APIPrefix+"repo/gc", func(w http.ResponseWriter, r *http.Request) {
+		res, err := n.RepoGC(r.Context())
+		if err != nil {
+			writeError(w, contentStatus(err), err)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
+	})
+	mux.HandleFunc("GET "+APIPrefix+"repo/stat", func(w http.ResponseWriter, r *http.Request) {
+		res, err := n.RepoStat()
+		if err != nil {
+			writeError(w, contentStatus(err), err)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
+	})
+	mux.HandleFunc("POST "+APIPrefix+"repo/verify", func(w http.ResponseWriter, r *http.Request) {
+		res, err := n.RepoVerify(r.Context())
+		if err != nil {
+			writeError(w, contentStatus(err), err)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
+	})
+}

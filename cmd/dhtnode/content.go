@@ -1,7 +1,488 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"text/tabwriter"
+	"time"
 
-// Stub created by the daemon helper; the content wiring (exchange helper) replaces
-// this file and returns its commands (add, get, ...) here.
-func contentCommands(g *globals) []*cobra.Command { return nil }
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/dhtnode/dhtnode/content"
+	"github.com/dhtnode/dhtnode/exchange"
+	"github.com/dhtnode/dhtnode/node"
+)
+
+// contentCommands are the content commands: add, get, cat, info, ls, pin, repo.
+func contentCommands(g *globals) []*cobra.Command {
+	cmds := []*cobra.Command{
+		newAddCmd(g), newGetCmd(g), newCatCmd(g), newInfoCmd(g), newLsCmd(g), newPinCmd(g), newRepoCmd(g),
+	}
+	return cmds
+}
+
+// longCall bounds operations that move content: they end when the user interrupts.
+const longCall = 7 * 24 * time.Hour
+
+// stderrBar returns a byte progress bar on stderr when stderr is a terminal and quiet is
+// off, else nil.
+func stderrBar(cmd *cobra.Command, quiet bool, total int64, desc string) *progressbar.ProgressBar {
+	f, ok := cmd.ErrOrStderr().(*os.File)
+	if quiet || !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(f),
+		progressbar.OptionSetDescription(desc),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionClearOnFinish(),
+	)
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func newAddCmd(g *globals) *cobra.Command {
+	var recursive, quiet, pin, onlyHash bool
+	var pieceSize int64
+	var format string
+	cmd := &cobra.Command{
+		Use:   "add PATH",
+		Short: "Add a file or directory (-r) to the store and print its content ID",
+		Long: `Add reads PATH once, hashes it into a BEP 52 Merkle tree, stores its pieces and
+manifest, pins it and announces it through the router (when one runs), then prints
+"added ID NAME" (-q: only the ID). With -n it only computes and prints the ID, storing
+nothing and needing no daemon. A progress bar is drawn on stderr when it is a terminal.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			path, err := filepath.Abs(args[0])
+			if err != nil {
+				return err
+			}
+			var bar *progressbar.ProgressBar
+			progress := func(p content.AddProgress) {
+				if bar == nil {
+					if bar = stderrBar(cmd, quiet, p.Total, "adding"); bar == nil {
+						return
+					}
+				}
+				_ = bar.Set64(p.Bytes)
+			}
+			defer func() {
+				if bar != nil {
+					_ = bar.Finish()
+				}
+			}()
+			var res node.AddResult
+			if onlyHash {
+				res, err = hashOnly(cmd, path, recursive, pieceSize, progress)
+			} else {
+				c, cerr := g.client()
+				if cerr != nil {
+					return cerr
+				}
+				ctx, cancel := callCtx(cmd, longCall)
+				defer cancel()
+				res, err = c.Add(ctx, node.AddRequest{Path: path, Recursive: recursive, NoPin: !pin, PieceSize: pieceSize}, progress)
+				err = c.check(err)
+			}
+			if err != nil {
+				return err
+			}
+			if bar != nil {
+				_ = bar.Finish()
+				bar = nil
+			}
+			w := cmd.OutOrStdout()
+			switch {
+			case format == "json":
+				return printJSON(w, res)
+			case quiet:
+				fmt.Fprintln(w, res.ID)
+			default:
+				fmt.Fprintf(w, "added %s %s\n", res.ID, res.Name)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&recursive, "recursive", "r", false, "add a directory and everything in it")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the content ID, no progress")
+	cmd.Flags().BoolVar(&pin, "pin", true, "pin the content (--pin=false lets repo gc remove it)")
+	cmd.Flags().BoolVarP(&onlyHash, "only-hash", "n", false, "only compute and print the ID; store nothing (no daemon needed)")
+	cmd.Flags().Int64Var(&pieceSize, "piece-size", 0, "piece size in bytes, a power of two ≥ 16384 (default: the daemon's content.piece_size; 256 KiB with -n)")
+	addFormatFlag(cmd, &format)
+	return cmd
+}
+
+// hashOnly is add -n: computed in this process, no daemon involved.
+func hashOnly(cmd *cobra.Command, path string, recursive bool, pieceSize int64, progress func(content.AddProgress)) (node.AddResult, error) {
+	start := time.Now()
+	res, err := content.Add(cmd.Context(), path, content.AddOptions{Recursive: recursive, PieceSize: pieceSize, Progress: progress})
+	if err != nil {
+		return node.AddResult{}, err
+	}
+	m := res.Manifest
+	return node.AddResult{ID: res.ID.String(), Name: m.Name, Kind: string(m.Kind), Size: m.Size, Files: len(m.Files),
+		Pieces: m.NumPieces(), PieceSize: m.PieceSize, Elapsed: time.Since(start).Seconds()}, nil
+}
+
+func newGetCmd(g *globals) *cobra.Command {
+	var output, format string
+	var from []string
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "get ID",
+		Short: "Fetch content by ID from providers, verifying every piece, and write it out",
+		Long: `Get fetches the content's manifest and pieces from several providers at once,
+verifies each piece against the Merkle root as it arrives, and writes the file or
+directory to -o PATH (default: its name in the current directory). The output appears
+only when complete. Pieces already stored are not fetched again, so an interrupted get
+resumes where it stopped. Providers: --from MULTIADDR (repeatable, ending in
+/p2p/PEERID), else the router's providers. A progress bar with rate and ETA is drawn on
+stderr when it is a terminal.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			req := node.GetRequest{ID: args[0], From: from}
+			if output != "" {
+				abs, err := filepath.Abs(output)
+				if err != nil {
+					return err
+				}
+				req.Output = abs
+			} else {
+				wd, err := os.Getwd()
+				if err != nil {
+					return err
+				}
+				req.OutputDir = wd
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := callCtx(cmd, longCall)
+			defer cancel()
+			var bar *progressbar.ProgressBar
+			res, err := c.Get(ctx, req, func(p exchange.Progress) {
+				if bar == nil {
+					if bar = stderrBar(cmd, quiet, p.Total, "get "+p.Name); bar == nil {
+						return
+					}
+				}
+				bar.Describe(fmt.Sprintf("get %s (%d peers)", p.Name, p.Peers))
+				_ = bar.Set64(p.Bytes)
+			})
+			if bar != nil {
+				_ = bar.Finish()
+			}
+			if err != nil {
+				return c.check(err)
+			}
+			w := cmd.OutOrStdout()
+			if format == "json" {
+				return printJSON(w, res)
+			}
+			rate := float64(res.Size) / max(res.Elapsed, 1e-9) / 1e6
+			if !quiet {
+				fmt.Fprintf(cmd.ErrOrStderr(), "fetched %s in %.1fs (%.0f MB/s) from %d providers, %d of %d pieces already stored\n",
+					humanBytes(res.Size), res.Elapsed, rate, len(res.Fetched), res.Resumed, res.Pieces)
+			}
+			fmt.Fprintf(w, "saved %s\n", res.Output)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "where to write the file or directory (default: ./NAME)")
+	cmd.Flags().StringArrayVar(&from, "from", nil, "provider multiaddr ending in /p2p/PEERID (repeatable; default: ask the router)")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress or summary on stderr")
+	addFormatFlag(cmd, &format)
+	return cmd
+}
+
+func newCatCmd(g *globals) *cobra.Command {
+	var from []string
+	cmd := &cobra.Command{
+		Use:   "cat ID",
+		Short: "Write a file's content to stdout, verifying every piece",
+		Long: `Cat streams a single-file content to stdout; every piece is verified as it is
+read. Content not stored locally is fetched first (--from MULTIADDR, else the router).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := callCtx(cmd, longCall)
+			defer cancel()
+			_, err = c.Cat(ctx, args[0], from, cmd.OutOrStdout())
+			return c.check(err)
+		},
+	}
+	cmd.Flags().StringArrayVar(&from, "from", nil, "provider multiaddr ending in /p2p/PEERID (repeatable)")
+	return cmd
+}
+
+func newInfoCmd(g *globals) *cobra.Command {
+	var from []string
+	var format string
+	cmd := &cobra.Command{
+		Use:   "info ID",
+		Short: "Show a content's manifest: name, size, piece size, Merkle roots, pieces held",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := callCtx(cmd, 2*time.Minute)
+			defer cancel()
+			info, err := c.Info(ctx, args[0], from)
+			if err != nil {
+				return c.check(err)
+			}
+			w := cmd.OutOrStdout()
+			if format == "json" {
+				return printJSON(w, info)
+			}
+			fmt.Fprintf(w, "id:          %s\n", info.ID)
+			fmt.Fprintf(w, "name:        %s\n", info.Name)
+			fmt.Fprintf(w, "kind:        %s\n", info.Kind)
+			fmt.Fprintf(w, "size:        %d (%s)\n", info.Size, humanBytes(info.Size))
+			fmt.Fprintf(w, "piece size:  %d\n", info.PieceSize)
+			fmt.Fprintf(w, "pieces held: %d of %d\n", info.Have, info.Pieces)
+			fmt.Fprintf(w, "pinned:      %v\n", info.Pinned)
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "PATH\tSIZE\tPIECES\tHELD\tMERKLE ROOT")
+			for _, f := range info.Files {
+				root := f.Root
+				if root == "" {
+					root = "(empty file)"
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", f.Path, f.Size, f.Pieces, f.Have, root)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringArrayVar(&from, "from", nil, "provider multiaddr to fetch the manifest from (repeatable)")
+	addFormatFlag(cmd, &format)
+	return cmd
+}
+
+func newLsCmd(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "ls",
+		Short: "List local content (complete and partial downloads)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := callCtx(cmd, time.Minute)
+			defer cancel()
+			list, err := c.List(ctx)
+			if err != nil {
+				return c.check(err)
+			}
+			if format == "json" {
+				return printJSON(cmd.OutOrStdout(), list)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tKIND\tSIZE\tHELD\tPINNED")
+			for _, e := range list {
+				held := "complete"
+				if !e.Complete {
+					held = fmt.Sprintf("%d/%d", e.Have, e.Pieces)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", e.ID, e.Name, e.Kind, humanBytes(e.Size), held, e.Pinned)
+			}
+			return tw.Flush()
+		},
+	}
+	addFormatFlag(cmd, &format)
+	return cmd
+}
+
+func newPinCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "pin",
+		Short: "Pin, unpin and list pinned content (pinned content survives repo gc)",
+	}
+	simple := func(use, short, done string, call func(*node.Client, *cobra.Command, string) error) *cobra.Command {
+		return &cobra.Command{
+			Use:   use + " ID...",
+			Short: short,
+			Args:  cobra.MinimumNArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				c, err := g.client()
+				if err != nil {
+					return err
+				}
+				for _, id := range args {
+					if err := call(c.Client, cmd, id); err != nil {
+						return c.check(err)
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", done, id)
+				}
+				return nil
+			},
+		}
+	}
+	cmd.AddCommand(simple("add", "Pin local content", "pinned", func(c *node.Client, cmd *cobra.Command, id string) error {
+		ctx, cancel := callCtx(cmd, time.Minute)
+		defer cancel()
+		return c.Pin(ctx, id)
+	}))
+	cmd.AddCommand(simple("rm", "Unpin content (repo gc may then remove it)", "unpinned", func(c *node.Client, cmd *cobra.Command, id string) error {
+		ctx, cancel := callCtx(cmd, time.Minute)
+		defer cancel()
+		return c.Unpin(ctx, id)
+	}))
+	var format string
+	ls := &cobra.Command{
+		Use:   "ls",
+		Short: "List pinned content IDs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := callCtx(cmd, time.Minute)
+			defer cancel()
+			pins, err := c.Pins(ctx)
+			if err != nil {
+				return c.check(err)
+			}
+			if format == "json" {
+				return printJSON(cmd.OutOrStdout(), pins)
+			}
+			for _, p := range pins {
+				fmt.Fprintln(cmd.OutOrStdout(), p)
+			}
+			return nil
+		},
+	}
+	addFormatFlag(ls, &format)
+	cmd.AddCommand(ls)
+	return cmd
+}
+
+func newRepoCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "repo",
+		Short: "Maintain the blockstore: gc, stat, verify",
+	}
+	// each runs one call and prints its result as text or JSON
+	sub := func(use, short string, call func(ctx context.Context, c *node.Client, w io.Writer, asJSON bool) error) *cobra.Command {
+		var format string
+		c := &cobra.Command{
+			Use:   use,
+			Short: short,
+			Args:  cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				if err := checkFormat(format); err != nil {
+					return err
+				}
+				c, err := g.client()
+				if err != nil {
+					return err
+				}
+				ctx, cancel := callCtx(cmd, longCall)
+				defer cancel()
+				return c.check(call(ctx, c.Client, cmd.OutOrStdout(), format == "json"))
+			},
+		}
+		addFormatFlag(c, &format)
+		return c
+	}
+	cmd.AddCommand(sub("gc", "Remove unpinned content and the pieces no pinned content uses",
+		func(ctx context.Context, c *node.Client, w io.Writer, asJSON bool) error {
+			r, err := c.RepoGC(ctx)
+			if err != nil || asJSON {
+				return orJSON(w, r, err)
+			}
+			fmt.Fprintf(w, "removed %d contents, %d pieces, %s\n", r.RemovedContents, r.RemovedPieces, humanBytes(r.RemovedBytes))
+			return nil
+		}))
+	cmd.AddCommand(sub("stat", "Show what the blockstore holds",
+		func(ctx context.Context, c *node.Client, w io.Writer, asJSON bool) error {
+			s, err := c.RepoStat(ctx)
+			if err != nil || asJSON {
+				return orJSON(w, s, err)
+			}
+			fmt.Fprintf(w, "dir:          %s\n", s.Dir)
+			fmt.Fprintf(w, "contents:     %d (%d pinned)\n", s.Contents, s.Pinned)
+			fmt.Fprintf(w, "pieces:       %d (%s)\n", s.Pieces, humanBytes(s.PieceBytes))
+			fmt.Fprintf(w, "quarantined:  %d\n", s.Quarantined)
+			fmt.Fprintf(w, "metadata:     %s\n", humanBytes(s.MetadataSize))
+			return nil
+		}))
+	cmd.AddCommand(sub("verify", "Rehash every stored piece; quarantine corrupt ones (exit 1 if any)",
+		func(ctx context.Context, c *node.Client, w io.Writer, asJSON bool) error {
+			r, err := c.RepoVerify(ctx)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if err := printJSON(w, r); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(w, "checked %d pieces: %d corrupt\n", r.Checked, len(r.Corrupt))
+				sort.Strings(r.Corrupt)
+				for _, p := range r.Corrupt {
+					fmt.Fprintf(w, "  corrupt piece %s (quarantined)\n", p)
+				}
+				for _, id := range r.Incomplete {
+					fmt.Fprintf(w, "  pinned content %s misses pieces: dhtnode get %s fetches them again\n", id, id)
+				}
+			}
+			if len(r.Corrupt) > 0 {
+				return &exitError{code: 1, err: fmt.Errorf("repo verify: %d corrupt pieces", len(r.Corrupt))}
+			}
+			return nil
+		}))
+	return cmd
+}
+
+func orJSON(w io.Writer, v any, err error) error {
+	if err != nil {
+		return err
+	}
+	return printJSON(w, v)
+}

@@ -1,0 +1,196 @@
+package node
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/dhtnode/dhtnode/blockstore"
+	"github.com/dhtnode/dhtnode/content"
+	"github.com/dhtnode/dhtnode/exchange"
+)
+
+// ErrStreamEnded: a progress stream ended without a result (the daemon died or was stopped).
+var ErrStreamEnded = errors.New("the daemon stopped answering before the operation finished")
+
+// do sends a request and returns the response when it is 2xx; otherwise the daemon's error.
+func (c *Client) do(ctx context.Context, method, path string, in any) (*http.Response, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+c.addr+APIPrefix+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if isConnRefused(err) {
+			return nil, fmt.Errorf("%w at %s", ErrNoDaemon, c.addr)
+		}
+		return nil, fmt.Errorf("call %s: %w", path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		var e ErrorResponse
+		if json.Unmarshal(data, &e) == nil && e.Error != "" {
+			return nil, &APIError{Status: resp.StatusCode, Message: e.Error}
+		}
+		return nil, &APIError{Status: resp.StatusCode, Message: fmt.Sprintf("%s %s: %s", method, path, resp.Status)}
+	}
+	return resp, nil
+}
+
+// stream posts in and decodes each NDJSON line of the answer with line, until it returns
+// done or the stream ends.
+func (c *Client) stream(ctx context.Context, path string, in any, line func([]byte) (done bool, err error)) error {
+	resp, err := c.do(ctx, http.MethodPost, path, in)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		done, err := line(sc.Bytes())
+		if err != nil || done {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%w: %v", ErrStreamEnded, err)
+	}
+	return ErrStreamEnded
+}
+
+// Add asks the daemon to add the file or directory at an absolute path; progress, if set,
+// is called as the daemon reads.
+func (c *Client) Add(ctx context.Context, req AddRequest, progress func(content.AddProgress)) (AddResult, error) {
+	var res AddResult
+	err := c.stream(ctx, "content/add", req, func(b []byte) (bool, error) {
+		var ev AddEvent
+		if err := json.Unmarshal(b, &ev); err != nil {
+			return false, fmt.Errorf("add: bad answer: %w", err)
+		}
+		switch {
+		case ev.Error != "":
+			return true, errors.New(ev.Error)
+		case ev.Result != nil:
+			res = *ev.Result
+			return true, nil
+		case ev.Progress != nil && progress != nil:
+			progress(*ev.Progress)
+		}
+		return false, nil
+	})
+	return res, err
+}
+
+// Get asks the daemon to fetch content; progress, if set, is called a few times a second.
+func (c *Client) Get(ctx context.Context, req GetRequest, progress func(exchange.Progress)) (GetResult, error) {
+	var res GetResult
+	err := c.stream(ctx, "content/get", req, func(b []byte) (bool, error) {
+		var ev GetEvent
+		if err := json.Unmarshal(b, &ev); err != nil {
+			return false, fmt.Errorf("get: bad answer: %w", err)
+		}
+		switch {
+		case ev.Error != "":
+			return true, errors.New(ev.Error)
+		case ev.Result != nil:
+			res = *ev.Result
+			return true, nil
+		case ev.Progress != nil && progress != nil:
+			progress(*ev.Progress)
+		}
+		return false, nil
+	})
+	return res, err
+}
+
+func idQuery(id string, from []string) string {
+	q := url.Values{"id": {id}}
+	for _, f := range from {
+		q.Add("from", f)
+	}
+	return q.Encode()
+}
+
+// Cat copies a single-file content to w (fetching it first if the daemon lacks it). A
+// transfer cut short is an error, never a silently short file.
+func (c *Client) Cat(ctx context.Context, id string, from []string, w io.Writer) (int64, error) {
+	resp, err := c.do(ctx, http.MethodGet, "content/cat?"+idQuery(id, from), nil)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return n, fmt.Errorf("cat %s: %w", id, err)
+	}
+	if want, perr := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64); perr == nil && n != want {
+		return n, fmt.Errorf("cat %s: %w after %d of %d bytes", id, ErrStreamEnded, n, want)
+	}
+	return n, nil
+}
+
+// Info describes content (the daemon fetches the manifest if it lacks it).
+func (c *Client) Info(ctx context.Context, id string, from []string) (ContentInfo, error) {
+	var out ContentInfo
+	return out, c.Call(ctx, http.MethodGet, "content/info?"+idQuery(id, from), nil, &out)
+}
+
+// List describes all local content.
+func (c *Client) List(ctx context.Context) ([]ListEntry, error) {
+	var out []ListEntry
+	return out, c.Call(ctx, http.MethodGet, "content/ls", nil, &out)
+}
+
+// Pin pins local content.
+func (c *Client) Pin(ctx context.Context, id string) error {
+	return c.Call(ctx, http.MethodPost, "content/pin/add", IDRequest{ID: id}, nil)
+}
+
+// Unpin unpins content.
+func (c *Client) Unpin(ctx context.Context, id string) error {
+	return c.Call(ctx, http.MethodPost, "content/pin/rm", IDRequest{ID: id}, nil)
+}
+
+// Pins lists pinned content IDs.
+func (c *Client) Pins(ctx context.Context) ([]string, error) {
+	var out []string
+	return out, c.Call(ctx, http.MethodGet, "content/pin/ls", nil, &out)
+}
+
+// RepoGC removes unpinned content.
+func (c *Client) RepoGC(ctx context.Context) (blockstore.GCResult, error) {
+	var out blockstore.GCResult
+	return out, c.Call(ctx, http.MethodPost, "repo/gc", nil, &out)
+}
+
+// RepoStat describes the blockstore.
+func (c *Client) RepoStat(ctx context.Context) (blockstore.StatResult, error) {
+	var out blockstore.StatResult
+	return out, c.Call(ctx, http.MethodGet, "repo/stat", nil, &out)
+}
+
+// RepoVerify rehashes every stored piece.
+func (c *Client) RepoVerify(ctx context.Context) (VerifyReport, error) {
+	var out VerifyReport
+	return out, c.Call(ctx, http.MethodPost, "repo/verify", nil, &out)
+}
