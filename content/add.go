@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"sync"
 
 	"github.com/dhtnode/dhtnode/merkle"
 )
@@ -206,6 +207,7 @@ func walk(root string) ([]source, error) {
 }
 
 type adder struct {
+	pool      sync.Pool // piece buffers shared by the files of one add
 	ctx       context.Context
 	opts      AddOptions
 	pieceSize int64
@@ -230,7 +232,7 @@ func (a *adder) addStream(rel string, r io.Reader) (File, error) {
 			workers *= 4
 		}
 	}
-	cfg := merkle.BuilderConfig{PieceSize: a.pieceSize, Workers: workers, Buffers: workers + 2}
+	cfg := merkle.BuilderConfig{PieceSize: a.pieceSize, Workers: workers, Buffers: workers + 2, Pool: &a.pool}
 	if sink := a.opts.Sink; sink != nil {
 		cfg.OnPiece = func(p merkle.Piece) error { return sink.PutPiece(p.ID, p.Data) }
 	}

@@ -26,6 +26,10 @@ type BuilderConfig struct {
 	// Buffers is how many piece buffers may be in flight (0 = Workers+2). The
 	// builder's memory is Buffers × PieceSize: it never holds the file.
 	Buffers int
+	// Pool, if set, supplies and takes back piece buffers ([]byte of
+	// capacity PieceSize), so that builders run one after another (the files
+	// of a directory) reuse them instead of allocating per file.
+	Pool *sync.Pool
 	// OnPiece, if set, is called once per piece after it is hashed, from the
 	// worker goroutines: concurrently and in any order, so it must be safe for
 	// concurrent use. It may keep Data only until it returns. An error stops
@@ -143,6 +147,11 @@ var errFinished = errors.New("merkle: builder already finished")
 func (b *Builder) buffer() []byte {
 	if b.cur == nil {
 		buf := <-b.free
+		if buf == nil && b.cfg.Pool != nil {
+			if p, ok := b.cfg.Pool.Get().([]byte); ok && int64(cap(p)) == b.cfg.PieceSize {
+				buf = p[:0]
+			}
+		}
 		if buf == nil {
 			buf = make([]byte, 0, b.cfg.PieceSize)
 		}
@@ -249,7 +258,17 @@ func (b *Builder) Abort() {
 
 func (b *Builder) stop() {
 	b.done = true
-	b.cur = nil
+	if b.cur != nil {
+		b.free <- b.cur[:0]
+		b.cur = nil
+	}
 	close(b.jobs)
 	b.wg.Wait()
+	if b.cfg.Pool != nil {
+		for range cap(b.free) {
+			if buf := <-b.free; buf != nil {
+				b.cfg.Pool.Put(buf) // boxing the slice header allocates a little; the buffer is what we save
+			}
+		}
+	}
 }

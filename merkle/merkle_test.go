@@ -525,12 +525,13 @@ func TestProofCodec(t *testing.T) {
 func TestRandomSizesAgainstNaive(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	big := fixtureData(3 * mib)
+	var pool sync.Pool // shared across piece sizes: wrong-size buffers must be ignored
 	for range 40 {
 		size := 1 + rng.IntN(len(big))
 		ps := int64(MinPieceSize) << rng.IntN(6)
 		data := big[:size]
 		wantRoot, wantLayer := naiveTree(t, data, ps)
-		b, _ := NewBuilder(BuilderConfig{PieceSize: ps, Workers: 1 + rng.IntN(4), Buffers: 1 + rng.IntN(5)})
+		b, _ := NewBuilder(BuilderConfig{PieceSize: ps, Workers: 1 + rng.IntN(4), Buffers: 1 + rng.IntN(5), Pool: &pool})
 		for off := 0; off < size; {
 			n := min(size-off, 1+rng.IntN(3*int(ps)))
 			if _, err := b.Write(data[off : off+n]); err != nil {
