@@ -399,3 +399,27 @@ func TestJoinWithoutGossip(t *testing.T) {
 		}
 	})
 }
+
+// The /ipfs prefix passes kad-dht's own Amino checks (k = 20, provider and value
+// records on, the pk and ipns validators) and speaks /ipfs/kad/1.0.0.
+func TestIPFSPrefix(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mn := mocknet.New()
+		defer mn.Close()
+		h, err := mn.GenPeer()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		cfg := TestConfig()
+		cfg.ProtocolPrefix = IPFSProtocolPrefix
+		r, err := New(h, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		if r.Protocol() != "/ipfs/kad/1.0.0" || !slices.Contains(h.Mux().Protocols(), r.Protocol()) {
+			t.Fatalf("protocol %s, host handles %v", r.Protocol(), h.Mux().Protocols())
+		}
+	})
+}
