@@ -32,11 +32,12 @@
 // are unaffected. Chord routes K to K; each protocol is checked against its own
 // oracle.
 //
-// Content: kad-dht keys a provider record for CID c by c's multihash. With
-// K = routing.ContentKey(b) = SHA-256(b), DHTKey(K) is the multihash of every IPFS
-// sha2-256 CID of the bytes b. So when the content layer keys content by the
-// SHA-256 of its root block (the manifest), our records are the very records IPFS
-// nodes look for, and with the /ipfs prefix they interoperate.
+// Content: kad-dht keys a provider record for CID c by c's multihash. DHTKey(K) is
+// the multihash of every sha2-256 CID whose digest is K, so for K = SHA-256 of a
+// block, our records for K are exactly the records IPFS keeps for that block's CIDs.
+// dhtnode's content IDs use K = routing.ContentKey(CID bytes) instead (the SHA-256
+// of the whole CID), so on the /ipfs prefix the node joins the IPFS DHT, answers and
+// routes there, but its provider records name dhtnode keys, not IPFS CIDs.
 //
 // # Traces
 //
