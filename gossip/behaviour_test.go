@@ -238,3 +238,47 @@ func TestJoinUnreachableSaysWhy(t *testing.T) {
 		}
 	})
 }
+
+// A configured NodeName reused by a new identity (restart with a new key at the
+// same address) is reported as the old peer failing and the new one joining.
+func TestSameNameNewKey(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		net := NewMemNetwork()
+		seed := memNode(t, net, 0, nil)
+		events, cancel := seed.Subscribe()
+		defer cancel()
+		const addr = "10.5.5.5:7946"
+		start := func() *Gossip {
+			tr, err := net.NewTransport(addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := DefaultConfig()
+			cfg.Transport, cfg.NodeName = tr, "worker"
+			g, err := New(cfg, newKey(t), testAddrs(t, 1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := g.Join([]string{seed.BoundAddr()}); err != nil {
+				t.Fatal(err)
+			}
+			return g
+		}
+		first := start()
+		oldID := first.Local().PeerID
+		if ev := <-events; ev.Type != EventJoin || ev.Member.PeerID != oldID {
+			t.Fatalf("got %v %s", ev.Type, ev.Member.PeerID)
+		}
+		_ = first.Shutdown() // crash, and come back at once with a new key
+		second := start()
+		defer shutdownAll([]*Gossip{seed, second})
+		ev := <-events
+		if ev.Type != EventFailed || ev.Member.PeerID != oldID {
+			t.Fatalf("got %v %s, want failed %s", ev.Type, ev.Member.PeerID, oldID)
+		}
+		ev = <-events
+		if ev.Type != EventJoin || ev.Member.PeerID != second.Local().PeerID {
+			t.Fatalf("got %v %s, want join of the new key", ev.Type, ev.Member.PeerID)
+		}
+	})
+}

@@ -187,6 +187,12 @@ func New(cfg Config, key crypto.PrivKey, addrs []ma.Multiaddr) (*Gossip, error) 
 	if err != nil {
 		return nil, err
 	}
+	ok := false
+	defer func() {
+		if !ok {
+			m.unregister(cfg.Registerer)
+		}
+	}()
 	g := &Gossip{
 		cfg: cfg, logger: logger, key: key, id: id, name: name, metrics: m,
 		addrs:         slices.Clone(addrs),
@@ -246,6 +252,7 @@ func New(cfg Config, key crypto.PrivKey, addrs []ma.Multiaddr) (*Gossip, error) 
 		return nil, fmt.Errorf("gossip: start memberlist: %w", err)
 	}
 	g.ml = ml
+	ok = true
 	logger.Info("gossip started", "name", name, "addr", g.bound, "profile", cfg.Profile,
 		"encrypted", len(cfg.SecretKey) > 0, "peer", id)
 

@@ -182,6 +182,11 @@ func (g *Gossip) memberUp(n *memberlist.Node, typ EventType) {
 		typ = EventJoin
 	} else if r.State == StateDead || r.State == StateLeft {
 		typ = EventJoin
+	} else if r.PeerID != "" && r.PeerID != meta.PeerID && n.Name != g.name {
+		// Same member name, new key (a configured NodeName reused by a new
+		// identity): the old peer is gone as far as subscribers are concerned.
+		g.emitLocked(Event{Type: EventFailed, Member: r.snapshot()})
+		typ = EventJoin
 	}
 	r.Name = n.Name
 	r.Addr = net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
@@ -189,7 +194,9 @@ func (g *Gossip) memberUp(n *memberlist.Node, typ EventType) {
 	if r.State != StateAlive {
 		r.State, r.changed = StateAlive, time.Now()
 	}
-	delete(g.intents, n.Name)
+	if typ == EventJoin {
+		delete(g.intents, n.Name) // an intent from an earlier life must not mark this one left
+	}
 	g.updateGaugesLocked()
 	if n.Name == g.name {
 		return // no events about ourselves

@@ -79,10 +79,18 @@ func TestLoopbackPortInUse(t *testing.T) {
 	defer g.Shutdown()
 	cfg := DefaultConfig()
 	cfg.BindAddr = g.BoundAddr()
+	cfg.Registerer = prometheus.NewRegistry()
 	_, err := New(cfg, newKey(t), nil)
 	if err == nil || !strings.Contains(err.Error(), "listen on "+g.BoundAddr()) || !strings.Contains(err.Error(), "address already in use") {
 		t.Fatalf("err = %v", err)
 	}
+	// The failed start left the registry clean: a retry on a free port works.
+	cfg.BindAddr = "127.0.0.1:0"
+	g2, err := New(cfg, newKey(t), nil)
+	if err != nil {
+		t.Fatalf("retry after failed start: %v", err)
+	}
+	_ = g2.Shutdown()
 }
 
 // Measurements on real loopback sockets with the LAN profile. Run by hand:

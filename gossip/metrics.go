@@ -52,8 +52,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Join attempts (explicit, retry-join and reconnect) that reached no member.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.members, m.events, m.packets, m.bytes, m.streams, m.refused, m.joinErrs} {
+	for _, c := range m.collectors() {
 		if err := reg.Register(c); err != nil {
+			m.unregister(reg)
 			return nil, fmt.Errorf("register gossip metrics: %w", err)
 		}
 	}
@@ -64,6 +65,21 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.events.WithLabelValues(string(t))
 	}
 	return m, nil
+}
+
+func (m *metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.members, m.events, m.packets, m.bytes, m.streams, m.refused, m.joinErrs}
+}
+
+// unregister undoes newMetrics, so a New that fails later leaves the registry
+// as it found it and can be retried.
+func (m *metrics) unregister(reg prometheus.Registerer) {
+	if m == nil || reg == nil {
+		return
+	}
+	for _, c := range m.collectors() {
+		reg.Unregister(c)
+	}
 }
 
 func (m *metrics) setMembers(counts map[State]int) {
