@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,8 +56,11 @@ type IDInfo struct {
 	PeerID string `json:"peer_id"`
 	// Name is the gossip member name (the peer ID unless configured otherwise).
 	Name string `json:"name"`
-	// GossipAddr is the gossip host:port actually bound.
+	// GossipAddr is the gossip host:port other members reach this node at (what
+	// they should pass to join); GossipBind is the socket actually bound, which
+	// differs when binding 0.0.0.0.
 	GossipAddr string `json:"gossip_addr"`
+	GossipBind string `json:"gossip_bind"`
 	// ListenAddrs are the libp2p addresses actually bound (port 0 resolved).
 	ListenAddrs []string `json:"listen_addrs"`
 	// Addrs are the libp2p addresses the node advertises to others.
@@ -204,7 +208,8 @@ func (n *Node) IDInfo() IDInfo {
 	info := IDInfo{
 		PeerID:      n.host.ID().String(),
 		Name:        n.gossip.Local().Name,
-		GossipAddr:  n.gossip.BoundAddr(),
+		GossipAddr:  n.gossip.Local().Addr,
+		GossipBind:  n.gossip.BoundAddr(),
 		ListenAddrs: []string{},
 		Addrs:       []string{},
 		APIAddr:     n.APIAddr(),
@@ -217,6 +222,10 @@ func (n *Node) IDInfo() IDInfo {
 	for _, a := range n.host.Addrs() {
 		info.Addrs = append(info.Addrs, a.String())
 	}
+	if info.GossipAddr == "" {
+		info.GossipAddr = info.GossipBind
+	}
+	slices.Sort(info.ListenAddrs)
 	return info
 }
 

@@ -35,6 +35,9 @@ func newIDCmd(g *globals) *cobra.Command {
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "peer id:  %s\n", info.PeerID)
 			fmt.Fprintf(w, "gossip:   %s\n", info.GossipAddr)
+			if info.GossipBind != info.GossipAddr {
+				fmt.Fprintf(w, "          (bound to %s)\n", info.GossipBind)
+			}
 			fmt.Fprintf(w, "api:      %s\n", info.APIAddr)
 			fmt.Fprintf(w, "version:  %s\n", info.Version)
 			fmt.Fprintln(w, "listen:")

@@ -103,7 +103,7 @@ func runDaemon(cmd *cobra.Command, g *globals, f daemonFlags) error {
 	}
 	info := n.IDInfo()
 	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "dhtnode %s daemon ready\npeer id: %s\ngossip:  %s\napi:     %s\n", info.Version, info.PeerID, info.GossipAddr, info.APIAddr)
+	fmt.Fprintf(out, "dhtnode %s daemon ready\npeer id: %s\ngossip:  %s (bound to %s)\napi:     %s\n", info.Version, info.PeerID, info.GossipAddr, info.GossipBind, info.APIAddr)
 	for _, a := range info.ListenAddrs {
 		fmt.Fprintf(out, "listen:  %s\n", a)
 	}
