@@ -1,0 +1,184 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dhtnode/dhtnode/content"
+	"github.com/dhtnode/dhtnode/exchange"
+)
+
+// contentNode starts an in-process node with a repo (and so a blockstore) and returns it
+// with an API client.
+func contentNode(t *testing.T, edit func(*Config)) (*Node, *Client) {
+	t.Helper()
+	cfg := testConfig()
+	cfg.Content.NoSync = true
+	if edit != nil {
+		edit(&cfg)
+	}
+	repo, err := InitRepo(filepath.Join(t.TempDir(), "repo"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := New(cfg, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Close() })
+	return n, NewClient(n.APIAddr())
+}
+
+func p2pAddrOf(n *Node) string {
+	for _, a := range n.Host().Addrs() {
+		if strings.Contains(a.String(), "/tcp/") {
+			return a.String() + "/p2p/" + n.ID().String()
+		}
+	}
+	return ""
+}
+
+func ctxFor(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestContentAddGetInfoPinGCThroughAPI(t *testing.T) {
+	a, ca := contentNode(t, nil)
+	b, cb := contentNode(t, nil)
+	dir := t.TempDir()
+	data := make([]byte, 3<<20+17)
+	_, _ = rand.Read(data)
+	src := filepath.Join(dir, "data.bin")
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxFor(t)
+	var addEvents int
+	added, err := ca.Add(ctx, AddRequest{Path: src}, func(content.AddProgress) { addEvents++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if added.Name != "data.bin" || added.Size != int64(len(data)) || !added.Pinned {
+		t.Fatalf("add result %+v", added)
+	}
+
+	// Not local, no router, no --from: a clear error.
+	if _, err := cb.Get(ctx, GetRequest{ID: added.ID}, nil); err == nil || !strings.Contains(err.Error(), "--from") {
+		t.Fatalf("get without providers: %v", err)
+	}
+
+	var progress []exchange.Progress
+	res, err := cb.Get(ctx, GetRequest{ID: added.ID, OutputDir: dir + "/out", From: []string{p2pAddrOf(a)}}, func(p exchange.Progress) { progress = append(progress, p) })
+	if err == nil {
+		t.Fatal("get into a missing directory succeeded")
+	}
+	_ = os.Mkdir(dir+"/out", 0o755)
+	res, err = cb.Get(ctx, GetRequest{ID: added.ID, OutputDir: dir + "/out", From: []string{p2pAddrOf(a)}}, func(p exchange.Progress) { progress = append(progress, p) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "out", "data.bin"))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("output differs: %v", err)
+	}
+	if len(progress) == 0 || !progress[len(progress)-1].Done || res.Fetched[a.ID().String()] != res.Pieces {
+		t.Fatalf("progress %d events, result %+v", len(progress), res)
+	}
+
+	info, err := cb.Info(ctx, added.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Have != info.Pieces || !info.Pinned || len(info.Files) != 1 || info.Files[0].Root == "" {
+		t.Fatalf("info %+v", info)
+	}
+	var cat bytes.Buffer
+	if _, err := cb.Cat(ctx, added.ID, nil, &cat); err != nil || !bytes.Equal(cat.Bytes(), data) {
+		t.Fatalf("cat: %v", err)
+	}
+	list, err := cb.List(ctx)
+	if err != nil || len(list) != 1 || !list[0].Complete {
+		t.Fatalf("ls: %+v %v", list, err)
+	}
+	// B serves it now: A drops it and gets it back from B.
+	if err := ca.Unpin(ctx, added.ID); err != nil {
+		t.Fatal(err)
+	}
+	if gc, err := ca.RepoGC(ctx); err != nil || gc.RemovedContents != 1 {
+		t.Fatalf("gc: %+v %v", gc, err)
+	}
+	if _, err := ca.Get(ctx, GetRequest{ID: added.ID, From: []string{p2pAddrOf(b)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := ca.RepoStat(ctx); err != nil || st.Contents != 1 || st.PieceBytes != int64(len(data)) {
+		t.Fatalf("stat %+v %v", st, err)
+	}
+	if v, err := ca.RepoVerify(ctx); err != nil || v.Checked == 0 || len(v.Corrupt) != 0 {
+		t.Fatalf("verify %+v %v", v, err)
+	}
+	pins, err := ca.Pins(ctx)
+	if err != nil || len(pins) != 1 || pins[0] != added.ID {
+		t.Fatalf("pins %v %v", pins, err)
+	}
+}
+
+func TestContentDirectoryAndUnknownID(t *testing.T) {
+	a, ca := contentNode(t, nil)
+	_, cb := contentNode(t, nil)
+	src := filepath.Join(t.TempDir(), "tree")
+	files := map[string]string{"a.txt": "alpha", "sub/b.txt": strings.Repeat("b", 70000), "sub/deep/c": "c"}
+	for p, s := range files {
+		_ = os.MkdirAll(filepath.Dir(filepath.Join(src, p)), 0o755)
+		if err := os.WriteFile(filepath.Join(src, p), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := ctxFor(t)
+	if _, err := ca.Add(ctx, AddRequest{Path: src}, nil); err == nil || !strings.Contains(err.Error(), "-r") {
+		t.Fatalf("add of a directory without -r: %v", err)
+	}
+	added, err := ca.Add(ctx, AddRequest{Path: src, Recursive: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "copy")
+	if _, err := cb.Get(ctx, GetRequest{ID: added.ID, Output: out, From: []string{p2pAddrOf(a)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for p, s := range files {
+		got, err := os.ReadFile(filepath.Join(out, p))
+		if err != nil || string(got) != s {
+			t.Fatalf("%s: %q %v", p, got, err)
+		}
+	}
+	if _, err := cb.Cat(ctx, added.ID, nil, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "directory") {
+		t.Fatalf("cat of a directory: %v", err)
+	}
+	unknown := "bagaaierajfrjhjbhw7cpwr7gr5l7yotc6e7emplibaacnogzenbqpnoalkoa"
+	_, err = cb.Get(ctx, GetRequest{ID: unknown, From: []string{p2pAddrOf(a)}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "unknown content ID") {
+		t.Fatalf("unknown ID: %v", err)
+	}
+	var api *APIError
+	if _, err := cb.Info(ctx, "nonsense", nil); err == nil || !strings.Contains(err.Error(), "invalid content ID") {
+		t.Fatalf("bad ID: %v", err)
+	} else if ok := asAPIError(err, &api); !ok || api.Status != 400 {
+		t.Fatalf("bad ID status: %v", err)
+	}
+}
+
+func asAPIError(err error, target **APIError) bool {
+	e, ok := err.(*APIError)
+	if ok {
+		*target = e
+	}
+	return ok
+}
