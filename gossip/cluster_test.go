@@ -217,39 +217,65 @@ func TestClusterConvergesFailsAndLeaves(t *testing.T) {
 
 func TestPartitionHealsWithoutOperator(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		net := NewMemNetwork()
-		nodes := startCluster(t, net, 8, nil)
-		defer shutdownAll(nodes)
-		waitFor(t, 90*time.Second, "full view", fullView(nodes), nodes...)
-
-		var a, b []string
-		for i, g := range nodes {
-			if i < 4 {
-				a = append(a, g.BoundAddr())
-			} else {
-				b = append(b, g.BoundAddr())
-			}
-		}
-		net.Partition(a, b)
-		waitFor(t, 60*time.Second, "each half to see the other half dead", func() bool {
-			for _, g := range nodes {
-				if aliveCount(g) != 4 {
-					return false
-				}
-			}
-			return true
-		})
-		time.Sleep(90 * time.Second) // well past memberlist's 30 s GossipToTheDeadTime
-		for _, g := range nodes {
-			if c := aliveCount(g); c != 4 {
-				t.Fatalf("during partition %s sees %d alive, want 4", g.Local().Name, c)
-			}
-		}
-		net.Heal()
+		nodes, _ := partitionAndHeal(t, nil)
 		healed := time.Now()
 		waitFor(t, 60*time.Second, "re-merge within 60 s of healing", fullView(nodes), nodes...)
 		t.Logf("re-merged %v after healing (fake time)", time.Since(healed))
 	})
+}
+
+// The control: without reconnect, memberlist alone leaves the halves split,
+// which is why reconnect exists.
+func TestPartitionStaysSplitWithoutReconnect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nodes, _ := partitionAndHeal(t, func(c *Config) { c.ReconnectInterval = 24 * time.Hour })
+		time.Sleep(3 * time.Minute)
+		for _, g := range nodes {
+			if c := aliveCount(g); c != 4 {
+				t.Fatalf("%s sees %d alive after healing without reconnect; memberlist re-merged by itself?", g.Local().Name, c)
+			}
+		}
+	})
+}
+
+// partitionAndHeal starts 8 nodes, splits them 4/4 for 90 s (well past
+// memberlist's 30 s GossipToTheDeadTime), checks each half sees only itself,
+// heals, and returns the nodes (shut down when the test ends).
+func partitionAndHeal(t *testing.T, mod func(*Config)) ([]*Gossip, *MemNetwork) {
+	t.Helper()
+	// A few milliseconds of one-way latency, as between machines on a LAN.
+	net := NewMemNetwork(WithLatency(func(from, to string) time.Duration {
+		return time.Duration(1+len(from)%3) * time.Millisecond
+	}))
+	nodes := startCluster(t, net, 8, mod)
+	t.Cleanup(func() { shutdownAll(nodes) })
+	waitFor(t, 90*time.Second, "full view", fullView(nodes), nodes...)
+
+	var a, b []string
+	for i, g := range nodes {
+		if i < 4 {
+			a = append(a, g.BoundAddr())
+		} else {
+			b = append(b, g.BoundAddr())
+		}
+	}
+	net.Partition(a, b)
+	waitFor(t, 60*time.Second, "each half to see the other half dead", func() bool {
+		for _, g := range nodes {
+			if aliveCount(g) != 4 {
+				return false
+			}
+		}
+		return true
+	}, nodes...)
+	time.Sleep(90 * time.Second)
+	for _, g := range nodes {
+		if c := aliveCount(g); c != 4 {
+			t.Fatalf("during partition %s sees %d alive, want 4", g.Local().Name, c)
+		}
+	}
+	net.Heal()
+	return nodes, net
 }
 
 func TestWrongSecretIsRefused(t *testing.T) {

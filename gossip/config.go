@@ -29,6 +29,7 @@ const (
 
 // Defaults used by DefaultConfig.
 const (
+	// DefaultBindAddr is memberlist's usual port on every interface.
 	DefaultBindAddr          = "0.0.0.0:7946"
 	DefaultRetryJoinInterval = 5 * time.Second
 	// DefaultReconnectInterval and DefaultReconnectTimeout are Serf's defaults:
