@@ -98,17 +98,6 @@ func (s *swarm) setHave(id peer.ID, have Bitfield) {
 	}
 }
 
-// wantsFrom reports whether the peer holds a piece we still need that nobody is fetching, or
-// (at the tail) one we could duplicate: whether waking it up is worthwhile.
-func (s *swarm) wantsFrom(p *peerState) bool {
-	for i := s.cursor; i < s.n; i++ {
-		if !s.done.Has(i) && p.has(i) {
-			return true
-		}
-	}
-	return false
-}
-
 // pick chooses the next piece to request from p, or -1. Normal mode takes the lowest piece
 // nobody is fetching (sequential order keeps writes and reads local). Once every missing piece
 // is requested (endgame), an idle slot re-requests a piece in flight at another peer, oldest
@@ -275,17 +264,6 @@ func (s *swarm) release(p *peerState) {
 	p.inflight = nil
 }
 
-// stalled lists usable peers with requests outstanding that sent nothing for timeout.
-func (s *swarm) stalled(now time.Time, timeout time.Duration) []*peerState {
-	var out []*peerState
-	for _, p := range s.peers {
-		if p.usable() && len(p.inflight) > 0 && now.Sub(p.lastActive) > timeout {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // live counts peers still usable.
 func (s *swarm) live() int {
 	c := 0
@@ -295,25 +273,4 @@ func (s *swarm) live() int {
 		}
 	}
 	return c
-}
-
-// unreachable reports whether some missing piece is held by no usable peer and requested
-// from nobody: the download cannot finish with the peers we have.
-func (s *swarm) unreachable() bool {
-	for i := 0; i < s.n; i++ {
-		if s.done.Has(i) || len(s.asked[i]) > 0 {
-			continue
-		}
-		held := false
-		for _, p := range s.peers {
-			if p.usable() && p.has(i) {
-				held = true
-				break
-			}
-		}
-		if !held {
-			return true
-		}
-	}
-	return false
 }
