@@ -234,7 +234,7 @@ func (n *Node) providers(ctx context.Context, id content.ID, from []string) ([]p
 	}
 	infos, _, err := r.FindProviders(ctx, id.Key(), n.cfg.Content.MaxProviders)
 	if err != nil {
-		return nil, fmt.Errorf("%w: finding providers of %s through %s: %v", exchange.ErrNoProviders, id, r.Name(), err)
+		return nil, fmt.Errorf("%w: finding providers of %s through %s: %v (name one with --from MULTIADDR)", exchange.ErrNoProviders, id, r.Name(), err)
 	}
 	var out []peer.AddrInfo
 	for _, info := range infos {
@@ -243,7 +243,7 @@ func (n *Node) providers(ctx context.Context, id content.ID, from []string) ([]p
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: %s found no providers of %s", exchange.ErrNoProviders, r.Name(), id)
+		return nil, fmt.Errorf("%w: %s found no providers of %s (name one with --from MULTIADDR)", exchange.ErrNoProviders, r.Name(), id)
 	}
 	return out, nil
 }
