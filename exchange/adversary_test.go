@@ -177,3 +177,47 @@ func TestWrongManifestFromPeerIsRefused(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestServerLimitsStreamsPerPeer(t *testing.T) {
+	nodes := newTestNodes(t, 2, nil)
+	srv, cli := nodes[0], nodes[1]
+	id := addFile(t, srv.store, "f", []byte("hello"), 16<<10)
+	var streams []network.Stream
+	defer func() {
+		for _, s := range streams {
+			_ = s.Reset()
+		}
+	}()
+	ask := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s, err := cli.host.NewStream(ctx, srv.host.ID(), ProtocolID)
+		if err != nil {
+			return err
+		}
+		streams = append(streams, s)
+		if _, err := s.Write(AppendFrame(nil, &Message{Type: TypeManifestRequest, ID: id.Bytes()})); err != nil {
+			return err
+		}
+		_ = s.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err = readFrame(bufio.NewReader(s), nil, 1<<20)
+		return err
+	}
+	for i := 0; i < maxStreamsPerPeer; i++ {
+		if err := ask(); err != nil {
+			t.Fatalf("stream %d: %v", i, err)
+		}
+	}
+	if err := ask(); err == nil {
+		t.Fatal("a stream beyond the per-peer limit was served")
+	}
+	// Closing one frees a slot.
+	_ = streams[0].Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for ask() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("slot not freed after a stream closed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

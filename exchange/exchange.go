@@ -144,9 +144,10 @@ type Exchange struct {
 	plans   *planCache
 	decode  ManifestDecoder
 
-	mu     sync.Mutex
-	banned map[peer.ID]string // peer → why
-	closed bool
+	mu      sync.Mutex
+	banned  map[peer.ID]string // peer → why
+	streams map[peer.ID]int    // open server streams per peer
+	closed  bool
 }
 
 // New starts serving ProtocolID on h from store; decode reads manifests.
@@ -174,6 +175,7 @@ func New(h host.Host, store Store, decode ManifestDecoder, cfg Config) (*Exchang
 		plans:   newPlanCache(32),
 		decode:  decode,
 		banned:  make(map[peer.ID]string),
+		streams: make(map[peer.ID]int),
 	}
 	h.SetStreamHandler(ProtocolID, x.handleStream)
 	return x, nil

@@ -9,12 +9,19 @@ import (
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/dhtnode/dhtnode/merkle"
 )
 
-// serverIdleTimeout closes a stream whose client has sent nothing for this long.
+// serverIdleTimeout closes a stream whose client has sent nothing, or read nothing of our
+// answers, for this long.
 const serverIdleTimeout = 2 * time.Minute
+
+// maxStreamsPerPeer bounds the exchange streams one peer may have open at once: a download
+// uses one per provider, so a few cover concurrent gets, and a peer cannot make us hold
+// thousands of piece buffers.
+const maxStreamsPerPeer = 8
 
 // handleStream serves one client stream: it answers requests in order until the client closes
 // its side. A malformed request gets a TypeError naming the problem and the stream is closed;
@@ -28,13 +35,21 @@ func (x *Exchange) handleStream(s network.Stream) {
 		_ = s.Reset()
 		return
 	}
+	if !x.enterStream(remote) {
+		log.Info("refusing exchange stream: too many from this peer", "limit", maxStreamsPerPeer)
+		_ = s.Reset()
+		return
+	}
+	defer x.leaveStream(remote)
 	defer func() { _ = s.Close() }()
 	r := bufio.NewReaderSize(s, 4096)
 	w := bufio.NewWriterSize(s, 64<<10)
 	var reqBuf [MaxRequestSize]byte
 	var hdr []byte
 	for {
-		_ = s.SetReadDeadline(time.Now().Add(serverIdleTimeout))
+		deadline := time.Now().Add(serverIdleTimeout)
+		_ = s.SetReadDeadline(deadline)
+		_ = s.SetWriteDeadline(deadline)
 		body, err := readFrame(r, reqBuf[:0], MaxRequestSize)
 		if err == nil {
 			var m Message
@@ -164,4 +179,22 @@ func (x *Exchange) loadPlan(id cid.Cid) (*plan, error) {
 	}
 	x.plans.add(p)
 	return p, nil
+}
+
+func (x *Exchange) enterStream(p peer.ID) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.streams[p] >= maxStreamsPerPeer {
+		return false
+	}
+	x.streams[p]++
+	return true
+}
+
+func (x *Exchange) leaveStream(p peer.ID) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.streams[p]--; x.streams[p] <= 0 {
+		delete(x.streams, p)
+	}
 }
