@@ -578,20 +578,41 @@ func (n *Node) Pins() ([]string, error) {
 	return out, nil
 }
 
+// GCReport is what repo gc removed.
+type GCReport struct {
+	RemovedContents int   `json:"removed_contents"` // unpinned manifests
+	RemovedPieces   int   `json:"removed_pieces"`
+	RemovedBytes    int64 `json:"removed_bytes"`
+}
+
 // RepoGC removes unpinned content and unused pieces.
-func (n *Node) RepoGC(ctx context.Context) (blockstore.GCResult, error) {
+func (n *Node) RepoGC(ctx context.Context) (GCReport, error) {
 	if err := n.contentReady(); err != nil {
-		return blockstore.GCResult{}, err
+		return GCReport{}, err
 	}
-	return n.content.store.GC(ctx)
+	r, err := n.content.store.GC(ctx)
+	return GCReport{RemovedContents: r.RemovedContents, RemovedPieces: r.RemovedPieces, RemovedBytes: r.RemovedBytes}, err
+}
+
+// RepoStatInfo is what repo stat prints.
+type RepoStatInfo struct {
+	Dir          string `json:"dir"`
+	Contents     int    `json:"contents"` // stored manifests
+	Pinned       int    `json:"pinned"`
+	Pieces       int    `json:"pieces"` // piece files (identical pieces stored once)
+	PieceBytes   int64  `json:"piece_bytes"`
+	Quarantined  int    `json:"quarantined"` // corrupt piece files moved aside
+	MetadataSize int64  `json:"metadata_bytes"`
 }
 
 // RepoStat counts what the blockstore holds.
-func (n *Node) RepoStat() (blockstore.StatResult, error) {
+func (n *Node) RepoStat() (RepoStatInfo, error) {
 	if err := n.contentReady(); err != nil {
-		return blockstore.StatResult{}, err
+		return RepoStatInfo{}, err
 	}
-	return n.content.store.Stat()
+	s, err := n.content.store.Stat()
+	return RepoStatInfo{Dir: s.Dir, Contents: s.Contents, Pinned: s.Pinned, Pieces: s.Pieces, PieceBytes: s.PieceBytes,
+		Quarantined: s.Quarantined, MetadataSize: s.MetadataSize}, err
 }
 
 // VerifyReport is the result of repo verify in printable form.

@@ -25,8 +25,8 @@ import (
 //	POST content/pin/add    IDRequest → StatusResponse
 //	POST content/pin/rm     IDRequest → StatusResponse
 //	GET  content/pin/ls                        []string
-//	POST repo/gc            → blockstore.GCResult
-//	GET  repo/stat          → blockstore.StatResult
+//	POST repo/gc            → GCReport
+//	GET  repo/stat          → RepoStatInfo
 //	POST repo/verify        → VerifyReport
 //
 // Progress streams are newline-delimited JSON (Content-Type application/x-ndjson), flushed

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/dhtnode/dhtnode/blockstore"
 	"github.com/dhtnode/dhtnode/content"
 	"github.com/dhtnode/dhtnode/exchange"
 )
@@ -178,14 +177,14 @@ func (c *Client) Pins(ctx context.Context) ([]string, error) {
 }
 
 // RepoGC removes unpinned content.
-func (c *Client) RepoGC(ctx context.Context) (blockstore.GCResult, error) {
-	var out blockstore.GCResult
+func (c *Client) RepoGC(ctx context.Context) (GCReport, error) {
+	var out GCReport
 	return out, c.Call(ctx, http.MethodPost, "repo/gc", nil, &out)
 }
 
 // RepoStat describes the blockstore.
-func (c *Client) RepoStat(ctx context.Context) (blockstore.StatResult, error) {
-	var out blockstore.StatResult
+func (c *Client) RepoStat(ctx context.Context) (RepoStatInfo, error) {
+	var out RepoStatInfo
 	return out, c.Call(ctx, http.MethodGet, "repo/stat", nil, &out)
 }
 
