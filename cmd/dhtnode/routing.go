@@ -1,7 +1,213 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
 
-// Stub created by the daemon helper; the routers wiring (chord helper) replaces this
-// file and returns its commands (lookup, routing table) here.
-func routingCommands(g *globals) []*cobra.Command { return nil }
+	"github.com/dhtnode/dhtnode/routing"
+	"github.com/spf13/cobra"
+)
+
+// routingCommands are the lookup and routing commands (lookup.go, routing.go).
+func routingCommands(g *globals) []*cobra.Command {
+	return []*cobra.Command{newLookupCmd(g), newRoutingCmd(g)}
+}
+
+func newRoutingCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "routing",
+		Short: "Inspect routing tables, announce and find providers",
+		Long: `Inspect the routers' state and use their provider records directly.
+
+"dhtnode add" announces content and "dhtnode get" finds it through the default
+router; these commands do the same steps by hand, through any router.`,
+		Args: cobra.NoArgs,
+	}
+	cmd.AddCommand(newRoutingTableCmd(g), newRoutingProvideCmd(g), newRoutingFindprovsCmd(g), newRoutingRoutersCmd(g))
+	return cmd
+}
+
+func newRoutingTableCmd(g *globals) *cobra.Command {
+	var via, format string
+	cmd := &cobra.Command{
+		Use:   "table",
+		Short: "Print a router's table (Chord: predecessor, successors, fingers; Kademlia: k-buckets)",
+		Example: `  dhtnode routing table --via chord
+  dhtnode routing table --via all --format json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := callCtx(cmd, 30*time.Second)
+			defer cancel()
+			tables, err := c.RoutingTables(ctx, via)
+			if err != nil {
+				return c.check(err)
+			}
+			if format == "json" {
+				return printJSON(cmd.OutOrStdout(), tables)
+			}
+			for i, t := range tables {
+				if i > 0 {
+					fmt.Fprintln(cmd.OutOrStdout())
+				}
+				printTable(cmd.OutOrStdout(), t)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&via, "via", "", "router: chord, kademlia, onehop or all (default: the daemon's default router)")
+	addFormatFlag(cmd, &format)
+	return cmd
+}
+
+// printTable prints any router's table section by section.
+func printTable(w io.Writer, t routing.Table) {
+	fmt.Fprintf(w, "%s table of %s (ring %s), %d entries\n", t.Algo, t.Self.Peer, t.Self.Key.Short(), t.Entries())
+	for _, s := range t.Sections {
+		fmt.Fprintf(w, "%s (%d)\n", s.Name, len(s.Entries))
+		if len(s.Entries) == 0 {
+			continue
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  INDEX\tPEER\tRING\tSTART\tLAST SEEN")
+		for _, e := range s.Entries {
+			start, seen := "", ""
+			if e.Start != nil {
+				start = e.Start.Short()
+			}
+			if !e.LastSeen.IsZero() {
+				seen = time.Since(e.LastSeen).Round(time.Second).String() + " ago"
+			}
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\n", e.Index, e.Peer, e.Key.Short(), start, seen)
+		}
+		tw.Flush()
+	}
+}
+
+func newRoutingProvideCmd(g *globals) *cobra.Command {
+	var via, format string
+	cmd := &cobra.Command{
+		Use:   "provide KEY",
+		Short: "Announce this node as a provider of KEY (a content ID, hex key or text)",
+		Long: `Announce the daemon as a provider of KEY through a router: Chord stores the record on
+the key's owner and its successors, Kademlia on the k closest peers.
+
+` + keyHelp,
+		Example: `  dhtnode routing provide bafkr4i... --via chord`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := callCtx(cmd, 3*time.Minute)
+			defer cancel()
+			resp, err := c.Provide(ctx, args[0], via)
+			if err != nil {
+				return c.check(err)
+			}
+			if format == "json" {
+				if err := printJSON(cmd.OutOrStdout(), resp); err != nil {
+					return err
+				}
+			} else {
+				printRoutingResponse(cmd.OutOrStdout(), resp, "", false)
+			}
+			return resultsError(resp)
+		},
+	}
+	cmd.Flags().StringVar(&via, "via", "", "router: chord, kademlia, onehop or all (default: the daemon's default router)")
+	addFormatFlag(cmd, &format)
+	return cmd
+}
+
+func newRoutingFindprovsCmd(g *globals) *cobra.Command {
+	var via, format string
+	var limit int
+	var trace bool
+	cmd := &cobra.Command{
+		Use:   "findprovs KEY",
+		Short: "Find the peers that provide KEY",
+		Long: `Find the peers that announced KEY, through a router.
+
+` + keyHelp,
+		Example: `  dhtnode routing findprovs bafkr4i... --via chord --trace`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := callCtx(cmd, 3*time.Minute)
+			defer cancel()
+			resp, err := c.FindProviders(ctx, args[0], via, limit)
+			if err != nil {
+				return c.check(err)
+			}
+			if format == "json" {
+				if err := printJSON(cmd.OutOrStdout(), resp); err != nil {
+					return err
+				}
+			} else {
+				printRoutingResponse(cmd.OutOrStdout(), resp, "provider", trace)
+			}
+			return resultsError(resp)
+		},
+	}
+	cmd.Flags().StringVar(&via, "via", "", "router: chord, kademlia, onehop or all (default: the daemon's default router)")
+	cmd.Flags().IntVar(&limit, "limit", 20, "at most this many providers (0: no limit)")
+	cmd.Flags().BoolVar(&trace, "trace", false, "show every hop")
+	addFormatFlag(cmd, &format)
+	return cmd
+}
+
+func newRoutingRoutersCmd(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "routers",
+		Short: "List the routers the daemon runs and which one is the default",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := callCtx(cmd, 10*time.Second)
+			defer cancel()
+			routers, err := c.RoutingRouters(ctx)
+			if err != nil {
+				return c.check(err)
+			}
+			if format == "json" {
+				return printJSON(cmd.OutOrStdout(), routers)
+			}
+			for _, r := range routers {
+				mark := ""
+				if r.Default {
+					mark = "  (default)"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s%s\n", r.Name, mark)
+			}
+			return nil
+		},
+	}
+	addFormatFlag(cmd, &format)
+	return cmd
+}

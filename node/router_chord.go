@@ -1,0 +1,16 @@
+package node
+
+import (
+	"github.com/dhtnode/dhtnode/chord"
+	"github.com/dhtnode/dhtnode/routing"
+)
+
+// startChord builds the Chord router from the "routing.chord" section. It joins the
+// ring through gossip: routers.go feeds it PeerUp for every live member (a lone node
+// joins through the first one) and PeerDown for failed or departed ones.
+func (n *Node) startChord() (routing.Router, error) {
+	cfg := n.cfg.Routing.Chord.ChordConfig()
+	cfg.Logger = n.logger
+	cfg.Registerer = n.registry
+	return chord.New(n.host, cfg)
+}
