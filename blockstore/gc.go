@@ -101,6 +101,7 @@ func (s *Store) GC(ctx context.Context) (GCResult, error) {
 		res.RemovedBytes += size
 		return nil
 	})
+	s.log.Info("garbage collected", "contents", res.RemovedContents, "pieces", res.RemovedPieces, "bytes", res.RemovedBytes, "err", err)
 	return res, err
 }
 
