@@ -65,13 +65,14 @@ const storeWriters = 8
 
 // download is the state of one Download call. mu guards sw and the counters.
 type download struct {
-	x    *Exchange
-	p    *plan
-	out  *output
-	log  *slog.Logger
-	lim  *rate.Limiter
-	ctx  context.Context
-	stop context.CancelFunc
+	x      *Exchange
+	p      *plan
+	out    *output
+	log    *slog.Logger
+	lim    *rate.Limiter
+	ctx    context.Context
+	parent context.Context // the caller's: its end means "interrupted", not "failed"
+	stop   context.CancelFunc
 
 	mu       sync.Mutex
 	sw       *swarm
@@ -205,6 +206,7 @@ func (x *Exchange) Download(ctx context.Context, req Request) (Result, error) {
 	}
 	res.Name, res.Size, res.Pieces = p.name, p.size, len(p.pieces)
 
+	parent := ctx
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	d := &download{
@@ -212,6 +214,7 @@ func (x *Exchange) Download(ctx context.Context, req Request) (Result, error) {
 		p:        p,
 		log:      x.log.With("id", req.ID.String()),
 		ctx:      ctx,
+		parent:   parent,
 		stop:     stop,
 		sw:       newSwarm(len(p.pieces), p.pieceLen, x.cfg),
 		wakes:    make(map[peer.ID]chan struct{}),
@@ -396,7 +399,8 @@ func (d *download) run(req Request, start time.Time) error {
 	writers.Wait()
 	d.mu.Lock()
 	err := d.fatal
-	complete := d.written == len(d.p.pieces)
+	written := d.written
+	complete := written == len(d.p.pieces)
 	d.mu.Unlock()
 	if err != nil {
 		return err
@@ -408,8 +412,8 @@ func (d *download) run(req Request, start time.Time) error {
 		}
 		return nil
 	}
-	if err := context.Cause(d.ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return err
+	if err := d.parent.Err(); err != nil {
+		return fmt.Errorf("exchange: download of %s stopped with %d of %d pieces: %w", d.p.id, written, len(d.p.pieces), err)
 	}
 	if req.Progress != nil {
 		req.Progress(d.progress(start, 0, false))

@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -276,5 +277,23 @@ func TestOutputExistsRefused(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(out); string(b) != "mine" {
 		t.Fatal("existing file overwritten")
+	}
+}
+
+func TestCancelledDownloadReportsTheContext(t *testing.T) {
+	nodes := newTestNodes(t, 2, func(i int, cfg *Config, s *memStore) Store {
+		cfg.MaxRate = 1 << 20
+		return nil
+	})
+	id := addFile(t, nodes[0].store, "f", randomBytes(4<<20, 8), 64<<10)
+	ctx, cancel := contextWithCancel(t)
+	_, err := nodes[1].x.Download(ctx, Request{ID: id, Providers: infos(nodes[0]), ProgressInterval: 10 * time.Millisecond,
+		Progress: func(p Progress) {
+			if p.Pieces > 0 {
+				cancel()
+			}
+		}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
 	}
 }
