@@ -1,0 +1,134 @@
+package exchange_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
+	"github.com/multiformats/go-multihash"
+
+	"github.com/dhtnode/dhtnode/exchange"
+	"github.com/dhtnode/dhtnode/merkle"
+)
+
+// mapStore is the smallest exchange.Store: everything in maps.
+type mapStore struct {
+	mu        sync.Mutex
+	manifests map[cid.Cid][]byte
+	pieces    map[merkle.PieceID][]byte
+}
+
+func newMapStore() *mapStore {
+	return &mapStore{manifests: map[cid.Cid][]byte{}, pieces: map[merkle.PieceID][]byte{}}
+}
+
+func (s *mapStore) Manifest(id cid.Cid) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b, ok := s.manifests[id]; ok {
+		return b, nil
+	}
+	return nil, exchange.ErrNotFound
+}
+
+func (s *mapStore) PutManifest(id cid.Cid, b []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.manifests[id] = b
+	return nil
+}
+
+func (s *mapStore) HasPiece(id merkle.PieceID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.pieces[id]
+	return ok
+}
+
+func (s *mapStore) ReadPiece(id merkle.PieceID, buf []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.pieces[id]
+	if !ok || len(b) != len(buf) {
+		return exchange.ErrNotFound
+	}
+	copy(buf, b)
+	return nil
+}
+
+func (s *mapStore) PutPiece(_ cid.Cid, _ int, id merkle.PieceID, data []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pieces[id] = append([]byte(nil), data...)
+	return nil
+}
+
+// A manifest format for the example: JSON of exchange.Description, named by its SHA-256.
+func decode(id cid.Cid, block []byte) (exchange.Description, error) {
+	var d exchange.Description
+	if sum := sha256.Sum256(block); !matches(id, sum[:]) {
+		return d, errors.New("manifest does not match its ID")
+	}
+	return d, json.Unmarshal(block, &d)
+}
+
+func matches(id cid.Cid, digest []byte) bool {
+	dec, err := multihash.Decode(id.Hash())
+	return err == nil && string(dec.Digest) == string(digest)
+}
+
+// Example shares one file between two peers on an in-memory network: the seeder stores the
+// pieces and the manifest, the downloader fetches, verifies and writes it.
+func Example() {
+	mn, _ := mocknet.FullMeshLinked(2)
+	defer mn.Close()
+	hosts := mn.Hosts()
+
+	// The seeder's content: one 40 KiB file, 16 KiB pieces.
+	data := make([]byte, 40<<10)
+	for i := range data {
+		data[i] = byte(i)
+	}
+	seedStore := newMapStore()
+	l, _ := merkle.NewLayout(int64(len(data)), 16<<10)
+	file := exchange.FileSpec{Size: l.Size(), PieceSize: l.PieceSize()}
+	for i := 0; i < l.NumPieces(); i++ {
+		piece := data[l.PieceOffset(i) : l.PieceOffset(i)+int64(l.PieceLen(i))]
+		pid := merkle.PieceID{Root: merkle.HashPiece(piece, l.PieceHeight()), Height: uint8(l.PieceHeight())}
+		file.Layer = append(file.Layer, pid.Root)
+		_ = seedStore.PutPiece(cid.Cid{}, i, pid, piece)
+	}
+	file.Root, _ = merkle.RootFromLayer(l, file.Layer)
+	block, _ := json.Marshal(exchange.Description{Name: "hello.bin", Files: []exchange.FileSpec{file}})
+	id, _ := cid.Prefix{Version: 1, Codec: cid.Raw, MhType: multihash.SHA2_256, MhLength: -1}.Sum(block)
+	_ = seedStore.PutManifest(id, block)
+
+	seeder, _ := exchange.New(hosts[0], seedStore, decode, exchange.DefaultConfig())
+	defer seeder.Close()
+	downloader, _ := exchange.New(hosts[1], newMapStore(), decode, exchange.DefaultConfig())
+	defer downloader.Close()
+
+	dir, _ := os.MkdirTemp("", "exchange-example-")
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "hello.bin")
+	res, err := downloader.Download(context.Background(), exchange.Request{
+		ID:        id,
+		Providers: []peer.AddrInfo{{ID: hosts[0].ID(), Addrs: hosts[0].Addrs()}},
+		Output:    out,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	got, _ := os.ReadFile(out)
+	fmt.Println(res.Name, res.Size, res.Pieces, string(got) == string(data))
+	// Output: hello.bin 40960 3 true
+}
