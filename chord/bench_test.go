@@ -18,7 +18,9 @@ import (
 func BenchmarkLookup(b *testing.B) {
 	for _, n := range []int{64, 256} {
 		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
-			c := chordtest.New(chordtest.Options{Config: testConfig(20 * time.Millisecond), Seed: uint64(n)})
+			// Short periods to converge quickly, but not so short that maintenance of
+			// N nodes crowds out the lookups being measured.
+			c := chordtest.New(chordtest.Options{Config: testConfig(time.Duration(n) * time.Millisecond), Seed: uint64(n)})
 			defer c.Close()
 			ctx := context.Background()
 			if err := c.Start(ctx, n); err != nil {

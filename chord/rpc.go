@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dhtnode/dhtnode/routing"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
@@ -164,6 +165,14 @@ func (c *Chord) serve(from peer.ID, req *message) *message {
 		}
 		c.mu.Lock()
 		found, succs, next := c.ring.step(req.Key, c.cfg.ReferralWidth)
+		if req.Key == routing.PeerKey(from) {
+			// A node looking up its own key is joining (Join): it is live and about to
+			// be a member, so offer it to our successor list and fingers. When many
+			// nodes join at once this keeps them from all landing on one successor and
+			// stabilization from walking the ring one node per round. (Offered after
+			// answering, so the joiner never gets itself back.)
+			c.ring.offer(NewPeer(from))
+		}
 		c.mu.Unlock()
 		if found {
 			return &message{Type: msgResponse, Found: true, Peers: c.infos(succs)}
@@ -188,6 +197,7 @@ func (c *Chord) serve(from peer.ID, req *message) *message {
 		c.mu.Lock()
 		c.inRing = true
 		old, changed := c.ring.notify(p)
+		c.ring.offer(p) // a notifier is a live member: it may also be a better finger
 		var handoff []record
 		if changed {
 			// p joined between old and us: keys in (old, p] are now p's.

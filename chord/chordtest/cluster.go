@@ -171,10 +171,18 @@ func (c *Cluster) boot(ctx context.Context, n *Node) error {
 		}
 		return nil
 	}
-	c.mu.Lock()
-	via := live[c.rng.IntN(len(live))]
-	c.mu.Unlock()
-	return ch.Join(ctx, peer.AddrInfo{ID: via.ID, Addrs: via.Host.Addrs()})
+	// Join through a random live node; on a loaded machine a join can time out, so try
+	// a few others before giving up.
+	var err2 error
+	for range 5 {
+		c.mu.Lock()
+		via := live[c.rng.IntN(len(live))]
+		c.mu.Unlock()
+		if err2 = ch.Join(ctx, peer.AddrInfo{ID: via.ID, Addrs: via.Host.Addrs()}); err2 == nil {
+			return nil
+		}
+	}
+	return err2
 }
 
 // Kill stops node i without a word to anyone (SIGKILL): links cut, host closed.
