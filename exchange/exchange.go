@@ -74,6 +74,10 @@ type Config struct {
 	// MaxBadPieces bans a peer after this many pieces that failed verification (default 4,
 	// as libtorrent does). A banned peer is refused by every later download of this exchange.
 	MaxBadPieces int
+	// MaxInflightBytes bounds the piece bytes one download has requested and not yet
+	// received, across all providers (default 32 MiB; each provider keeps at least one
+	// request). It bounds memory: answers in flight sit in stream buffers.
+	MaxInflightBytes int64
 	// MaxPeers bounds the providers one download uses at once (default 16).
 	MaxPeers int
 	// HaveInterval is how often a download asks peers that lack pieces for a fresh have
@@ -95,14 +99,15 @@ type Config struct {
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
 	return Config{
-		Window:         8,
-		MaxWindow:      64,
-		WindowHorizon:  200 * time.Millisecond,
-		StallTimeout:   10 * time.Second,
-		MaxBadPieces:   4,
-		MaxPeers:       16,
-		HaveInterval:   time.Second,
-		ConnectTimeout: 10 * time.Second,
+		Window:           8,
+		MaxWindow:        64,
+		WindowHorizon:    200 * time.Millisecond,
+		StallTimeout:     10 * time.Second,
+		MaxBadPieces:     4,
+		MaxPeers:         16,
+		MaxInflightBytes: 32 << 20,
+		HaveInterval:     time.Second,
+		ConnectTimeout:   10 * time.Second,
 	}
 }
 
@@ -119,6 +124,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("exchange: stall timeout must be positive")
 	case c.MaxBadPieces < 1:
 		return fmt.Errorf("exchange: max bad pieces %d < 1", c.MaxBadPieces)
+	case c.MaxInflightBytes < 0:
+		return fmt.Errorf("exchange: max in-flight bytes %d < 0", c.MaxInflightBytes)
 	case c.MaxPeers < 1:
 		return fmt.Errorf("exchange: max peers %d < 1", c.MaxPeers)
 	case c.HaveInterval <= 0:

@@ -248,6 +248,9 @@ func (d *download) deliver(ss *session, ps *peerState, log *slog.Logger, i int, 
 	if d.sw.head(ps) == i {
 		d.sw.pop(ps)
 	}
+	if d.sw.takeStarved() {
+		d.wakeAllLocked()
+	}
 	if verr != nil {
 		banned := d.sw.corrupt(ps, now)
 		bad := ps.bad

@@ -19,6 +19,14 @@ type swarm struct {
 	cursor   int // every piece below cursor is done or requested
 	pieceLen func(i int) int
 
+	// inflightBytes is what all peers owe us; pick keeps it under maxInflight, so memory
+	// for answers in flight (ours and the streams' buffers) stays bounded however many
+	// peers serve. starved records that pick refused for that reason: the next answer
+	// wakes the idle peers.
+	inflightBytes int64
+	maxInflight   int64
+	starved       bool
+
 	minWindow, maxWindow int
 	maxDup               int // endgame: at most this many peers asked for one piece
 	maxBad               int
@@ -53,6 +61,7 @@ func newSwarm(n int, pieceLen func(int) int, cfg Config) *swarm {
 		maxWindow:   cfg.MaxWindow,
 		maxDup:      2,
 		maxBad:      cfg.MaxBadPieces,
+		maxInflight: cfg.MaxInflightBytes,
 		rateHorizon: cfg.WindowHorizon,
 	}
 	return s
@@ -106,6 +115,10 @@ func (s *swarm) pick(p *peerState, now time.Time) int {
 	if !p.usable() || len(p.inflight) >= p.window {
 		return -1
 	}
+	if s.maxInflight > 0 && len(p.inflight) > 0 && s.inflightBytes >= s.maxInflight {
+		s.starved = true // every peer keeps at least one request, so none is shut out
+		return -1
+	}
 	for s.cursor < s.n && (s.done.Has(s.cursor) || len(s.asked[s.cursor]) > 0) {
 		s.cursor++
 	}
@@ -146,6 +159,7 @@ func (s *swarm) request(p *peerState, i int, now time.Time) {
 	}
 	p.inflight = append(p.inflight, i)
 	s.asked[i] = append(s.asked[i], p.id)
+	s.inflightBytes += int64(s.pieceLen(i))
 }
 
 func contains(ids []peer.ID, id peer.ID) bool {
@@ -155,6 +169,14 @@ func contains(ids []peer.ID, id peer.ID) bool {
 		}
 	}
 	return false
+}
+
+// takeStarved reports (and clears) whether pick refused a peer for the in-flight cap since
+// the last call: the caller should wake the idle peers.
+func (s *swarm) takeStarved() bool {
+	st := s.starved
+	s.starved = false
+	return st
 }
 
 // head returns the piece the peer's next response must be about, or -1.
@@ -171,6 +193,7 @@ func (s *swarm) pop(p *peerState) int {
 	i := p.inflight[0]
 	p.inflight = p.inflight[1:]
 	s.unask(i, p.id)
+	s.inflightBytes -= int64(s.pieceLen(i))
 	return i
 }
 
@@ -260,6 +283,7 @@ func (s *swarm) drop(p *peerState) {
 func (s *swarm) release(p *peerState) {
 	for _, i := range p.inflight {
 		s.unask(i, p.id)
+		s.inflightBytes -= int64(s.pieceLen(i))
 	}
 	p.inflight = nil
 }

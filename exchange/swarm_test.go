@@ -159,3 +159,38 @@ func TestSwarmMissingClearsHave(t *testing.T) {
 		t.Fatal("missing did not clear just that piece")
 	}
 }
+
+func TestSwarmCapsBytesInFlight(t *testing.T) {
+	now := time.Unix(0, 0)
+	cfg := DefaultConfig()
+	cfg.Window, cfg.MaxWindow = 8, 8
+	cfg.MaxInflightBytes = 3000
+	s := newSwarm(20, func(int) int { return 1000 }, cfg)
+	a := s.addPeer("a", full(20), now)
+	b := s.addPeer("b", full(20), now)
+	c := s.addPeer("c", full(20), now)
+	if got := pickAll(s, a, now); len(got) != 3 {
+		t.Fatalf("a picked %v under a 3-piece cap", got)
+	}
+	// Every peer still gets one request, so none starves for good.
+	if got := pickAll(s, b, now); len(got) != 1 {
+		t.Fatalf("b picked %v", got)
+	}
+	if !s.takeStarved() || s.takeStarved() {
+		t.Fatal("starved flag not set once")
+	}
+	s.delivered(a, s.pop(a), 1000, now)
+	s.delivered(a, s.pop(a), 1000, now)
+	if got := pickAll(s, c, now); len(got) != 1 {
+		t.Fatalf("c picked %v at the cap", got)
+	}
+	if s.inflightBytes != 3000 {
+		t.Fatalf("in flight %d", s.inflightBytes)
+	}
+	s.drop(a)
+	s.drop(b)
+	s.drop(c)
+	if s.inflightBytes != 0 {
+		t.Fatalf("in flight %d after every peer left", s.inflightBytes)
+	}
+}
