@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -44,9 +45,10 @@ func chordOnlyRepo(t *testing.T, repo string) {
 }
 
 // TestChordRoutingAcrossThreeDaemons: three daemons meet through gossip and route
-// through Chord alone; a key provided on n1 is found from n3, lookups from every node
-// name the same owner (the oracle: the key's successor among the three), and the
-// routing table shows the ring.
+// through Chord alone. Lookups from every node name the oracle's owner (the key's
+// successor among the three); a key provided on n1 is found from n3; a file added on
+// n1 is fetched by `get` on n3 with no --from, through Chord; the routing table shows
+// the ring.
 func TestChordRoutingAcrossThreeDaemons(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test skipped in -short mode")
@@ -100,6 +102,33 @@ func TestChordRoutingAcrossThreeDaemons(t *testing.T) {
 		out, errOut, code := cli(t, repos[2], "routing", "findprovs", "some content", "--via", "chord")
 		return code == 0 && strings.Contains(out, seed.PeerID), out + errOut
 	})
+
+	// Content through Chord alone: add on n1 announces it, get on n3 (no --from) finds
+	// n1 through Chord and fetches it.
+	data := make([]byte, 300<<10)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	file := filepath.Join(base, "payload.bin")
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = cli(t, repos[0], "add", "-q", file)
+	if code != 0 {
+		t.Fatalf("add on n1: %s", errOut)
+	}
+	id := strings.TrimSpace(out)
+	waitFor(t, "n3 to find n1 as provider of "+id, 30*time.Second, func() (bool, string) {
+		out, errOut, code := cli(t, repos[2], "routing", "findprovs", id, "--via", "chord")
+		return code == 0 && strings.Contains(out, seed.PeerID), out + errOut
+	})
+	got := filepath.Join(base, "got.bin")
+	if out, errOut, code := cli(t, repos[2], "get", id, "-o", got); code != 0 {
+		t.Fatalf("get on n3 through chord: %s %s", out, errOut)
+	}
+	if b, err := os.ReadFile(got); err != nil || !bytes.Equal(b, data) {
+		t.Fatalf("n3 got different bytes (err %v)", err)
+	}
 
 	out, errOut, code = cli(t, repos[2], "routing", "table", "--via", "chord")
 	if code != 0 || !strings.Contains(out, "successors (2)") || !strings.Contains(out, "fingers") {
