@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
-	"golang.org/x/sys/unix"
 
 	"github.com/dhtnode/dhtnode/content"
 	"github.com/dhtnode/dhtnode/merkle"
@@ -128,17 +126,6 @@ func (s *Store) commitAdd(res *content.AddResult, pin bool) error {
 	s.have[key(id)] = &haveState{bits: bits}
 	s.mu.Unlock()
 	return nil
-}
-
-// syncFS flushes the file system holding dir: one call makes every rename
-// of this add durable, instead of an fsync per shard directory.
-func syncFS(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return unix.Syncfs(int(f.Fd()))
 }
 
 // WriteFile writes file (an index into the manifest's Files) of content id
