@@ -10,6 +10,7 @@ import (
 	"github.com/dhtnode/dhtnode/routing"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
+	dto "github.com/prometheus/client_model/go"
 )
 
 func TestParseRoutingKey(t *testing.T) {
@@ -144,6 +145,13 @@ func TestChordAcrossThreeNodes(t *testing.T) {
 	}
 	if len(tables) != 1 || tables[0].Algo != "chord" || tables[0].Entries() == 0 {
 		t.Fatalf("routing table: %+v", tables)
+	}
+	families, err := nodes[2].Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(families, func(f *dto.MetricFamily) bool { return f.GetName() == "dhtnode_chord_lookup_hops" }) {
+		t.Error("chord metrics are not in the node's registry")
 	}
 	routers, err := clients[1].RoutingRouters(ctx)
 	if err != nil || len(routers) != 1 || !routers[0].Default {
