@@ -1,25 +1,73 @@
 package node
 
-import "github.com/dhtnode/dhtnode/routing"
+import (
+	"time"
 
-// Stub created by the routers wiring (chord helper); the compare helper owns and
-// replaces this file. The hook it must keep:
+	"github.com/dhtnode/dhtnode/onehop"
+	"github.com/dhtnode/dhtnode/routing"
+)
+
+// OnehopConfig is the "routing.onehop" section of config.json: onehop.Config as it is
+// spelled in the file. Every field is documented on onehop.Config.
 //
-//   - type OnehopConfig: the "routing.onehop" section of config.json, with
-//     DefaultOnehopConfig() and Validate() error;
-//   - func (n *Node) startOnehop() (routing.Router, error): build the router on n.host.
-//     routers.go feeds it gossip events if it implements routing.MembershipListener and
-//     calls its Close() error on shutdown.
+//	"onehop": {"replicas": 3, "rpc_timeout": "2s", "provider_ttl": "24h", ...}
+type OnehopConfig struct {
+	// Replicas: the owner and its successors that keep each provider record, and how
+	// many owners a lookup returns. Default 3.
+	Replicas int `json:"replicas"`
+	// RPCTimeout bounds each request. Default "2s".
+	RPCTimeout Duration `json:"rpc_timeout"`
+	// MaxAttempts bounds the requests of one lookup (redirects and retries). Default 8.
+	MaxAttempts int `json:"max_attempts"`
+	// ProviderTTL: how long a provider record lives unless republished. Default "24h".
+	ProviderTTL Duration `json:"provider_ttl"`
+	// RepublishInterval: how often this node re-announces what it provides. Default "12h".
+	RepublishInterval Duration `json:"republish_interval"`
+	// MaxKeys, MaxProvidersPerKey, MaxRecordsPerPeer bound the provider records this
+	// node stores for others. Defaults 65536, 64, 4096.
+	MaxKeys            int `json:"max_keys"`
+	MaxProvidersPerKey int `json:"max_providers_per_key"`
+	MaxRecordsPerPeer  int `json:"max_records_per_peer"`
+}
 
-// OnehopConfig is the "routing.onehop" section of config.json.
-type OnehopConfig struct{}
+// DefaultOnehopConfig is onehop.DefaultConfig in config-file form.
+func DefaultOnehopConfig() OnehopConfig {
+	d := onehop.DefaultConfig()
+	return OnehopConfig{
+		Replicas:           d.Replicas,
+		RPCTimeout:         Duration(d.RPCTimeout),
+		MaxAttempts:        d.MaxAttempts,
+		ProviderTTL:        Duration(d.ProviderTTL),
+		RepublishInterval:  Duration(d.RepublishInterval),
+		MaxKeys:            d.MaxKeys,
+		MaxProvidersPerKey: d.MaxProvidersPerKey,
+		MaxRecordsPerPeer:  d.MaxRecordsPerPeer,
+	}
+}
 
-// DefaultOnehopConfig returns the one-hop defaults.
-func DefaultOnehopConfig() OnehopConfig { return OnehopConfig{} }
+// OnehopConfig converts the section to onehop.Config (without logger and registry).
+func (c OnehopConfig) OnehopConfig() onehop.Config {
+	return onehop.Config{
+		Replicas:           c.Replicas,
+		RPCTimeout:         time.Duration(c.RPCTimeout),
+		MaxAttempts:        c.MaxAttempts,
+		ProviderTTL:        time.Duration(c.ProviderTTL),
+		RepublishInterval:  time.Duration(c.RepublishInterval),
+		MaxKeys:            c.MaxKeys,
+		MaxProvidersPerKey: c.MaxProvidersPerKey,
+		MaxRecordsPerPeer:  c.MaxRecordsPerPeer,
+	}
+}
 
-// Validate checks the section.
-func (OnehopConfig) Validate() error { return nil }
+// Validate reports the first setting onehop would refuse.
+func (c OnehopConfig) Validate() error { return c.OnehopConfig().Validate() }
 
+// startOnehop builds the one-hop router from the "routing.onehop" section. Its view is
+// the gossip membership: routers.go feeds it PeerUp for every live member and PeerDown
+// for failed or departed ones, which is all the routing state it has.
 func (n *Node) startOnehop() (routing.Router, error) {
-	return nil, nil // not wired yet: startRouters skips it with a warning
+	cfg := n.cfg.Routing.Onehop.OnehopConfig()
+	cfg.Logger = n.logger
+	cfg.Registerer = n.registry
+	return onehop.New(n.host, cfg)
 }
