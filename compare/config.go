@@ -59,6 +59,9 @@ type Config struct {
 	// Settle is the minimum warm-up after the initial joins, so that finger tables
 	// and buckets are complete rather than merely correct.
 	Settle time.Duration
+	// GossipProfile is the memberlist timing profile of the simulated gossip members:
+	// "lan" (the daemon's default), "wan" or "local".
+	GossipProfile string
 	// Logger receives progress; nil discards.
 	Logger *slog.Logger
 }
@@ -79,6 +82,7 @@ func DefaultConfig() Config {
 		TimeoutPenalty: 500 * time.Millisecond,
 		WarmupMax:      3 * time.Minute,
 		Settle:         10 * time.Second,
+		GossipProfile:  "lan",
 	}
 }
 
@@ -123,6 +127,11 @@ func (c Config) Validate() error {
 		if s < 0 || (s > 0 && s < time.Second) {
 			return bad("session mean %v: want 0 (none) or at least 1s", s)
 		}
+	}
+	switch c.GossipProfile {
+	case "lan", "wan", "local":
+	default:
+		return bad("gossip profile %q: want lan, wan or local", c.GossipProfile)
 	}
 	if _, err := NewLatencyModel(c.Latency); err != nil {
 		return err

@@ -76,7 +76,8 @@ func runOne(ctx context.Context, cfg Config, model *LatencyModel, n int, churn t
 	// 1. The initial network: nodes start a few at a time, each joining through nodes
 	//    already up.
 	log.Info("starting nodes")
-	if err := s.startInitial(ctx); err != nil {
+	if err := s.startInitial(ctx, log); err != nil {
+		log.Error("start failed", "err", err)
 		return nil, nil, err
 	}
 	joined := time.Since(t0)
@@ -164,7 +165,7 @@ func runOne(ctx context.Context, cfg Config, model *LatencyModel, n int, churn t
 }
 
 // startInitial starts N nodes: the first alone, then the rest by a few workers.
-func (s *simNet) startInitial(ctx context.Context) error {
+func (s *simNet) startInitial(ctx context.Context, log *slog.Logger) error {
 	if _, err := s.startNode(ctx, 0); err != nil {
 		return err
 	}
@@ -185,6 +186,9 @@ func (s *simNet) startInitial(ctx context.Context) error {
 		})
 	}
 	for slot := 1; slot < s.n; slot++ {
+		if slot%128 == 0 {
+			log.Info("starting nodes", "started", slot)
+		}
 		select {
 		case next <- slot:
 		case err := <-errc:
@@ -212,6 +216,7 @@ func (s *simNet) startInitial(ctx context.Context) error {
 func (s *simNet) warmup(ctx context.Context, log *slog.Logger) (int, error) {
 	deadline := time.Now().Add(s.cfg.WarmupMax)
 	if s.mem != nil {
+		lastLog := time.Now()
 		for {
 			behind := 0
 			for _, nd := range s.liveNodes() {
@@ -224,6 +229,14 @@ func (s *simNet) warmup(ctx context.Context, log *slog.Logger) (int, error) {
 			}
 			if time.Now().After(deadline) {
 				return 0, fmt.Errorf("compare: gossip views incomplete on %d of %d nodes after %v", behind, s.n, s.cfg.WarmupMax)
+			}
+			if time.Since(lastLog) > 10*time.Second {
+				lastLog = time.Now()
+				minUp := int64(s.n)
+				for _, nd := range s.liveNodes() {
+					minUp = min(minUp, nd.peersUp.Load())
+				}
+				log.Info("waiting for gossip views", "incomplete", behind, "smallest_view", minUp+1)
 			}
 			if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
 				return 0, err
