@@ -1,0 +1,137 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dhtnode/dhtnode/kademlia"
+	"github.com/dhtnode/dhtnode/routing"
+)
+
+// TestKademliaAcrossThreeNodes starts three in-process nodes on loopback that meet
+// through gossip and route through Kademlia alone (with the default IP-diversity
+// setting, which must admit loopback peers): lookups agree with the XOR oracle at
+// kademlia.Target, a key provided on the first node is found from the third, and the
+// routing table shows the other two nodes in their k-buckets, all through the HTTP API.
+func TestKademliaAcrossThreeNodes(t *testing.T) {
+	var nodes []*Node
+	var clients []*Client
+	for i := range 3 {
+		cfg := testConfig()
+		cfg.Routing.Routers = []string{"kademlia"}
+		cfg.Routing.Default = "kademlia"
+		if i > 0 {
+			cfg.Gossip.Join = []string{nodes[0].Gossip().BoundAddr()}
+		}
+		n, err := New(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = n.Close() })
+		nodes = append(nodes, n)
+		clients = append(clients, NewClient(n.APIAddr()))
+	}
+	if nodes[0].Router("kademlia") == nil || nodes[0].DefaultRouter() != nodes[0].Router("kademlia") {
+		t.Fatal("kademlia router not running as the default")
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var keys []routing.Key
+	for _, n := range nodes {
+		keys = append(keys, routing.PeerKey(n.ID()))
+	}
+	oracle := func(k routing.Key) routing.Key {
+		target := kademlia.Target(k)
+		return slices.MinFunc(keys, func(a, b routing.Key) int { return a.XOR(target).Cmp(b.XOR(target)) })
+	}
+	probes := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
+	for { // gossip needs a moment to tell everyone about everyone
+		allRight := true
+		for i, c := range clients {
+			for _, p := range probes {
+				resp, err := c.Lookup(ctx, p, "kademlia")
+				if err != nil {
+					t.Fatal(err)
+				}
+				res := resp.Results[0]
+				if res.Error != "" || len(res.Peers) != 3 || res.Peers[0].Key != oracle(resp.Key) {
+					allRight = false
+					if ctx.Err() != nil {
+						t.Fatalf("node %d: lookup %q never matched the oracle: %+v", i, p, res)
+					}
+				}
+			}
+		}
+		if allRight {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	const content = "some content id"
+	prov, err := clients[0].Provide(ctx, content, "kademlia")
+	if err != nil || prov.Results[0].Error != "" {
+		t.Fatalf("provide: %v %+v", err, prov)
+	}
+	found, err := clients[2].FindProviders(ctx, content, "kademlia", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := found.Results[0]
+	if res.Error != "" || !slices.ContainsFunc(res.Peers, func(p PeerRef) bool { return p.PeerID == nodes[0].ID().String() }) {
+		t.Fatalf("findprovs from node 3 did not find node 1: %+v", res)
+	}
+
+	tbl := nodes[1].Router("kademlia").(routing.TableReporter).RoutingTable()
+	if tbl.Algo != "kademlia" || tbl.Entries() != 2 || !strings.HasPrefix(tbl.Sections[0].Name, "bucket ") {
+		t.Fatalf("routing table: %+v", tbl)
+	}
+}
+
+func TestKademliaConfigSection(t *testing.T) {
+	in := `{"routing": {"routers": ["kademlia"], "default": "kademlia",
+	  "kademlia": {"concurrency": 3, "ip_diversity": "off", "reprovide_interval": "0s",
+	    "bootstrap": ["/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK"]}}}`
+	cfg, err := DecodeConfig(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := cfg.Routing.Kademlia.routerConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Given keys are taken, missing ones keep their defaults.
+	if kc.Concurrency != 3 || kc.IPDiversity != kademlia.DiversityOff || kc.ReprovideInterval != 0 ||
+		kc.BucketSize != 20 || kc.ProtocolPrefix != "/dhtnode" || !kc.AutoRefresh || len(kc.BootstrapPeers) != 1 {
+		t.Fatalf("decoded %+v", kc)
+	}
+	for _, bad := range []string{
+		`{"routing": {"kademlia": {"ip_diversity": "maybe"}}}`,
+		`{"routing": {"kademlia": {"bootstrap": ["/ip4/127.0.0.1/tcp/4001"]}}}`,
+		`{"routing": {"kademlia": {"protocol_prefix": "/ipfs", "bucket_size": 8}}}`,
+		`{"routing": {"kademlia": {"alpha": 3}}}`,
+	} {
+		if _, err := DecodeConfig(strings.NewReader(bad)); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%s: got %v, want ErrInvalidConfig", bad, err)
+		}
+	}
+	// The default section survives a round trip through the file format.
+	var buf bytes.Buffer
+	if err := EncodeConfig(&buf, DefaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+	back, err := DecodeConfig(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(back.Routing.Kademlia.Bootstrap, DefaultKademliaConfig().Bootstrap) ||
+		back.Routing.Kademlia.RefreshInterval != DefaultKademliaConfig().RefreshInterval {
+		t.Fatalf("round trip: %+v", back.Routing.Kademlia)
+	}
+}
