@@ -15,7 +15,14 @@
 // (RoutingTable().TryAddPeer), so a new node routes as soon as gossip has told it
 // about the cluster, without waiting for a bucket refresh; PeerDown removes it.
 // Only Config.BootstrapPeers are dialled on start: never the public IPFS
-// bootstrappers unless they are listed there.
+// bootstrappers unless they are listed there. Without gossip, Join does the classic
+// Kademlia join instead (contact known peers, look up our own ID, refresh every
+// bucket).
+//
+// Provide stores our record locally and on the k closest peers; the router keeps the
+// key and re-announces it every Config.ReprovideInterval (22 h) so the records, which
+// live Config.ProviderTTL (48 h) where they are stored, outlast churn and reach peers
+// that joined near the key since.
 //
 // # Keys: why Kademlia routes key K to Target(K), not to K
 //
