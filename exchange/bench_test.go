@@ -9,6 +9,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/dhtnode/dhtnode/merkle"
 )
@@ -60,6 +61,9 @@ func BenchmarkTransfer(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			var dups dto.Metric
+			_ = x.metrics.dupPieces.Write(&dups)
+			b.ReportMetric(dups.GetCounter().GetValue()/float64(b.N), "dups/op")
 		})
 	}
 }

@@ -42,7 +42,12 @@ func TestDownloadTwoNodesSizes(t *testing.T) {
 }
 
 func TestDownloadFourNodesUsesEveryProvider(t *testing.T) {
-	nodes := newTestNodes(t, 4, nil)
+	nodes := newTestNodes(t, 4, func(i int, cfg *Config, s *memStore) Store {
+		if i == 3 {
+			cfg.MaxRate = 12 << 20 // a few hundred ms: long enough for every provider to join
+		}
+		return nil
+	})
 	data := randomBytes(3<<20+12345, 7)
 	var id = addFile(t, nodes[0].store, "big", data, 64<<10)
 	for _, n := range nodes[1:3] {
@@ -70,6 +75,11 @@ func TestDownloadFourNodesUsesEveryProvider(t *testing.T) {
 func TestCorruptProviderIsBannedAndNothingCorruptIsWritten(t *testing.T) {
 	data := randomBytes(4<<20, 11)
 	nodes := newTestNodes(t, 5, func(i int, cfg *Config, s *memStore) Store {
+		if i == 4 {
+			// Slow enough (about half a second) that every provider gets its share of
+			// the requests however the goroutines are scheduled.
+			cfg.MaxRate = 8 << 20
+		}
 		if i == 0 {
 			return &corruptStore{Store: s}
 		}
@@ -92,7 +102,7 @@ func TestCorruptProviderIsBannedAndNothingCorruptIsWritten(t *testing.T) {
 	}
 	bad := nodes[0].host.ID()
 	if _, banned := dl.x.Banned()[bad]; !banned {
-		t.Fatalf("corrupt peer not banned; bad counts %v", res.Bad)
+		t.Fatalf("corrupt peer not banned; bad counts %v, fetched %v", res.Bad, res.Fetched)
 	}
 	if res.Bad[bad] != 4 {
 		t.Fatalf("corrupt peer has %d strikes, want 4", res.Bad[bad])

@@ -9,6 +9,7 @@ type metrics struct {
 	fetchedPieces prometheus.Counter
 	fetchedBytes  prometheus.Counter
 	badPieces     prometheus.Counter
+	dupPieces     prometheus.Counter
 	bannedPeers   prometheus.Counter
 	stalledPeers  prometheus.Counter
 	streamErrors  prometheus.Counter
@@ -24,12 +25,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		fetchedPieces: c("fetched_pieces_total", "Verified pieces received from peers."),
 		fetchedBytes:  c("fetched_bytes_total", "Verified piece bytes received from peers."),
 		badPieces:     c("bad_pieces_total", "Pieces from peers that failed verification."),
+		dupPieces:     c("duplicate_pieces_total", "Verified pieces received twice (endgame re-requests), dropped."),
 		bannedPeers:   c("banned_peers_total", "Peers banned for sending bad pieces."),
 		stalledPeers:  c("stalled_peers_total", "Peers dropped for stalling."),
 		streamErrors:  c("stream_errors_total", "Exchange streams closed because of a protocol error."),
 	}
 	if reg != nil {
-		for _, col := range []prometheus.Collector{m.servedPieces, m.servedBytes, m.fetchedPieces, m.fetchedBytes, m.badPieces, m.bannedPeers, m.stalledPeers, m.streamErrors} {
+		for _, col := range []prometheus.Collector{m.servedPieces, m.servedBytes, m.fetchedPieces, m.fetchedBytes, m.badPieces, m.dupPieces, m.bannedPeers, m.stalledPeers, m.streamErrors} {
 			if err := reg.Register(col); err != nil {
 				return nil, err
 			}

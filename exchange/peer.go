@@ -284,6 +284,7 @@ func (d *download) deliver(ss *session, ps *peerState, log *slog.Logger, i int, 
 	d.mu.Unlock()
 	if !isNew {
 		x.bufs.put(body)
+		x.metrics.dupPieces.Inc()
 		return true // an endgame duplicate
 	}
 	if d.lim != nil {

@@ -109,8 +109,10 @@ func (s *swarm) setHave(id peer.ID, have Bitfield) {
 
 // pick chooses the next piece to request from p, or -1. Normal mode takes the lowest piece
 // nobody is fetching (sequential order keeps writes and reads local). Once every missing piece
-// is requested (endgame), an idle slot re-requests a piece in flight at another peer, oldest
-// first, so one slow peer cannot hold up the tail.
+// is requested (endgame), an idle slot re-requests a piece in flight at another peer if that
+// peer is late with it (see late), so one slow or stalled peer cannot hold up the tail. The
+// protocol has no cancel, so a duplicate costs a piece of bandwidth: healthy peers with
+// short queues are not duplicated.
 func (s *swarm) pick(p *peerState, now time.Time) int {
 	if !p.usable() || len(p.inflight) >= p.window {
 		return -1
@@ -135,16 +137,14 @@ func (s *swarm) pick(p *peerState, now time.Time) int {
 			return -1
 		}
 	}
-	best, bestAge := -1, -1
+	best, bestETA := -1, time.Duration(-1)
 	for i, who := range s.asked {
 		if len(who) >= s.maxDup || !p.has(i) || contains(who, p.id) {
 			continue
 		}
-		// prefer the piece whose first requester has been silent longest
-		first := s.peers[who[0]]
-		age := int(now.Sub(first.lastActive))
-		if best < 0 || age > bestAge || (age == bestAge && i < best) {
-			best, bestAge = i, age
+		eta, late := s.late(s.peers[who[0]], i, p, now)
+		if late && (eta > bestETA || (eta == bestETA && i < best)) {
+			best, bestETA = i, eta
 		}
 	}
 	if best >= 0 {
@@ -169,6 +169,43 @@ func contains(ids []peer.ID, id peer.ID) bool {
 		}
 	}
 	return false
+}
+
+// rateTau is the memory of a peer's rate estimate.
+const rateTau = time.Second
+
+// Endgame thresholds: a piece is duplicated when its peer has sent nothing for
+// endgameSilence, or would deliver it more than endgameMinETA from now and twice as late as
+// the idle peer would.
+const (
+	endgameSilence = 500 * time.Millisecond
+	endgameMinETA  = 500 * time.Millisecond
+)
+
+// late reports whether piece i, requested from q, would arrive sooner from p, and q's
+// estimated time to deliver it (-1 when unknown).
+func (s *swarm) late(q *peerState, i int, p *peerState, now time.Time) (time.Duration, bool) {
+	pos := 0
+	for k, x := range q.inflight {
+		if x == i {
+			pos = k
+			break
+		}
+	}
+	eta := func(r *peerState, queued int) time.Duration {
+		if r.rate <= 0 {
+			return -1
+		}
+		return time.Duration(float64(queued) * float64(s.pieceLen(i)) / r.rate * float64(time.Second))
+	}
+	etaQ, etaP := eta(q, pos+1), eta(p, len(p.inflight)+1)
+	if now.Sub(q.lastActive) > endgameSilence {
+		return max(etaQ, now.Sub(q.lastActive)), true
+	}
+	if etaQ < 0 || etaP < 0 {
+		return etaQ, false
+	}
+	return etaQ, etaQ > endgameMinETA && etaQ > 2*etaP
 }
 
 // takeStarved reports (and clears) whether pick refused a peer for the in-flight cap since
@@ -235,12 +272,11 @@ func (s *swarm) account(p *peerState, n int, now time.Time) {
 	p.bytes += int64(n)
 	p.pieces++
 	if dt > 0 {
+		// A time-weighted moving average: about the bytes of the last rateTau per
+		// second. It starts from zero, so a burst of early answers (buffered before we
+		// read them) does not hand one peer a full window before the others connect.
 		inst := float64(n) / dt
-		if p.rate == 0 {
-			p.rate = inst
-		} else {
-			p.rate = 0.8*p.rate + 0.2*inst
-		}
+		p.rate += (inst - p.rate) * min(1, dt/rateTau.Seconds())
 	}
 	w := s.minWindow
 	if pl := s.pieceLen(0); pl > 0 {

@@ -60,7 +60,7 @@ func TestSwarmRespectsHave(t *testing.T) {
 	}
 }
 
-func TestSwarmEndgameDuplicatesTailOnce(t *testing.T) {
+func TestSwarmEndgameDuplicatesOnlyLatePieces(t *testing.T) {
 	now := time.Unix(0, 0)
 	s := testSwarm(3)
 	a := s.addPeer("a", full(3), now)
@@ -68,18 +68,25 @@ func TestSwarmEndgameDuplicatesTailOnce(t *testing.T) {
 	c := s.addPeer("c", full(3), now)
 	pickAll(s, a, now) // 0,1
 	pickAll(s, b, now) // 2
-	if len(b.inflight) != 2 {
-		t.Fatalf("b should duplicate one piece in endgame: %v", b.inflight)
+	if len(b.inflight) != 1 {
+		t.Fatalf("b duplicated a piece a just asked for: %v", b.inflight)
 	}
-	got := pickAll(s, c, now)
-	for _, i := range got {
-		if len(s.asked[i]) > s.maxDup {
-			t.Fatalf("piece %d asked from %d peers", i, len(s.asked[i]))
+	// a stays silent: its pieces are late, and idle slots elsewhere take them, at most
+	// twice per piece.
+	later := now.Add(time.Second)
+	pickAll(s, b, later)
+	got := pickAll(s, c, later)
+	if len(b.inflight) != 2 || len(got) == 0 {
+		t.Fatalf("late pieces not duplicated: b %v, c %v", b.inflight, got)
+	}
+	for i, who := range s.asked {
+		if len(who) > s.maxDup {
+			t.Fatalf("piece %d asked from %d peers", i, len(who))
 		}
 	}
 	// Delivery from one makes the other's copy a duplicate.
 	i := s.pop(a)
-	if !s.delivered(a, i, 1000, now) {
+	if !s.delivered(a, i, 1000, later) {
 		t.Fatal("first delivery not new")
 	}
 	for _, p := range []*peerState{b, c} {
@@ -88,10 +95,32 @@ func TestSwarmEndgameDuplicatesTailOnce(t *testing.T) {
 		}
 		if len(p.inflight) > 0 {
 			s.pop(p)
-			if s.delivered(p, i, 1000, now) {
+			if s.delivered(p, i, 1000, later) {
 				t.Fatal("duplicate counted as new")
 			}
 		}
+	}
+}
+
+func TestSwarmEndgameLeavesHealthyQueuesAlone(t *testing.T) {
+	now := time.Unix(0, 0)
+	cfg := DefaultConfig()
+	cfg.Window, cfg.MaxWindow = 4, 4
+	s := newSwarm(8, func(int) int { return 1 << 20 }, cfg)
+	fast := s.addPeer("fast", full(8), now)
+	slow := s.addPeer("slow", full(8), now)
+	fast.rate, slow.rate = 100e6, 100e6 // both ~10 ms a piece
+	pickAll(s, fast, now)
+	pickAll(s, slow, now)
+	for len(fast.inflight) > 0 {
+		s.delivered(fast, s.pop(fast), 1<<20, now)
+	}
+	if got := pickAll(s, fast, now); len(got) != 0 {
+		t.Fatalf("duplicated a healthy peer's short queue: %v", got)
+	}
+	slow.rate = 1e6 // 1 s a piece: its queue of 4 takes 4 s
+	if got := pickAll(s, fast, now); len(got) == 0 {
+		t.Fatal("a slow peer's backlog was not duplicated")
 	}
 }
 
@@ -139,9 +168,14 @@ func TestSwarmWindowGrowsWithRate(t *testing.T) {
 	s := testSwarm(1000)
 	fast := s.addPeer("fast", full(1000), now)
 	slow := s.addPeer("slow", full(1000), now)
-	for k := 1; k <= 20; k++ {
+	for k := 1; k <= 3000; k++ {
 		s.account(fast, 1000, now.Add(time.Duration(k)*time.Millisecond)) // 1 MB/s
-		s.account(slow, 1000, now.Add(time.Duration(k)*100*time.Millisecond))
+	}
+	for k := 1; k <= 30; k++ {
+		s.account(slow, 1000, now.Add(time.Duration(k)*100*time.Millisecond)) // 10 kB/s
+	}
+	if fast.rate < 0.9e6 || fast.rate > 1.1e6 || slow.rate < 9e3 || slow.rate > 11e3 {
+		t.Fatalf("rates fast=%.0f slow=%.0f", fast.rate, slow.rate)
 	}
 	if fast.window <= slow.window || fast.window != s.maxWindow || slow.window != s.minWindow {
 		t.Fatalf("windows fast=%d slow=%d", fast.window, slow.window)
