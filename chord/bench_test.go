@@ -46,9 +46,13 @@ func BenchmarkLookup(b *testing.B) {
 }
 
 func waitRoundsB(b *testing.B, c *chordtest.Cluster, rounds uint64) {
-	for _, n := range c.Live() {
-		base := n.Chord.StabilizeRounds()
-		for n.Chord.StabilizeRounds() < base+rounds {
+	live := c.Live()
+	base := make([]uint64, len(live))
+	for i, n := range live {
+		base[i] = n.Chord.StabilizeRounds()
+	}
+	for i, n := range live {
+		for n.Chord.StabilizeRounds() < base[i]+rounds {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}

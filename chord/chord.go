@@ -25,7 +25,9 @@ var ErrClosed = errors.New("chord: closed")
 // routing.MembershipListener and routing.TableReporter.
 //
 // Goroutines: one maintenance goroutine per node runs stabilize, fix-fingers,
-// check-predecessor, record expiry, handoffs, joins requested by PeerUp and republishing.
+// check-predecessor, record expiry, handoffs and joins requested by PeerUp; republishing
+// runs on a goroutine of its own while it lasts (at most one), so a node providing many
+// keys never stalls its ring maintenance.
 // libp2p runs stream handlers on its own goroutines. Lookups run on the caller's
 // goroutine. The ring state and the provider store sit behind one mutex that is never
 // held across I/O.
@@ -45,6 +47,8 @@ type Chord struct {
 	inRing bool
 
 	stabilizeRounds atomic.Uint64
+	republishing    atomic.Bool
+	wg              sync.WaitGroup // the republishing goroutine
 
 	joinReq   chan peer.ID  // PeerUp while alone: join through this peer
 	handoffs  chan handoff  // records to push to a node that joined in front of us
@@ -120,6 +124,7 @@ func (c *Chord) Close() error {
 		c.h.RemoveStreamHandler(ProtocolID)
 		c.cancel()
 		<-c.done
+		c.wg.Wait()
 	})
 	return nil
 }
@@ -270,7 +275,14 @@ func (c *Chord) run() {
 		case <-check.C:
 			c.checkPredecessor()
 		case <-republish.C:
-			c.republish()
+			if c.republishing.CompareAndSwap(false, true) {
+				c.wg.Add(1)
+				go func() {
+					defer c.wg.Done()
+					defer c.republishing.Store(false)
+					c.republish()
+				}()
+			}
 		}
 	}
 }
@@ -521,21 +533,23 @@ func (c *Chord) addrInfos(ps []Peer) []peer.AddrInfo {
 }
 
 // Provide announces this node as a provider of key: the record goes to the key's owner
-// and its next r-1 successors, and is republished every RepublishInterval until Close.
+// and its next r-1 successors, and is republished every RepublishInterval until Close
+// (also when this first attempt fails).
 // It succeeds when at least one of them stored it. Errors: routing.ErrLookupFailed, or
 // the last store error when none accepted the record.
 func (c *Chord) Provide(ctx context.Context, key routing.Key) (routing.Trace, error) {
 	if c.ctx.Err() != nil {
 		return routing.Trace{Algo: c.Name(), Key: key}, ErrClosed
 	}
+	// Remember the key first, so republishing retries a provide that fails now.
+	c.mu.Lock()
+	c.provided[key] = struct{}{}
+	c.mu.Unlock()
 	start := time.Now()
 	owners, trace, err := c.lookup(ctx, key)
 	if err != nil {
 		return trace, err
 	}
-	c.mu.Lock()
-	c.provided[key] = struct{}{}
-	c.mu.Unlock()
 	self := c.info(c.self)
 	ttl := uint64(c.cfg.ProviderTTL / time.Second)
 	stored := 0

@@ -297,3 +297,63 @@ func restart(t *testing.T) {
 		t.Fatalf("%d live after restart, want %d", got, n)
 	}
 }
+
+// TestClusterRepublishRestoresRecords: when every holder of a record dies at once, the
+// provider's periodic republish stores it on the new owner.
+func TestClusterRepublishRestoresRecords(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		cfg := chord.DefaultConfig()
+		cfg.Successors = 2
+		cfg.RepublishInterval = time.Minute
+		c := startCluster(t, 16, chordtest.Options{Config: cfg, Gossip: true, Seed: 7})
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		provider := c.Nodes()[0]
+		var key routing.Key
+		for {
+			key = c.RandomKey()
+			if _, err := provider.Chord.Provide(ctx, key); err != nil {
+				t.Fatal(err)
+			}
+			// Use a key whose record the provider does not hold itself.
+			if len(provider.Chord.StoredProviders(key)) == 0 {
+				break
+			}
+		}
+		// Kill every node holding the record.
+		var holders []int
+		for _, n := range c.Live() {
+			if n.ID != provider.ID && slices.Contains(n.Chord.StoredProviders(key), provider.ID) {
+				holders = append(holders, n.Index)
+			}
+		}
+		if len(holders) == 0 {
+			t.Fatal("no node stored the record")
+		}
+		for _, i := range holders {
+			c.Kill(i)
+			c.ReportDown(i)
+		}
+		asker := c.RandomLive()
+		for asker.ID == provider.ID {
+			asker = c.RandomLive()
+		}
+		if provs, _, _ := asker.Chord.FindProviders(ctx, key, 0); len(provs) != 0 {
+			t.Fatalf("record still found right after all %d holders died: %v", len(holders), provs)
+		}
+		killed := time.Now()
+		for {
+			provs, _, err := asker.Chord.FindProviders(ctx, key, 0)
+			if err == nil && slices.ContainsFunc(provs, func(ai peer.AddrInfo) bool { return ai.ID == provider.ID }) {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("record not restored by republishing (killed %d holders)", len(holders))
+			}
+			time.Sleep(5 * time.Second)
+		}
+		if took := time.Since(killed); took > 2*cfg.RepublishInterval {
+			t.Fatalf("restored after %v, want within two republish intervals", took)
+		}
+	})
+}
