@@ -99,16 +99,10 @@ func (n *Node) contentReady() error {
 	return nil
 }
 
-// contentRouter is the router used to find and announce providers: DefaultRouter when
-// the routers wiring provides one, else nil. (Found by interface so this file builds with
-// or without the routers wiring.)
+// contentRouter is the router used to find and announce providers (the default router;
+// nil when no router runs, and then get needs --from).
 func (n *Node) contentRouter() routing.Router {
-	if dr, ok := any(n).(interface{ DefaultRouter() routing.Router }); ok {
-		if r := dr.DefaultRouter(); r != nil {
-			return r
-		}
-	}
-	return nil
+	return n.DefaultRouter()
 }
 
 // DecodeManifest is the exchange's view of the content package's manifests: it checks the
