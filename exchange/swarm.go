@@ -172,7 +172,7 @@ func contains(ids []peer.ID, id peer.ID) bool {
 }
 
 // rateTau is the memory of a peer's rate estimate.
-const rateTau = time.Second
+const rateTau = 250 * time.Millisecond
 
 // Endgame thresholds: a piece is duplicated when its peer has sent nothing for
 // endgameSilence, or would deliver it more than endgameMinETA from now and twice as late as
