@@ -221,3 +221,39 @@ func TestServerLimitsStreamsPerPeer(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// slowStore serves every piece after a delay: a slow but live provider.
+type slowStore struct {
+	Store
+	delay time.Duration
+}
+
+func (s *slowStore) ReadPiece(id merkle.PieceID, buf []byte) error {
+	time.Sleep(s.delay)
+	return s.Store.ReadPiece(id, buf)
+}
+
+func TestEndgameTakesOverFromASlowProvider(t *testing.T) {
+	nodes := newTestNodes(t, 3, func(i int, cfg *Config, s *memStore) Store {
+		if i == 0 {
+			return &slowStore{Store: s, delay: 400 * time.Millisecond} // alive, never silent for long
+		}
+		return nil
+	})
+	data := randomBytes(2<<20, 31)
+	id := addFile(t, nodes[0].store, "f", data, 16<<10)
+	addFile(t, nodes[1].store, "f", data, 16<<10)
+	start := time.Now()
+	res, err := nodes[2].x.Download(testContext(t), Request{ID: id, Providers: infos(nodes[0], nodes[1])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The slow peer got a window of 8 requests (3.2 s of work); the fast one must take them
+	// over instead of waiting for it.
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("took %v: the tail waited for the slow provider (fetched %v)", took, res.Fetched)
+	}
+	if res.Fetched[nodes[1].host.ID()] < 120 {
+		t.Fatalf("fetched %v", res.Fetched)
+	}
+}

@@ -150,8 +150,14 @@ func (d *download) peer(info peer.AddrInfo) {
 		// of a peer still downloading, or the stall deadline.
 		var refresh <-chan time.Time
 		var refreshTimer *time.Timer
-		if partial && !haveQueued {
+		switch {
+		case partial && !haveQueued:
 			refreshTimer = time.NewTimer(max(x.cfg.HaveInterval-now.Sub(lastHave), time.Millisecond))
+		case len(queue) == 0:
+			// Idle at the tail: look again soon, another peer may be late with a piece.
+			refreshTimer = time.NewTimer(endgameSilence / 2)
+		}
+		if refreshTimer != nil {
 			refresh = refreshTimer.C
 		}
 		var stallC <-chan time.Time
