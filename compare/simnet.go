@@ -205,7 +205,22 @@ func (s *simNet) startNode(ctx context.Context, slot int) (*simNode, error) {
 		nd.unsub = unsub
 		go s.forward(nd, events)
 		if len(seeds) > 0 {
-			if _, err := g.Join(seeds); err != nil {
+			// A seed starved of CPU can miss memberlist's push/pull timeout: try others.
+			var err error
+			for attempt := 0; attempt < 5; attempt++ {
+				if _, err = g.Join(seeds); err == nil {
+					break
+				}
+				s.mu.Lock()
+				seeds = seeds[:0]
+				for _, b := range s.pickLocked(1, id) {
+					if b.gossip != nil {
+						seeds = append(seeds, b.gossip.BoundAddr())
+					}
+				}
+				s.mu.Unlock()
+			}
+			if err != nil {
 				return fail(fmt.Errorf("compare: gossip join of node %d: %w", slot, err))
 			}
 		}
@@ -282,7 +297,17 @@ func (s *simNet) stopNodeResources(nd *simNode) {
 	for _, r := range nd.routers {
 		_ = r.Close()
 	}
-	_ = nd.host.Close()
+	// A mocknet host's Close can wait a long time for identify to finish with
+	// peers that are gone; nothing here needs to wait for it.
+	closed := make(chan struct{})
+	go func() {
+		_ = nd.host.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(time.Second):
+	}
 }
 
 // node returns the slot's current node, or nil while it is being replaced.

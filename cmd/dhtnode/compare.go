@@ -40,7 +40,7 @@ func newCompareCmd() *cobra.Command {
 	var (
 		nodes, protos, churn string
 		quiet                bool
-		cpuProfile           string
+		cpuProfile, memProfile string
 	)
 	cfg := def
 	cmd := &cobra.Command{
@@ -83,6 +83,24 @@ func newCompareCmd() *cobra.Command {
 				// machine has.
 				debug.SetGCPercent(400)
 			}
+			if os.Getenv("GOMEMLIMIT") == "" {
+				// ...but collect harder rather than grow past 4 GiB (the live heap at
+				// N = 1024 is well under that).
+				debug.SetMemoryLimit(4 << 30)
+			}
+			if memProfile != "" {
+				// SIGUSR1 snapshots the heap while the run goes on; the end of the run
+				// writes one too.
+				usr1 := make(chan os.Signal, 1)
+				signal.Notify(usr1, syscall.SIGUSR1)
+				defer signal.Stop(usr1)
+				go func() {
+					for range usr1 {
+						_ = writeHeapProfile(memProfile)
+					}
+				}()
+				defer func() { _ = writeHeapProfile(memProfile) }()
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			rep, err := compare.Run(ctx, cfg)
@@ -117,6 +135,16 @@ func newCompareCmd() *cobra.Command {
 	f.DurationVar(&cfg.WarmupMax, "warmup-max", def.WarmupMax, "give up if the tables have not converged by then")
 	f.StringVar(&cfg.GossipProfile, "gossip-profile", def.GossipProfile, "memberlist timing of the simulated gossip: lan, wan or local")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile here (to see what limits the largest N)")
+	f.StringVar(&memProfile, "memprofile", "", "write a heap profile here at the end (and on SIGUSR1)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress logs on stderr")
 	return cmd
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.WriteHeapProfile(f)
 }
