@@ -38,8 +38,8 @@ daemon does); --feed none makes them rely on their own join and maintenance traf
 func newCompareCmd() *cobra.Command {
 	def := compare.DefaultConfig()
 	var (
-		nodes, protos, churn string
-		quiet                bool
+		nodes, protos, churn   string
+		quiet                  bool
 		cpuProfile, memProfile string
 	)
 	cfg := def
