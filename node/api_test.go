@@ -103,7 +103,7 @@ func TestAPIMetricsAndClient(t *testing.T) {
 	n := startTestNode(t)
 	rec := serve(n, "GET", "/metrics", "", nil)
 	body := rec.Body.String()
-	for _, want := range []string{`dhtnode_members{state="alive"} 1`, "dhtnode_info{", "libp2p_", "go_goroutines", "process_resident_memory_bytes"} {
+	for _, want := range []string{`dhtnode_gossip_members{state="alive"} 1`, "dhtnode_gossip_packets_total", "libp2p_rcmgr_", "dhtnode_info{", "libp2p_", "go_goroutines", "process_resident_memory_bytes"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}

@@ -178,9 +178,6 @@ func New(cfg Config, repo *Repo, opts ...Option) (_ *Node, err error) {
 	}
 	n.members = newMembership(n.gossip, n.Logger("membership"))
 	n.onClose(n.members.close)
-	if err := n.registry.Register(newMemberCollector(n.gossip)); err != nil {
-		return nil, fmt.Errorf("register metrics: %w", err)
-	}
 	if err := n.registry.Register(newInfoCollector(o.version, n.host.ID())); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
