@@ -522,8 +522,9 @@ func (n *Node) List() ([]ListEntry, error) {
 	return out, nil
 }
 
-// Pin keeps content through GC; the manifest must be local (get it first).
-func (n *Node) Pin(idStr string) error {
+// Pin keeps content through GC. Content that is not complete locally is fetched first
+// (from the given providers, else the router's), the way a pin in kubo fetches.
+func (n *Node) Pin(ctx context.Context, idStr string, from []string) error {
 	if err := n.contentReady(); err != nil {
 		return err
 	}
@@ -531,13 +532,12 @@ func (n *Node) Pin(idStr string) error {
 	if err != nil {
 		return err
 	}
-	if err := n.content.store.Pin(id); err != nil {
-		if errors.Is(err, blockstore.ErrNotFound) {
-			return fmt.Errorf("content %s is not in the local store (get it first)", id)
-		}
+	if !n.complete(id) {
+		// Download stores the manifest pinned, then the pieces.
+		_, err := n.Get(ctx, idStr, GetOptions{From: from})
 		return err
 	}
-	return nil
+	return n.content.store.Pin(id)
 }
 
 // Unpin lets GC remove content.

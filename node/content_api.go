@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,7 +23,7 @@ import (
 //	GET  content/cat?id=ID[&from=MULTIADDR…]   the file's bytes (Content-Length set)
 //	GET  content/info?id=ID[&from=MULTIADDR…]  ContentInfo
 //	GET  content/ls                            []ListEntry
-//	POST content/pin/add    IDRequest → StatusResponse
+//	POST content/pin/add    IDRequest → StatusResponse (fetches content that is not local)
 //	POST content/pin/rm     IDRequest → StatusResponse
 //	GET  content/pin/ls                        []string
 //	POST repo/gc            → GCReport
@@ -66,9 +67,11 @@ type GetEvent struct {
 	Error    string             `json:"error,omitempty"`
 }
 
-// IDRequest names one content.
+// IDRequest names one content; From optionally names providers (pin add fetches content
+// that is not local).
 type IDRequest struct {
-	ID string `json:"id"`
+	ID   string   `json:"id"`
+	From []string `json:"from,omitempty"`
 }
 
 // contentStatus maps content errors to HTTP statuses.
@@ -216,21 +219,25 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, list)
 	})
 
-	pinCall := func(f func(string) error, done string) http.HandlerFunc {
+	pinCall := func(f func(context.Context, IDRequest) error, done string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			var req IDRequest
 			if !decodeJSON(w, r, &req) {
 				return
 			}
-			if err := f(req.ID); err != nil {
+			if err := f(r.Context(), req); err != nil {
 				writeError(w, contentStatus(err), err)
 				return
 			}
 			writeJSON(w, http.StatusOK, StatusResponse{Status: done})
 		}
 	}
-	mux.HandleFunc("POST "+APIPrefix+"content/pin/add", pinCall(n.Pin, "pinned"))
-	mux.HandleFunc("POST "+APIPrefix+"content/pin/rm", pinCall(n.Unpin, "unpinned"))
+	mux.HandleFunc("POST "+APIPrefix+"content/pin/add", pinCall(func(ctx context.Context, req IDRequest) error {
+		return n.Pin(ctx, req.ID, req.From)
+	}, "pinned"))
+	mux.HandleFunc("POST "+APIPrefix+"content/pin/rm", pinCall(func(_ context.Context, req IDRequest) error {
+		return n.Unpin(req.ID)
+	}, "unpinned"))
 	mux.HandleFunc("GET "+APIPrefix+"content/pin/ls", func(w http.ResponseWriter, r *http.Request) {
 		pins, err := n.Pins()
 		if err != nil {

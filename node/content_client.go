@@ -160,9 +160,10 @@ func (c *Client) List(ctx context.Context) ([]ListEntry, error) {
 	return out, c.Call(ctx, http.MethodGet, "content/ls", nil, &out)
 }
 
-// Pin pins local content.
-func (c *Client) Pin(ctx context.Context, id string) error {
-	return c.Call(ctx, http.MethodPost, "content/pin/add", IDRequest{ID: id}, nil)
+// Pin pins content, fetching it first (from providers in from, else the router's) when it
+// is not complete locally.
+func (c *Client) Pin(ctx context.Context, id string, from []string) error {
+	return c.Call(ctx, http.MethodPost, "content/pin/add", IDRequest{ID: id, From: from}, nil)
 }
 
 // Unpin unpins content.

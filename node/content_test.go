@@ -115,7 +115,8 @@ func TestContentAddGetInfoPinGCThroughAPI(t *testing.T) {
 	if gc, err := ca.RepoGC(ctx); err != nil || gc.RemovedContents != 1 {
 		t.Fatalf("gc: %+v %v", gc, err)
 	}
-	if _, err := ca.Get(ctx, GetRequest{ID: added.ID, From: []string{p2pAddrOf(b)}}, nil); err != nil {
+	// pin add fetches content that is not local.
+	if err := ca.Pin(ctx, added.ID, []string{p2pAddrOf(b)}); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := ca.RepoStat(ctx); err != nil || st.Contents != 1 || st.PieceBytes != int64(len(data)) {

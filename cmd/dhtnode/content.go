@@ -339,6 +339,7 @@ func newPinCmd(g *globals) *cobra.Command {
 		Use:   "pin",
 		Short: "Pin, unpin and list pinned content (pinned content survives repo gc)",
 	}
+	var from []string
 	simple := func(use, short, done string, call func(*node.Client, *cobra.Command, string) error) *cobra.Command {
 		return &cobra.Command{
 			Use:   use + " ID...",
@@ -359,11 +360,13 @@ func newPinCmd(g *globals) *cobra.Command {
 			},
 		}
 	}
-	cmd.AddCommand(simple("add", "Pin local content", "pinned", func(c *node.Client, cmd *cobra.Command, id string) error {
-		ctx, cancel := callCtx(cmd, time.Minute)
+	add := simple("add", "Pin content, fetching it first if it is not complete locally", "pinned", func(c *node.Client, cmd *cobra.Command, id string) error {
+		ctx, cancel := callCtx(cmd, longCall)
 		defer cancel()
-		return c.Pin(ctx, id)
-	}))
+		return c.Pin(ctx, id, from)
+	})
+	add.Flags().StringArrayVar(&from, "from", nil, "provider multiaddr ending in /p2p/PEERID (repeatable; default: ask the router)")
+	cmd.AddCommand(add)
 	cmd.AddCommand(simple("rm", "Unpin content (repo gc may then remove it)", "unpinned", func(c *node.Client, cmd *cobra.Command, id string) error {
 		ctx, cancel := callCtx(cmd, time.Minute)
 		defer cancel()

@@ -165,7 +165,7 @@ func TestContentCLIErrors(t *testing.T) {
 		{[]string{"get", unknown, "--from", "/ip4/127.0.0.1/tcp/1"}, "/p2p/PEERID"},
 		{[]string{"cat", unknown}, "--from"},
 		{[]string{"add", filepath.Join(base, "missing")}, "no such file"},
-		{[]string{"pin", "add", unknown}, "not in the local store"},
+		{[]string{"pin", "add", unknown}, "--from"},
 	}
 	for _, c := range cases {
 		_, errOut, code := cli(t, repo, c.args...)
