@@ -18,8 +18,10 @@ import (
 )
 
 // session is the client end of one exchange stream to one provider. Requests are written
-// through w and answered in order; the caller keeps the queue of what it asked. A session is
-// owned by one goroutine.
+// through w and answered in order; the caller keeps the queue of what it asked. A manifest
+// fetch uses a session from one goroutine; a download's peer goroutine owns its session and
+// starts a reader (read) and a writer (startWriter) beside it, so neither direction waits on
+// the other.
 type session struct {
 	x     *Exchange
 	peer  peer.ID
