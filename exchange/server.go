@@ -23,10 +23,32 @@ const serverIdleTimeout = 2 * time.Minute
 // thousands of piece buffers.
 const maxStreamsPerPeer = 8
 
+// Read-ahead: a stream prepares up to serverReadAhead answers before they are written, with
+// up to serverReaders piece reads (open, read, verify) running at once, so reading and hashing
+// the next pieces overlaps with sending this one.
+const (
+	serverReadAhead = 8
+	serverReaders   = 2
+)
+
+// reply is the answer to one request, prepared ahead of writing. done is closed when frame
+// and data are ready.
+type reply struct {
+	frame []byte // the whole frame, or a piece frame's header
+	data  []byte // a piece's data (pooled), written after frame
+	// fatal: the request was malformed; after this frame the stream is closed.
+	fatal bool
+	done  chan struct{}
+}
+
 // handleStream serves one client stream: it answers requests in order until the client closes
 // its side. A malformed request gets a TypeError naming the problem and the stream is closed;
-// nothing a peer sends can make the server panic or allocate more than MaxRequestSize per
-// request plus one piece buffer.
+// nothing a peer sends can make the server panic, and a stream holds at most
+// serverReadAhead piece buffers.
+//
+// Goroutines: this one reads and decodes requests and starts preparing each answer (piece
+// reads on their own goroutines, at most serverReaders at once); writeReplies writes the
+// answers in request order.
 func (x *Exchange) handleStream(s network.Stream) {
 	remote := s.Conn().RemotePeer()
 	log := x.log.With("peer", remote.String())
@@ -42,47 +64,100 @@ func (x *Exchange) handleStream(s network.Stream) {
 	}
 	defer x.leaveStream(remote)
 	defer func() { _ = s.Close() }()
+
+	replies := make(chan *reply, serverReadAhead)
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		x.writeReplies(s, replies)
+	}()
+	defer func() {
+		close(replies)
+		<-written
+	}()
+	readers := make(chan struct{}, serverReaders)
 	r := bufio.NewReaderSize(s, 4096)
-	w := bufio.NewWriterSize(s, 64<<10)
 	var reqBuf [MaxRequestSize]byte
-	var hdr []byte
 	for {
-		deadline := time.Now().Add(serverIdleTimeout)
-		_ = s.SetReadDeadline(deadline)
-		_ = s.SetWriteDeadline(deadline)
+		_ = s.SetReadDeadline(time.Now().Add(serverIdleTimeout))
 		body, err := readFrame(r, reqBuf[:0], MaxRequestSize)
+		var m Message
 		if err == nil {
-			var m Message
 			m, err = DecodeRequest(body)
-			if err == nil {
-				hdr, err = x.serve(w, hdr, m)
+		}
+		var id cid.Cid
+		if err == nil {
+			if id, err = cid.Cast(m.ID); err != nil {
+				err = fmt.Errorf("%w: content ID: %v", ErrMalformed, err)
 			}
 		}
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				_ = w.Flush()
-				return
-			}
-			if errors.Is(err, ErrMalformed) {
+			switch {
+			case errors.Is(err, io.EOF):
+			case errors.Is(err, ErrMalformed):
 				x.metrics.streamErrors.Inc()
 				log.Info("closing exchange stream: bad request", "err", err)
-				frame := AppendFrame(nil, &Message{Type: TypeError, Code: CodeBadRequest, Text: truncate(err.Error())})
-				_, _ = w.Write(frame)
-				_ = w.Flush()
-				return
+				rp := &reply{fatal: true, done: make(chan struct{})}
+				rp.frame = AppendFrame(nil, &Message{Type: TypeError, Code: CodeBadRequest, Text: truncate(err.Error())})
+				close(rp.done)
+				replies <- rp
+			default:
+				log.Debug("exchange stream ended", "err", err)
+				_ = s.Reset()
 			}
-			log.Debug("exchange stream ended", "err", err)
-			_ = s.Reset()
 			return
 		}
-		// Flush only when the client has no more requests queued: a window of piece
-		// requests is then answered with large writes.
-		if r.Buffered() == 0 {
-			if err := w.Flush(); err != nil {
+		rp := &reply{done: make(chan struct{})}
+		replies <- rp // blocks while serverReadAhead answers wait to be written
+		if m.Type != TypePieceRequest {
+			x.prepare(rp, id, m)
+			close(rp.done)
+			continue
+		}
+		readers <- struct{}{}
+		go func() {
+			defer func() { <-readers }()
+			defer close(rp.done)
+			x.prepare(rp, id, m)
+		}()
+	}
+}
+
+// writeReplies writes prepared answers in order, flushing when no further answer is queued
+// (a window of piece requests is answered with large writes). After a write error it resets
+// the stream (so the reader stops) and only drains.
+func (x *Exchange) writeReplies(s network.Stream, replies <-chan *reply) {
+	w := bufio.NewWriterSize(s, 64<<10)
+	failed := false
+	for rp := range replies {
+		<-rp.done
+		if !failed {
+			_ = s.SetWriteDeadline(time.Now().Add(serverIdleTimeout))
+			_, err := w.Write(rp.frame)
+			if err == nil && rp.data != nil {
+				_, err = w.Write(rp.data)
+			}
+			if err == nil && (rp.fatal || len(replies) == 0) {
+				err = w.Flush()
+			}
+			if err != nil {
+				failed = true
 				_ = s.Reset()
-				return
+			} else if rp.data != nil {
+				x.metrics.servedPieces.Inc()
+				x.metrics.servedBytes.Add(float64(len(rp.data)))
+			}
+			if rp.fatal {
+				failed = true // nothing more is written; the reader has stopped
+				_ = s.CloseWrite()
 			}
 		}
+		if rp.data != nil {
+			x.bufs.put(rp.data)
+		}
+	}
+	if !failed {
+		_ = w.Flush()
 	}
 }
 
@@ -93,32 +168,26 @@ func truncate(s string) string {
 	return s
 }
 
-// serve answers one decoded request. Errors about the request itself (unknown content, a
-// piece we lack) are answered with TypeError and return nil; only malformed requests and
-// write errors end the stream.
-func (x *Exchange) serve(w *bufio.Writer, hdr []byte, m Message) ([]byte, error) {
-	id, err := cid.Cast(m.ID)
-	if err != nil {
-		return hdr, fmt.Errorf("%w: content ID: %v", ErrMalformed, err)
-	}
-	replyErr := func(code byte, text string) ([]byte, error) {
-		hdr = AppendFrame(hdr[:0], &Message{Type: TypeError, Code: code, Text: truncate(text)})
-		_, err := w.Write(hdr)
-		return hdr, err
+// prepare builds the answer to one decoded request. Problems with the request itself
+// (unknown content, a piece we lack, an index out of range) are answered with TypeError;
+// the stream goes on.
+func (x *Exchange) prepare(rp *reply, id cid.Cid, m Message) {
+	replyErr := func(code byte, text string) {
+		rp.frame = AppendFrame(nil, &Message{Type: TypeError, Code: code, Text: truncate(text)})
 	}
 	p, err := x.loadPlan(id)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return replyErr(CodeNotFound, "no manifest for "+id.String())
+			replyErr(CodeNotFound, "no manifest for "+id.String())
+			return
 		}
 		x.log.Warn("cannot load manifest to serve it", "id", id.String(), "err", err)
-		return replyErr(CodeInternal, "manifest unreadable")
+		replyErr(CodeInternal, "manifest unreadable")
+		return
 	}
 	switch m.Type {
 	case TypeManifestRequest:
-		hdr = AppendFrame(hdr[:0], &Message{Type: TypeManifest, Data: p.raw})
-		_, err := w.Write(hdr)
-		return hdr, err
+		rp.frame = AppendFrame(nil, &Message{Type: TypeManifest, Data: p.raw})
 	case TypeHaveRequest:
 		bf := NewBitfield(len(p.pieces))
 		for i, pc := range p.pieces {
@@ -126,42 +195,35 @@ func (x *Exchange) serve(w *bufio.Writer, hdr []byte, m Message) ([]byte, error)
 				bf.Set(i)
 			}
 		}
-		hdr = AppendFrame(hdr[:0], &Message{Type: TypeHave, Have: bf})
-		_, err := w.Write(hdr)
-		return hdr, err
+		rp.frame = AppendFrame(nil, &Message{Type: TypeHave, Have: bf})
 	case TypePieceRequest:
 		i := int(m.Index)
 		if i >= len(p.pieces) {
-			return replyErr(CodeBadRequest, fmt.Sprintf("piece %d of %d", i, len(p.pieces)))
+			replyErr(CodeBadRequest, fmt.Sprintf("piece %d of %d", i, len(p.pieces)))
+			return
 		}
 		pc := p.pieces[i]
 		buf := x.bufs.get(pc.length)
-		defer x.bufs.put(buf)
 		if err := x.store.ReadPiece(pc.id, buf); err != nil {
+			x.bufs.put(buf)
 			if !errors.Is(err, ErrNotFound) {
 				// A corrupt or unreadable piece is never served; say we lack it.
 				x.log.Warn("stored piece unusable, not serving it", "piece", pc.id.String(), "err", err)
 			}
-			return replyErr(CodeNotFound, fmt.Sprintf("piece %d not held", i))
+			replyErr(CodeNotFound, fmt.Sprintf("piece %d not held", i))
+			return
 		}
 		var proof []merkle.Hash
 		if m.Flags&FlagProof != 0 {
 			if proof, err = p.proof(i); err != nil {
-				return replyErr(CodeInternal, "proof: "+err.Error())
+				x.bufs.put(buf)
+				replyErr(CodeInternal, "proof: "+err.Error())
+				return
 			}
 		}
-		hdr = appendPieceHeader(hdr[:0], m.Index, proof, len(buf))
-		if _, err := w.Write(hdr); err != nil {
-			return hdr, err
-		}
-		if _, err := w.Write(buf); err != nil {
-			return hdr, err
-		}
-		x.metrics.servedPieces.Inc()
-		x.metrics.servedBytes.Add(float64(len(buf)))
-		return hdr, nil
+		rp.frame = appendPieceHeader(nil, m.Index, proof, len(buf))
+		rp.data = buf
 	}
-	return hdr, fmt.Errorf("%w: request type %#x", ErrMalformed, m.Type)
 }
 
 // loadPlan returns the plan of a manifest in our own store.
