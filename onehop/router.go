@@ -39,6 +39,7 @@ type Router struct {
 
 	mu       sync.Mutex
 	provided map[routing.Key]struct{} // keys this node announced, for republish
+	suspects map[peer.ID]time.Time    // members that failed a request, until when
 	closed   bool
 
 	stop chan struct{}
@@ -71,6 +72,7 @@ func New(h host.Host, cfg Config) (*Router, error) {
 		self:     member{info: peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()}, key: routing.PeerKey(h.ID())},
 		view:     newView(),
 		provided: make(map[routing.Key]struct{}),
+		suspects: make(map[peer.ID]time.Time),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -116,9 +118,70 @@ func (r *Router) PeerUp(info peer.AddrInfo) {
 		// So that a later NewStream can dial it without a separate discovery step.
 		r.h.Peerstore().AddAddrs(info.ID, info.Addrs, time.Hour)
 	}
+	r.mu.Lock()
+	delete(r.suspects, info.ID)
+	r.mu.Unlock()
 	if r.view.add(info) {
 		r.metrics.members.Inc()
 	}
+}
+
+// suspectTTL is how long a member that failed a request is left out of lookups
+// unless gossip reports it up again; gossip's own failure detection usually removes
+// it for good well within that.
+const suspectTTL = 30 * time.Second
+
+// suspect leaves id out of owner choices for suspectTTL: a member that just failed a
+// request is most likely dead, and gossip has not said so yet.
+func (r *Router) suspect(id peer.ID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.suspects) >= maxSuspects {
+		now := time.Now()
+		for p, until := range r.suspects {
+			if now.After(until) {
+				delete(r.suspects, p)
+			}
+		}
+		if len(r.suspects) >= maxSuspects {
+			return
+		}
+	}
+	r.suspects[id] = time.Now().Add(suspectTTL)
+}
+
+const maxSuspects = 4096
+
+func (r *Router) isSuspect(id peer.ID) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	until, ok := r.suspects[id]
+	return ok && time.Now().Before(until)
+}
+
+// liveSuccessors is view.successors without the members under suspicion.
+func (r *Router) liveSuccessors(key routing.Key, n int) []member {
+	r.mu.Lock()
+	nsus := len(r.suspects)
+	r.mu.Unlock()
+	ms := r.view.successors(key, n+nsus)
+	if nsus == 0 {
+		return ms
+	}
+	now := time.Now()
+	out := ms[:0]
+	r.mu.Lock()
+	for _, m := range ms {
+		if until, ok := r.suspects[m.info.ID]; ok && now.Before(until) && m.info.ID != r.self.info.ID {
+			continue
+		}
+		out = append(out, m)
+	}
+	r.mu.Unlock()
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
 }
 
 // PeerDown removes a member from the view at once.
@@ -186,6 +249,8 @@ func (r *Router) lookup(ctx context.Context, key routing.Key) ([]peer.AddrInfo, 
 	}
 	var cands []*candidate
 	seen := make(map[peer.ID]bool)
+	failed := make(map[peer.ID]bool)
+	answered := make(map[peer.ID]int) // depth of each node that answered
 	addCands := func(ms []member, depth int) {
 		for _, m := range ms {
 			if seen[m.info.ID] {
@@ -200,7 +265,7 @@ func (r *Router) lookup(ctx context.Context, key routing.Key) ([]peer.AddrInfo, 
 		})
 	}
 	// A few extra successors so that timeouts on a stale owner have fallbacks.
-	addCands(r.view.successors(key, r.cfg.Replicas+r.cfg.MaxAttempts), 1)
+	addCands(r.liveSuccessors(key, r.cfg.Replicas+r.cfg.MaxAttempts), 1)
 	if len(cands) == 0 {
 		return nil, tr, routing.ErrNoPeers
 	}
@@ -218,7 +283,7 @@ func (r *Router) lookup(ctx context.Context, key routing.Key) ([]peer.AddrInfo, 
 		c.asked = true
 		if c.info.ID == r.self.info.ID {
 			// This node owns the key in its own view: nothing to ask.
-			own := r.view.successors(key, r.cfg.Replicas)
+			own := r.liveSuccessors(key, r.cfg.Replicas)
 			tr.Hops = c.depth - 1
 			if tr.Hops < 0 {
 				tr.Hops = 0
@@ -238,24 +303,33 @@ func (r *Router) lookup(ctx context.Context, key routing.Key) ([]peer.AddrInfo, 
 			tr.Timeouts++
 			hop.Error = err.Error()
 			tr.Path = append(tr.Path, hop)
+			failed[c.info.ID] = true
+			r.suspect(c.info.ID)
 			continue
 		}
 		tr.Path = append(tr.Path, hop)
 		var ms []member
 		for _, p := range resp.Peers {
-			if p.ID == "" {
+			// Members this lookup already found dead are skipped: the asked node's
+			// view is as stale as ours was, and it owns the key if it is the first
+			// live one in its list.
+			if p.ID == "" || failed[p.ID] || r.isSuspect(p.ID) {
 				continue
 			}
 			ms = append(ms, member{info: p, key: routing.PeerKey(p.ID)})
 		}
-		if len(ms) > 0 && ms[0].info.ID == c.info.ID {
-			// The asked node owns the key in its own view: the answer.
-			tr.Hops = c.depth
-			out := infos(ms)
-			if len(out) > r.cfg.Replicas {
-				out = out[:r.cfg.Replicas]
+		answered[c.info.ID] = c.depth
+		if len(ms) > 0 {
+			if depth, ok := answered[ms[0].info.ID]; ok {
+				// The asked node owns the key in its own view (or names as owner a
+				// node that already answered this lookup, so is alive): the answer.
+				tr.Hops = depth
+				out := infos(ms)
+				if len(out) > r.cfg.Replicas {
+					out = out[:r.cfg.Replicas]
+				}
+				return out, tr, nil
 			}
-			return out, tr, nil
 		}
 		// A redirect: the asked node knows a closer owner.
 		addCands(ms, c.depth+1)
@@ -431,7 +505,7 @@ func (r *Router) handleStream(s network.Stream) {
 	resp := Message{Type: req.Type + 1, Key: req.Key}
 	switch req.Type {
 	case MsgFindOwner:
-		resp.Peers = infos(r.view.successors(req.Key, r.cfg.Replicas))
+		resp.Peers = infos(r.liveSuccessors(req.Key, r.cfg.Replicas))
 		if len(resp.Peers) > 0 && resp.Peers[0].ID == r.self.info.ID {
 			resp.Peers[0].Addrs = r.h.Addrs()
 		}

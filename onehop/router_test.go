@@ -219,3 +219,44 @@ func TestMalformedRequestResetsStream(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDeadOwnerNobodyKnowsYet: the owner crashed and no view has caught up. The
+// querier times out on it; the next member still names the dead owner first, and
+// the querier, having seen it fail, takes that member as the owner.
+func TestDeadOwnerNobodyKnowsYet(t *testing.T) {
+	c := newCluster(t, 10)
+	rng := rand.New(rand.NewPCG(9, 10))
+	dead := c.routers[4]
+	_ = dead.h.Close()
+	var live []*Router
+	for _, r := range c.routers {
+		if r != dead {
+			live = append(live, r)
+			// A closed mocknet host still answers over a link; cut them all.
+			_ = c.mn.UnlinkPeers(r.h.ID(), dead.h.ID())
+		}
+	}
+	for range 20 {
+		var key routing.Key
+		var querier *Router
+		for {
+			key = randomKey(rng)
+			querier = live[rng.IntN(len(live))]
+			if owner(c.routers, key) == dead.h.ID() && owner(live, key) != querier.h.ID() {
+				break
+			}
+		}
+		owners, tr, err := querier.Lookup(context.Background(), key)
+		if err != nil {
+			t.Fatalf("%v; trace %+v", err, tr)
+		}
+		if owners[0].ID != owner(live, key) {
+			t.Fatalf("owner %s, want %s; trace %+v", owners[0].ID, owner(live, key), tr)
+		}
+		for _, o := range owners {
+			if o.ID == dead.h.ID() {
+				t.Fatalf("dead node among the owners: %v", owners)
+			}
+		}
+	}
+}
