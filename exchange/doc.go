@@ -26,10 +26,13 @@
 //
 // # Goroutines
 //
-// The libp2p host runs one handler goroutine per incoming stream. A download runs one
-// coordinator (the caller of Download), and per provider one goroutine that owns the session
-// and the scheduling, one that reads answers and one that writes requests; swarm, the pure
-// scheduling state, is guarded by the download's mutex.
+// Serving: the libp2p host runs one handler goroutine per incoming stream (at most 8 per
+// peer); it decodes requests and prepares answers ahead (piece reads on up to two short-lived
+// goroutines), and a writer goroutine sends them in order. Downloading: the caller of
+// Download coordinates; per provider one goroutine owns the session and the scheduling, one
+// reads answers and one writes requests; a pool of writers stores verified pieces (a store
+// that fsyncs is latency-bound). swarm, the pure scheduling state, is guarded by the
+// download's mutex.
 //
 // # Usage
 //
