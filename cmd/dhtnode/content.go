@@ -173,7 +173,11 @@ stderr when it is a terminal.`,
 				if err != nil {
 					return err
 				}
-				req.Output = abs
+				if st, err := os.Stat(abs); err == nil && st.IsDir() {
+					req.OutputDir = abs // -o DIR: the content goes inside, under its own name
+				} else {
+					req.Output = abs
+				}
 			} else {
 				wd, err := os.Getwd()
 				if err != nil {
@@ -216,7 +220,7 @@ stderr when it is a terminal.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "", "where to write the file or directory (default: ./NAME)")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "where to write the file or directory; an existing directory gets DIR/NAME (default: ./NAME)")
 	cmd.Flags().StringArrayVar(&from, "from", nil, "provider multiaddr ending in /p2p/PEERID (repeatable; default: ask the router)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress or summary on stderr")
 	addFormatFlag(cmd, &format)
