@@ -229,7 +229,8 @@ func (n *Node) IDInfo() IDInfo {
 	return info
 }
 
-// MemberInfos lists every member gossip knows, this node included.
+// MemberInfos lists every member gossip knows, this node included, sorted by
+// gossip address so repeated listings line up.
 func (n *Node) MemberInfos() []MemberInfo {
 	members := n.gossip.Members()
 	out := make([]MemberInfo, 0, len(members))
@@ -240,6 +241,7 @@ func (n *Node) MemberInfos() []MemberInfo {
 		}
 		out = append(out, mi)
 	}
+	slices.SortFunc(out, func(a, b MemberInfo) int { return strings.Compare(a.Addr+a.Name, b.Addr+b.Name) })
 	return out
 }
 
