@@ -24,8 +24,10 @@
 // Latency: the network carries messages with no delay, and each lookup's latency is
 // computed afterwards from a latency model over its Trace.Path: the sum of the
 // modelled RTT from the querier to every node on the referral chain that answered,
-// plus TimeoutPenalty per request that timed out or failed. CPU load on this machine
-// does not distort it. The "king" model places nodes on a 2-D plane in four weighted
+// plus TimeoutPenalty per request on the chain that timed out or failed (Chord and
+// one-hop list those in the path; Kademlia's parallel requests that time out off the
+// chain overlap with useful ones and are not charged). CPU load on this machine does
+// not distort it. The "king" model places nodes on a 2-D plane in four weighted
 // regions with log-normal access delays, calibrated so the median pairwise RTT is
 // 150 ms like the King data set (see LatencyModel).
 //

@@ -393,15 +393,18 @@ func (s *simNet) lookupOne(ctx context.Context, nd *simNode, spec protocolSpec, 
 }
 
 // modelLatency is a lookup's latency under the model: the RTT from the querier to
-// every node on the referral chain that answered, plus the penalty for each request
-// that timed out or failed. Iterative lookups contact the chain one after another, so
-// the sum is the critical path (for Kademlia's parallel requests it is the path of
-// the referrals that led to the answer).
+// every node on the referral chain that answered, plus TimeoutPenalty for every
+// request on the chain that timed out or failed. Chord and one-hop contact the chain
+// one node after another and list failed requests in Trace.Path, so this is their
+// critical path. Kademlia sends α requests in parallel and its path lists only the
+// referrals that led to the answer: a timed-out request off that chain overlaps with
+// useful ones and is not charged (it still counts in timeouts per lookup).
 func (s *simNet) modelLatency(from peer.ID, tr routing.Trace) time.Duration {
 	src, _ := s.coord(from)
 	var d time.Duration
 	for _, h := range tr.Path {
 		if h.Error != "" {
+			d += s.cfg.TimeoutPenalty
 			continue
 		}
 		c, ok := s.coord(h.Peer)
@@ -411,7 +414,7 @@ func (s *simNet) modelLatency(from peer.ID, tr routing.Trace) time.Duration {
 		}
 		d += s.model.RTT(src, c)
 	}
-	return d + time.Duration(tr.Timeouts)*s.cfg.TimeoutPenalty
+	return d
 }
 
 type netTraffic struct {
