@@ -99,7 +99,9 @@ type StatusResponse struct {
 	Status string `json:"status"`
 }
 
-// ErrorResponse is the body of every non-2xx API answer.
+// ErrorResponse is the body of every error an API handler or the Origin/Host guard
+// writes. (404 for an unknown path and 405 for a wrong method come from
+// http.ServeMux as plain text; Client turns those into an *APIError from the status.)
 type ErrorResponse struct {
 	Error string `json:"error"`
 }
