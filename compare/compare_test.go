@@ -95,3 +95,28 @@ func checkFiles(t *testing.T, dir string, rows int) {
 		}
 	}
 }
+
+// TestEndToEndWithChurn: nodes crash and are replaced during the run; lookups keep
+// mostly succeeding and the departures show in the report.
+func TestEndToEndWithChurn(t *testing.T) {
+	cfg := smallConfig(t, 16, FeedGossip)
+	cfg.Churn = []time.Duration{20 * time.Second}
+	cfg.Lookups = 200
+	cfg.LookupRate = 40 // 5 s of lookups
+	cfg.Out = ""
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	_ = rep.WriteTable(&buf)
+	t.Log("\n" + buf.String())
+	for _, row := range rep.Rows {
+		if row.Departures == 0 || row.JoinFailures != 0 {
+			t.Errorf("%s: %d departures, %d failed joins; want some departures and no failed join", row.Protocol, row.Departures, row.JoinFailures)
+		}
+		if row.SuccessPct < 85 {
+			t.Errorf("%s: success %.1f%% under churn, want at least 85%%", row.Protocol, row.SuccessPct)
+		}
+	}
+}
