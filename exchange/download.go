@@ -41,7 +41,7 @@ type Progress struct {
 	Resumed     int           `json:"resumed"`      // pieces found in the store at the start
 	Rate        float64       `json:"rate"`         // bytes/s over the last few seconds
 	Peers       int           `json:"peers"`        // providers in use
-	Elapsed     time.Duration `json:"elapsed"`
+	Elapsed     time.Duration `json:"elapsed_ns"`
 	Done        bool          `json:"done"`
 }
 
