@@ -215,3 +215,36 @@ func FuzzDecodeResponse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzBitfieldFromBytes: a bitfield either is refused with ErrMalformed or round-trips, and
+// Count agrees with Has.
+func FuzzBitfieldFromBytes(f *testing.F) {
+	f.Add(10, []byte{0b10010000, 0b01000000})
+	f.Add(8, []byte{0xFF})
+	f.Add(0, []byte{})
+	f.Add(3, []byte{0xFF})
+	f.Fuzz(func(t *testing.T, n int, b []byte) {
+		if n > 1<<16 {
+			return
+		}
+		bf, err := BitfieldFromBytes(n, b)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error not ErrMalformed: %v", err)
+			}
+			return
+		}
+		if !bytes.Equal(bf.Bytes(), b) || bf.Len() != n {
+			t.Fatal("round trip differs")
+		}
+		c := 0
+		for i := 0; i < n; i++ {
+			if bf.Has(i) {
+				c++
+			}
+		}
+		if c != bf.Count() {
+			t.Fatalf("Count %d, Has says %d", bf.Count(), c)
+		}
+	})
+}
