@@ -423,3 +423,31 @@ func TestIPFSPrefix(t *testing.T) {
 		}
 	})
 }
+
+// kad-dht drops a peer from its table after one failed request; gossip still says it
+// is alive, so the re-offer loop puts it back.
+func TestReofferRestoresDroppedMember(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := TestConfig()
+		cfg.ReofferInterval = time.Minute
+		c := newCluster(t, 8, cfg)
+		r := c.nodes[0].r
+		victim := c.nodes[3].h.ID()
+		r.DHT().RoutingTable().RemovePeer(victim) // as after a transient failure
+		if r.DHT().RoutingTable().Find(victim) != "" {
+			t.Fatal("peer still in the table")
+		}
+		time.Sleep(time.Minute + time.Second)
+		synctest.Wait()
+		if r.DHT().RoutingTable().Find(victim) == "" {
+			t.Fatal("gossip member not re-offered after the interval")
+		}
+		// A member gossip reported down stays out.
+		r.PeerDown(victim)
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		if r.DHT().RoutingTable().Find(victim) != "" {
+			t.Fatal("a member reported down came back")
+		}
+	})
+}

@@ -73,6 +73,11 @@ type Config struct {
 	// ConnectTimeout bounds the background dial that PeerUp starts when the
 	// diversity filter needs a live connection to judge a peer. Default 10 s.
 	ConnectTimeout time.Duration
+	// ReofferInterval is how often members that gossip reports alive but that are
+	// missing from the table (kad-dht drops a peer after one failed request, e.g. a
+	// transient network error) are offered to it again: gossip, not one timeout, is
+	// the judge of who is alive. Default 1 min; 0 turns it off.
+	ReofferInterval time.Duration
 	// ProviderTTL is how long this node keeps provider records others store on it.
 	// Default 48 h (IPFS's value).
 	ProviderTTL time.Duration
@@ -100,20 +105,22 @@ func DefaultConfig() Config {
 		PeerAddrTTL:     time.Hour,
 		ConnectTimeout:  10 * time.Second,
 
+		ReofferInterval:   time.Minute,
 		ProviderTTL:       48 * time.Hour,
 		ReprovideInterval: 22 * time.Hour,
 	}
 }
 
 // TestConfig is DefaultConfig for simulated networks (tests, compare): no auto
-// refresh and no reprovide, so tables and records change only through gossip and
-// the operations measured, and no diversity filter, because every mocknet host is
+// refresh, re-offer or reprovide, so tables and records change only through gossip
+// events and the operations measured, and no diversity filter, because every mocknet host is
 // in one IP group.
 func TestConfig() Config {
 	c := DefaultConfig()
 	c.AutoRefresh = false
 	c.IPDiversity = DiversityOff
 	c.ReprovideInterval = 0
+	c.ReofferInterval = 0
 	return c
 }
 
@@ -136,6 +143,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: peer address TTL must be positive", ErrBadConfig)
 	case c.ConnectTimeout <= 0:
 		return fmt.Errorf("%w: connect timeout must be positive", ErrBadConfig)
+	case c.ReofferInterval < 0:
+		return fmt.Errorf("%w: re-offer interval must not be negative", ErrBadConfig)
 	case c.ProviderTTL <= 0:
 		return fmt.Errorf("%w: provider TTL must be positive", ErrBadConfig)
 	case c.ReprovideInterval < 0 || (c.ReprovideInterval > 0 && c.ReprovideInterval >= c.ProviderTTL):

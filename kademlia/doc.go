@@ -14,6 +14,9 @@
 // addresses in the peerstore with a TTL and offers it to its k-bucket at once
 // (RoutingTable().TryAddPeer), so a new node routes as soon as gossip has told it
 // about the cluster, without waiting for a bucket refresh; PeerDown removes it.
+// kad-dht itself drops a peer after one failed request; the router offers members
+// gossip still reports alive again every Config.ReofferInterval, so gossip, not a
+// single timeout, decides who is in the table.
 // Only Config.BootstrapPeers are dialled on start: never the public IPFS
 // bootstrappers unless they are listed there. Without gossip, Join does the classic
 // Kademlia join instead (contact known peers, look up our own ID, refresh every

@@ -53,6 +53,7 @@ type Router struct {
 	mu       sync.Mutex
 	pending  map[peer.ID]*dial        // background dials by peer, cancelled by PeerDown
 	provided map[routing.Key]struct{} // keys this node announced, re-announced by reprovide
+	members  map[peer.ID]struct{}     // alive according to gossip (PeerUp minus PeerDown)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -115,6 +116,7 @@ func New(h host.Host, cfg Config) (*Router, error) {
 		dials:    make(chan struct{}, maxBackgroundDials),
 		pending:  make(map[peer.ID]*dial),
 		provided: make(map[routing.Key]struct{}),
+		members:  make(map[peer.ID]struct{}),
 	}
 	r.m = newMetrics(cfg.Registerer, func() int { return d.RoutingTable().Size() })
 	for _, ai := range cfg.BootstrapPeers {
@@ -127,7 +129,34 @@ func New(h host.Host, cfg Config) (*Router, error) {
 		r.wg.Add(1)
 		go r.reprovideLoop(cfg.ReprovideInterval)
 	}
+	if cfg.ReofferInterval > 0 {
+		r.wg.Add(1)
+		go r.reofferLoop(cfg.ReofferInterval)
+	}
 	return r, nil
+}
+
+// reofferLoop puts gossip members back into the table when kad-dht has dropped them.
+func (r *Router) reofferLoop(interval time.Duration) {
+	defer r.wg.Done()
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		r.mu.Lock()
+		members := make([]peer.ID, 0, len(r.members))
+		for p := range r.members {
+			members = append(members, p)
+		}
+		r.mu.Unlock()
+		for _, p := range members {
+			r.admit(p)
+		}
+	}
 }
 
 // reprovideLoop re-announces every provided key each interval, one at a time (a
@@ -204,20 +233,35 @@ func (r *Router) PeerUp(info peer.AddrInfo) {
 	if len(info.Addrs) > 0 {
 		r.h.Peerstore().AddAddrs(info.ID, info.Addrs, r.cfg.PeerAddrTTL)
 	}
-	if r.dht.RoutingTable().Find(info.ID) != "" {
-		return // already in its bucket (an address update)
+	r.mu.Lock()
+	r.members[info.ID] = struct{}{}
+	r.mu.Unlock()
+	r.admit(info.ID)
+}
+
+// admit offers a member to the table: at once, or after a background dial when the
+// diversity filter needs a live connection to judge it.
+func (r *Router) admit(p peer.ID) {
+	if !r.dht.RoutingTable().UsefulNewPeer(p) {
+		return // already in its bucket, or the bucket is full: no dial, no offer
 	}
-	if r.cfg.IPDiversity == DiversityOff || r.h.Network().Connectedness(info.ID) == network.Connected {
-		r.offer(info.ID)
+	if r.cfg.IPDiversity == DiversityOff || r.h.Network().Connectedness(p) == network.Connected {
+		r.offer(p)
 		return
 	}
-	r.dialThenOffer(info.ID, true)
+	r.mu.Lock()
+	_, dialling := r.pending[p]
+	r.mu.Unlock()
+	if !dialling {
+		r.dialThenOffer(p, true)
+	}
 }
 
 // PeerDown removes a failed or departed member from the routing table at once,
 // rather than waiting for a lookup to time out on it, and cancels a pending dial.
 func (r *Router) PeerDown(id peer.ID) {
 	r.mu.Lock()
+	delete(r.members, id)
 	if d, ok := r.pending[id]; ok {
 		d.cancel()
 		delete(r.pending, id)

@@ -34,6 +34,9 @@ type KademliaConfig struct {
 	// peers on public addresses, not to loopback/private/link-local ones, so a local
 	// cluster works), "strict" (everyone, as kubo on the Internet) or "off".
 	IPDiversity string `json:"ip_diversity"`
+	// ReofferInterval: how often gossip members missing from the table (kad-dht drops
+	// a peer after one failed request) are offered again (1m; 0 = never).
+	ReofferInterval Duration `json:"reoffer_interval"`
 	// ProviderTTL is how long provider records stored here live (48h).
 	ProviderTTL Duration `json:"provider_ttl"`
 	// ReprovideInterval is how often this node re-announces what it provides (22h; 0 = never).
@@ -52,6 +55,7 @@ func DefaultKademliaConfig() KademliaConfig {
 		AutoRefresh:       d.AutoRefresh,
 		RefreshInterval:   Duration(d.RefreshInterval),
 		IPDiversity:       d.IPDiversity,
+		ReofferInterval:   Duration(d.ReofferInterval),
 		ProviderTTL:       Duration(d.ProviderTTL),
 		ReprovideInterval: Duration(d.ReprovideInterval),
 	}
@@ -74,6 +78,7 @@ func (c KademliaConfig) routerConfig() (kademlia.Config, error) {
 	cfg.AutoRefresh = c.AutoRefresh
 	cfg.RefreshInterval = c.RefreshInterval.Std()
 	cfg.IPDiversity = c.IPDiversity
+	cfg.ReofferInterval = c.ReofferInterval.Std()
 	cfg.ProviderTTL = c.ProviderTTL.Std()
 	cfg.ReprovideInterval = c.ReprovideInterval.Std()
 	addrs := make([]ma.Multiaddr, 0, len(c.Bootstrap))

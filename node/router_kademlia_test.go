@@ -96,7 +96,7 @@ func TestKademliaAcrossThreeNodes(t *testing.T) {
 
 func TestKademliaConfigSection(t *testing.T) {
 	in := `{"routing": {"routers": ["kademlia"], "default": "kademlia",
-	  "kademlia": {"concurrency": 3, "ip_diversity": "off", "reprovide_interval": "0s",
+	  "kademlia": {"concurrency": 3, "ip_diversity": "off", "reprovide_interval": "0s", "reoffer_interval": "30s",
 	    "bootstrap": ["/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK"]}}}`
 	cfg, err := DecodeConfig(strings.NewReader(in))
 	if err != nil {
@@ -107,7 +107,7 @@ func TestKademliaConfigSection(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Given keys are taken, missing ones keep their defaults.
-	if kc.Concurrency != 3 || kc.IPDiversity != kademlia.DiversityOff || kc.ReprovideInterval != 0 ||
+	if kc.Concurrency != 3 || kc.IPDiversity != kademlia.DiversityOff || kc.ReprovideInterval != 0 || kc.ReofferInterval != 30*time.Second ||
 		kc.BucketSize != 20 || kc.ProtocolPrefix != "/dhtnode" || !kc.AutoRefresh || len(kc.BootstrapPeers) != 1 {
 		t.Fatalf("decoded %+v", kc)
 	}
