@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipfs/go-cid"
+
 	"github.com/dhtnode/dhtnode/merkle"
 )
 
@@ -305,5 +307,37 @@ func TestCancelledDownloadReportsTheContext(t *testing.T) {
 		}})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
+	}
+}
+
+// evenStore reports through HaveReporter that it holds only the even pieces.
+type evenStore struct{ Store }
+
+func (evenStore) Have(_ cid.Cid, n int) ([]byte, error) {
+	bf := NewBitfield(n)
+	for i := 0; i < n; i += 2 {
+		bf.Set(i)
+	}
+	return bf.Bytes(), nil
+}
+
+func TestHaveReporterLimitsWhatIsAsked(t *testing.T) {
+	nodes := newTestNodes(t, 2, func(i int, cfg *Config, s *memStore) Store {
+		cfg.StallTimeout = 500 * time.Millisecond
+		if i == 0 {
+			return evenStore{s}
+		}
+		return nil
+	})
+	data := randomBytes(40*(16<<10), 17)
+	id := addFile(t, nodes[0].store, "f", data, 16<<10)
+	// The provider holds every piece but says it has only the even ones: it is asked for
+	// exactly those, and the download ends incomplete.
+	res, err := nodes[1].x.Download(testContext(t), Request{ID: id, Providers: infos(nodes[0])})
+	if !errors.Is(err, ErrIncomplete) {
+		t.Fatalf("got %v, want ErrIncomplete", err)
+	}
+	if got := res.Fetched[nodes[0].host.ID()]; got != 20 {
+		t.Fatalf("fetched %d pieces, want the 20 even ones", got)
 	}
 }

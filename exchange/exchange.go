@@ -58,6 +58,15 @@ type Store interface {
 	PutPiece(id cid.Cid, index int, piece merkle.PieceID, data []byte) error
 }
 
+// HaveReporter is an optional Store ability, found by type assertion: the encoded bitfield
+// (BitTorrent layout, see Bitfield) of the pieces of content id the store holds. A blockstore
+// that keeps one per content answers a have request with one lookup instead of a HasPiece
+// call per piece. A bit may be clear for a piece that is present (the server then says it
+// lacks it); it must never be set for one that is absent.
+type HaveReporter interface {
+	Have(id cid.Cid, pieces int) ([]byte, error)
+}
+
 // Config tunes the exchange. The zero value is not valid; start from DefaultConfig.
 type Config struct {
 	// Window is the number of piece requests kept outstanding at a new peer, and the least any

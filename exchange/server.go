@@ -189,13 +189,7 @@ func (x *Exchange) prepare(rp *reply, id cid.Cid, m Message) {
 	case TypeManifestRequest:
 		rp.frame = AppendFrame(nil, &Message{Type: TypeManifest, Data: p.raw})
 	case TypeHaveRequest:
-		bf := NewBitfield(len(p.pieces))
-		for i, pc := range p.pieces {
-			if x.store.HasPiece(pc.id) {
-				bf.Set(i)
-			}
-		}
-		rp.frame = AppendFrame(nil, &Message{Type: TypeHave, Have: bf})
+		rp.frame = AppendFrame(nil, &Message{Type: TypeHave, Have: x.have(p)})
 	case TypePieceRequest:
 		i := int(m.Index)
 		if i >= len(p.pieces) {
@@ -224,6 +218,24 @@ func (x *Exchange) prepare(rp *reply, id cid.Cid, m Message) {
 		rp.frame = appendPieceHeader(nil, m.Index, proof, len(buf))
 		rp.data = buf
 	}
+}
+
+// have is the bitfield of the pieces of p we hold.
+func (x *Exchange) have(p *plan) Bitfield {
+	if hr, ok := x.store.(HaveReporter); ok {
+		if b, err := hr.Have(p.id, len(p.pieces)); err == nil {
+			if bf, err := BitfieldFromBytes(len(p.pieces), b); err == nil {
+				return bf
+			}
+		}
+	}
+	bf := NewBitfield(len(p.pieces))
+	for i, pc := range p.pieces {
+		if x.store.HasPiece(pc.id) {
+			bf.Set(i)
+		}
+	}
+	return bf
 }
 
 // loadPlan returns the plan of a manifest in our own store.

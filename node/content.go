@@ -130,7 +130,10 @@ func DecodeManifest(id cid.Cid, block []byte) (exchange.Description, error) {
 // exchangeStore adapts the blockstore to exchange.Store.
 type exchangeStore struct{ bs *blockstore.Store }
 
-var _ exchange.Store = exchangeStore{}
+var (
+	_ exchange.Store        = exchangeStore{}
+	_ exchange.HaveReporter = exchangeStore{}
+)
 
 func notFound(err error) error {
 	if errors.Is(err, blockstore.ErrNotFound) {
@@ -160,6 +163,22 @@ func (s exchangeStore) PutManifest(id cid.Cid, block []byte) error {
 }
 
 func (s exchangeStore) HasPiece(id merkle.PieceID) bool { return s.bs.HasPiece(id) }
+
+// Have answers have requests from the blockstore's per-content bitfield.
+func (s exchangeStore) Have(id cid.Cid, pieces int) ([]byte, error) {
+	cid2, err := content.IDFromCid(id)
+	if err != nil {
+		return nil, err
+	}
+	bf, err := s.bs.Have(cid2)
+	if err != nil {
+		return nil, err
+	}
+	if bf.Len() != pieces {
+		return nil, fmt.Errorf("have bitfield of %d pieces, want %d", bf.Len(), pieces)
+	}
+	return bf.Bytes(), nil
+}
 
 func (s exchangeStore) ReadPiece(id merkle.PieceID, buf []byte) error {
 	data, err := s.bs.ReadPiece(id, buf)
