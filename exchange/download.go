@@ -92,17 +92,22 @@ type download struct {
 func (d *download) finish() { d.once.Do(func() { close(d.finished) }) }
 
 // FetchManifest returns the manifest block of id, from the store or else from the first
-// provider that has it; a manifest from a peer is checked against id before it is used.
+// provider that has it; a manifest from a peer is checked against id before it is used. It
+// does not store it (Download does).
 // Errors wrap ErrNotFound (nobody has it), ErrNoProviders or ErrVerification.
 func (x *Exchange) FetchManifest(ctx context.Context, id cid.Cid, providers []peer.AddrInfo) ([]byte, error) {
-	p, err := x.manifest(ctx, id, providers)
+	p, err := x.manifest(ctx, id, providers, false)
 	if err != nil {
 		return nil, err
 	}
 	return p.raw, nil
 }
 
-func (x *Exchange) manifest(ctx context.Context, id cid.Cid, providers []peer.AddrInfo) (*plan, error) {
+// manifest returns the checked plan of id: from the store, else from the plan cache (a
+// manifest fetched earlier without storing it), else from the first provider that has it.
+// With store set, a manifest not in the store is put there (a download needs it stored
+// before its pieces).
+func (x *Exchange) manifest(ctx context.Context, id cid.Cid, providers []peer.AddrInfo, store bool) (*plan, error) {
 	// Ask the store, not only the plan cache: a GC may have removed the manifest since, and a
 	// download must store it again before its pieces.
 	raw, err := x.store.Manifest(id)
@@ -118,6 +123,18 @@ func (x *Exchange) manifest(ctx context.Context, id cid.Cid, providers []peer.Ad
 		return p, nil
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
+	}
+	keep := func(p *plan) (*plan, error) {
+		if store {
+			if err := x.store.PutManifest(id, p.raw); err != nil {
+				return nil, fmt.Errorf("exchange: store manifest: %w", err)
+			}
+		}
+		x.plans.add(p)
+		return p, nil
+	}
+	if p := x.plans.get(id); p != nil {
+		return keep(p)
 	}
 	var errs []error
 	for _, info := range providers {
@@ -139,11 +156,7 @@ func (x *Exchange) manifest(ctx context.Context, id cid.Cid, providers []peer.Ad
 			errs = append(errs, err)
 			continue
 		}
-		if err := x.store.PutManifest(id, p.raw); err != nil {
-			return nil, fmt.Errorf("exchange: store manifest: %w", err)
-		}
-		x.plans.add(p)
-		return p, nil
+		return keep(p)
 	}
 	return nil, summarise(id, errs)
 }
@@ -200,7 +213,7 @@ func detail(err error) string {
 func (x *Exchange) Download(ctx context.Context, req Request) (Result, error) {
 	start := time.Now()
 	res := Result{ID: req.ID}
-	p, err := x.manifest(ctx, req.ID, req.Providers)
+	p, err := x.manifest(ctx, req.ID, req.Providers, true)
 	if err != nil {
 		return res, err
 	}

@@ -450,7 +450,7 @@ type ContentInfo struct {
 	Pieces    int        `json:"pieces"`
 	Have      int        `json:"have"`
 	Pinned    bool       `json:"pinned"`
-	Local     bool       `json:"local"` // the manifest is in the local store
+	Local     bool       `json:"local"` // the manifest is in the local store (info of remote content stores nothing)
 	Files     []FileInfo `json:"files"`
 }
 
@@ -481,15 +481,18 @@ func (n *Node) Info(ctx context.Context, idStr string, from []string) (ContentIn
 		if m, err = content.Decode(id, raw); err != nil {
 			return ContentInfo{}, err
 		}
-		local = true // FetchManifest stored it
 	} else if err != nil {
 		return ContentInfo{}, err
 	}
 	out := ContentInfo{ID: id.String(), Name: m.Name, Kind: string(m.Kind), Size: m.Size, PieceSize: m.PieceSize,
 		Pieces: m.NumPieces(), Local: local}
-	have, herr := n.content.store.Have(id)
-	if bi, err := n.content.store.Info(id); err == nil {
-		out.Pinned = bi.Pinned
+	var have *blockstore.Bitfield
+	herr := blockstore.ErrNotFound
+	if local {
+		have, herr = n.content.store.Have(id)
+		if bi, err := n.content.store.Info(id); err == nil {
+			out.Pinned = bi.Pinned
+		}
 	}
 	for i, f := range m.Files {
 		fi := FileInfo{Path: f.Path, Size: f.Size}

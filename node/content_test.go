@@ -75,6 +75,15 @@ func TestContentAddGetInfoPinGCThroughAPI(t *testing.T) {
 		t.Fatalf("get without providers: %v", err)
 	}
 
+	// info of remote content fetches the manifest and stores nothing.
+	remote, err := cb.Info(ctx, added.ID, []string{p2pAddrOf(a)})
+	if err != nil || remote.Local || remote.Have != 0 || remote.Name != "data.bin" || remote.Pieces == 0 {
+		t.Fatalf("remote info %+v, %v", remote, err)
+	}
+	if list, err := cb.List(ctx); err != nil || len(list) != 0 {
+		t.Fatalf("info stored something: %+v %v", list, err)
+	}
+
 	var progress []exchange.Progress
 	res, err := cb.Get(ctx, GetRequest{ID: added.ID, OutputDir: dir + "/out", From: []string{p2pAddrOf(a)}}, func(p exchange.Progress) { progress = append(progress, p) })
 	if err == nil {
