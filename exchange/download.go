@@ -304,8 +304,22 @@ func (d *download) resume() (int, error) {
 			d.x.bufs.put(buf)
 		}
 	}()
+	// One bitfield lookup when the store keeps one (it knows pieces shared with other
+	// content too), else a HasPiece per piece.
+	var have Bitfield
+	if hr, ok := d.x.store.(HaveReporter); ok {
+		if b, err := hr.Have(d.p.id, len(d.p.pieces)); err == nil {
+			have, _ = BitfieldFromBytes(len(d.p.pieces), b)
+		}
+	}
+	held := func(i int) bool {
+		if have.Len() == len(d.p.pieces) && have.Len() > 0 {
+			return have.Has(i)
+		}
+		return d.x.store.HasPiece(d.p.pieces[i].id)
+	}
 	for i, pc := range d.p.pieces {
-		if d.sw.done.Has(i) || !d.x.store.HasPiece(pc.id) {
+		if d.sw.done.Has(i) || !held(i) {
 			continue
 		}
 		if d.out == nil {
