@@ -209,10 +209,17 @@ func detail(err error) string {
 // Pieces already in the store are not fetched again (so an interrupted download resumes);
 // every fetched piece is verified before it is stored or written. It returns when the content
 // is complete or cannot be completed: errors wrap ErrNotFound, ErrNoProviders, ErrVerification
-// (naming the peers), ErrIncomplete, ErrExists, ErrUnsafePath or the context's error.
+// (naming the peers), ErrIncomplete, ErrExists, ErrUnsafePath, ErrClosed or the context's
+// error.
 func (x *Exchange) Download(ctx context.Context, req Request) (Result, error) {
 	start := time.Now()
 	res := Result{ID: req.ID}
+	x.mu.Lock()
+	closed := x.closed
+	x.mu.Unlock()
+	if closed {
+		return res, ErrClosed
+	}
 	p, err := x.manifest(ctx, req.ID, req.Providers, true)
 	if err != nil {
 		return res, err
