@@ -84,7 +84,7 @@ func openOutput(p *plan, target string) (*output, error) {
 	o.root = root
 	// Create every file at its final size up front: empty files have no pieces to trigger
 	// it, and a layout problem (a path that is both a file and a directory) shows now.
-	for i, f := range p.files {
+	for _, f := range p.files {
 		if d := path.Dir(f.path); d != "." {
 			if err := root.MkdirAll(d, 0o755); err != nil {
 				o.abort()
@@ -102,7 +102,6 @@ func openOutput(p *plan, target string) (*output, error) {
 			o.abort()
 			return nil, fmt.Errorf("exchange: output %q: %w", f.path, err)
 		}
-		_ = i
 	}
 	return o, nil
 }
