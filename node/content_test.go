@@ -192,3 +192,29 @@ func asAPIError(err error, target **APIError) bool {
 	}
 	return ok
 }
+
+func TestContentEmptyFile(t *testing.T) {
+	a, ca := contentNode(t, nil)
+	_, cb := contentNode(t, nil)
+	src := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(src, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxFor(t)
+	added, err := ca.Add(ctx, AddRequest{Path: src}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "got")
+	res, err := cb.Get(ctx, GetRequest{ID: added.ID, Output: out, From: []string{p2pAddrOf(a)}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(out); err != nil || st.Size() != 0 || res.Pieces != 0 {
+		t.Fatalf("empty file: %v %+v", err, res)
+	}
+	var buf bytes.Buffer
+	if n, err := cb.Cat(ctx, added.ID, nil, &buf); err != nil || n != 0 {
+		t.Fatalf("cat of an empty file: %d, %v", n, err)
+	}
+}
