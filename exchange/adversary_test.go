@@ -257,3 +257,37 @@ func TestEndgameTakesOverFromASlowProvider(t *testing.T) {
 		t.Fatalf("fetched %v", res.Fetched)
 	}
 }
+
+func TestProviderLostMidDownload(t *testing.T) {
+	nodes := newTestNodes(t, 3, func(i int, cfg *Config, s *memStore) Store {
+		if i == 2 {
+			cfg.MaxRate = 4 << 20
+		}
+		return nil
+	})
+	data := randomBytes(2<<20, 41)
+	id := addFile(t, nodes[0].store, "f", data, 16<<10)
+	addFile(t, nodes[1].store, "f", data, 16<<10)
+	out := filepath.Join(t.TempDir(), "f")
+	var closed bool
+	res, err := nodes[2].x.Download(testContext(t), Request{ID: id, Providers: infos(nodes[0], nodes[1]), Output: out,
+		ProgressInterval: 10 * time.Millisecond,
+		Progress: func(p Progress) {
+			if !closed && p.Pieces > p.TotalPieces/4 {
+				closed = true
+				_ = nodes[0].host.Close() // the provider goes away mid-transfer
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !closed {
+		t.Fatal("the provider was never closed")
+	}
+	if got, _ := os.ReadFile(out); !bytes.Equal(got, data) {
+		t.Fatal("output differs")
+	}
+	if res.Fetched[nodes[1].host.ID()] == 0 {
+		t.Fatalf("fetched %v", res.Fetched)
+	}
+}
