@@ -130,6 +130,7 @@ func (r *Report) hopsVsN(protos []string) *plot.Plot {
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
 	p.X.Min, p.X.Max = lo, hi
 	p.Y.Min = 0
+	p.Legend.Left = true
 	return p
 }
 
