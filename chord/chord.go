@@ -419,6 +419,7 @@ func (c *Chord) republish() {
 // own table (and may answer at depth 0); otherwise it asks those peers first (join).
 // It returns the owner followed by its successors and fills trace.
 func (c *Chord) findSuccessor(ctx context.Context, key routing.Key, initial []Peer, trace *routing.Trace) ([]Peer, error) {
+	var ownSuccs []Peer
 	if initial == nil {
 		c.mu.Lock()
 		if c.ring.owns(key) {
@@ -427,6 +428,7 @@ func (c *Chord) findSuccessor(ctx context.Context, key routing.Key, initial []Pe
 			return owners, nil
 		}
 		found, succs, next := c.ring.step(key, 0)
+		ownSuccs = c.ring.successorList()
 		c.mu.Unlock()
 		if found {
 			return succs, nil
@@ -434,6 +436,11 @@ func (c *Chord) findSuccessor(ctx context.Context, key routing.Key, initial []Pe
 		initial = next
 	}
 	ls := newLookupState(key, initial, c.cfg.MaxLookupRPCs)
+	if ownSuccs != nil {
+		// We are the first responder (depth 0): if our own successor turns out dead,
+		// the next one in our list may be the owner.
+		ls.referred(candidate{Peer: c.self}, nil, ownSuccs)
+	}
 	var lastErr error
 	for {
 		cand, ok := ls.next()
@@ -459,18 +466,17 @@ func (c *Chord) findSuccessor(ctx context.Context, key routing.Key, initial []Pe
 				break
 			}
 			c.forget(cand.ID)
+			ls.failed(cand)
 			continue
 		}
 		trace.Path = append(trace.Path, hop)
 		peers := c.learn(resp.Peers)
 		if resp.Found {
-			if len(peers) == 0 {
-				continue // an answer without an owner is no answer; try the next candidate
-			}
+			// An answer naming no live owner is no answer; the next candidate is tried.
 			ls.answered(cand, peers)
-			break
+			continue
 		}
-		ls.referred(cand, peers)
+		ls.referred(cand, peers, c.learn(resp.Succs))
 	}
 	if !ls.done {
 		if lastErr == nil {

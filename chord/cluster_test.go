@@ -380,3 +380,50 @@ func TestClusterRepublishRestoresRecords(t *testing.T) {
 		}
 	})
 }
+
+// TestLookupFallsBackAroundDeadHops kills a quarter of the ring and looks up at once,
+// before any stabilization round (on fake time nothing runs in between): lookups whose
+// best hop is dead fall back to the next best finger or successor, and the trace records
+// each failed request as a timeout with its error on the path.
+func TestLookupFallsBackAroundDeadHops(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		const n = 64
+		c := startCluster(t, n, chordtest.Options{Config: clusterConfig(), Gossip: true, Seed: 8})
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		for _, i := range c.RandomPerm()[:n/4] {
+			c.Kill(i)
+		}
+		withTimeouts, failed := 0, 0
+		for range 300 {
+			from := c.RandomLive()
+			_, trace, err := from.Chord.Lookup(ctx, c.RandomKey())
+			if err != nil {
+				if failed == 0 {
+					t.Logf("first failure: %v; path %+v", err, trace.Path)
+				}
+				failed++
+				continue
+			}
+			if trace.Timeouts > 0 {
+				withTimeouts++
+				errs := 0
+				for _, h := range trace.Path {
+					if h.Error != "" {
+						errs++
+					}
+				}
+				if errs != trace.Timeouts || trace.RPCs != len(trace.Path) {
+					t.Fatalf("trace: %d timeouts, %d RPCs, but path %+v", trace.Timeouts, trace.RPCs, trace.Path)
+				}
+			}
+		}
+		t.Logf("right after killing 25%%: %d of 300 lookups met dead hops and fell back, %d failed", withTimeouts, failed)
+		if withTimeouts == 0 {
+			t.Fatal("no lookup met a dead hop; the test proves nothing")
+		}
+		if failed > 0 {
+			t.Fatalf("%d lookups failed instead of falling back", failed)
+		}
+	})
+}

@@ -10,12 +10,13 @@ import (
 type candidate struct {
 	Peer
 	depth int
+	// fallback marks a responder's successor, tried only when no referral is left.
+	fallback bool
 }
 
 // lookupState is the querier's side of an iterative find_successor, with no I/O: the
 // driver asks next() whom to contact, performs the RPC and reports the outcome with
-// referred() or answered(); a failed RPC needs no report, since a candidate is
-// never offered twice. Candidates are kept closest-to-key first, and a
+// referred(), answered() or failed(). Candidates are kept closest-to-key first, and a
 // referral only adds nodes strictly between the referrer and the key, so every step
 // makes progress and the lookup ends. A dead node costs one failed RPC; the next best
 // candidate (the referrer's second choice, or one of our own fingers or successors) is
@@ -24,6 +25,9 @@ type lookupState struct {
 	key   routing.Key
 	cands []candidate
 	tried map[peer.ID]bool
+	dead  map[peer.ID]bool
+	// responders are the nodes that referred us on, with their successor lists.
+	responders []responder
 	// the outcome, once done
 	done    bool
 	owner   []Peer
@@ -32,8 +36,14 @@ type lookupState struct {
 	rpcs    int
 }
 
+// responder is a node that answered with referrals, and its successor list.
+type responder struct {
+	candidate
+	succs []Peer
+}
+
 func newLookupState(key routing.Key, initial []Peer, maxRPCs int) *lookupState {
-	l := &lookupState{key: key, tried: map[peer.ID]bool{}, maxRPCs: maxRPCs}
+	l := &lookupState{key: key, tried: map[peer.ID]bool{}, dead: map[peer.ID]bool{}, maxRPCs: maxRPCs}
 	for _, p := range initial {
 		l.add(candidate{Peer: p, depth: 1})
 	}
@@ -45,17 +55,30 @@ func (l *lookupState) add(c candidate) {
 		return
 	}
 	for i, o := range l.cands {
-		if o.ID == c.ID {
-			if c.depth < o.depth {
-				l.cands[i].depth = c.depth
-			}
-			return
+		if o.ID != c.ID {
+			continue
 		}
+		if !c.fallback && o.fallback {
+			// Now referred: it moves among the referrals, at the depth of the referral
+			// chain that leads to it (a successor list seen earlier was not a route).
+			l.cands = append(l.cands[:i], l.cands[i+1:]...)
+			break
+		}
+		if c.fallback == o.fallback && c.depth < o.depth {
+			l.cands[i].depth = c.depth
+		}
+		return
 	}
-	d := routing.RingDistance(c.Key, l.key)
+	// Referrals first, closest to the key first; then fallbacks in the same order.
+	less := func(a, b candidate) bool {
+		if a.fallback != b.fallback {
+			return !a.fallback
+		}
+		return routing.RingDistance(a.Key, l.key).Cmp(routing.RingDistance(b.Key, l.key)) < 0
+	}
 	at := len(l.cands)
 	for i, o := range l.cands {
-		if d.Cmp(routing.RingDistance(o.Key, l.key)) < 0 {
+		if less(c, o) {
 			at = i
 			break
 		}
@@ -79,17 +102,64 @@ func (l *lookupState) next() (candidate, bool) {
 }
 
 // answered records that c knew the answer: the key lies between c and its successor.
+// Successors this lookup found dead are dropped from the answer.
 func (l *lookupState) answered(c candidate, succs []Peer) {
+	var live []Peer
+	for _, p := range succs {
+		if !l.dead[p.ID] {
+			live = append(live, p)
+		}
+	}
+	if len(live) == 0 {
+		return // every successor c named is dead: keep looking
+	}
 	l.done = true
-	l.owner = succs
+	l.owner = live
 	l.depth = c.depth
 }
 
-// referred records c's referrals; only nodes strictly between c and the key count.
-func (l *lookupState) referred(c candidate, next []Peer) {
+// referred records c's referrals (only nodes strictly between c and the key count) and
+// c's successor list (nil for none).
+func (l *lookupState) referred(c candidate, next []Peer, succs []Peer) {
 	for _, p := range next {
 		if routing.InOpen(p.Key, c.Key, l.key) {
 			l.add(candidate{Peer: p, depth: c.depth + 1})
+		}
+	}
+	if len(succs) > 0 {
+		l.responders = append(l.responders, responder{candidate: c, succs: succs})
+	}
+	// The responder's successors before the key are fallbacks, tried only once every
+	// referral is dead: routing through them would shorten paths (see
+	// Config.RouteViaSuccessors) and the hop counts would no longer be Chord's.
+	for _, p := range succs {
+		if routing.InOpen(p.Key, c.Key, l.key) {
+			l.add(candidate{Peer: p, depth: c.depth + 1, fallback: true})
+		}
+	}
+}
+
+// failed records that c did not answer. If that leaves some responder's first live
+// successor past the key, that successor is the owner: the key lay between the responder
+// and successors that turned out dead, which stabilization has not noticed yet. Without
+// this a lookup whose only route is a dead predecessor of the key would fail.
+func (l *lookupState) failed(c candidate) {
+	l.dead[c.ID] = true
+	for _, r := range l.responders {
+		// The list is contiguous on the ring: the first live entry at or after the key,
+		// with only dead entries between it and the previous live one, is the owner.
+		prev := r.Key
+		for i, s := range r.succs {
+			if l.dead[s.ID] {
+				continue
+			}
+			if routing.InOpenClosed(l.key, prev, s.Key) {
+				if l.answered(r.candidate, r.succs[i:]); l.done {
+					return
+				}
+				break
+			}
+			prev = s.Key
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package chord
 
 import (
-	"crypto/rand"
 	"fmt"
 	"math"
 	mrand "math/rand/v2"
@@ -13,11 +12,15 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
+// randomPeers makes n peers with identities drawn from a seeded generator, so every run
+// sees the same ring.
 func randomPeers(t testing.TB, n int) []Peer {
 	t.Helper()
 	ps := make([]Peer, n)
+	seed := [32]byte{byte(n), byte(n >> 8), 'c', 'h', 'o', 'r', 'd'}
+	src := mrand.NewChaCha8(seed)
 	for i := range ps {
-		_, pub, err := crypto.GenerateEd25519Key(rand.Reader)
+		_, pub, err := crypto.GenerateEd25519Key(src)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,20 +112,25 @@ func (s *simRing) lookup(from Peer, key routing.Key) (owner Peer, hops int, rpcs
 		return succs[0], 0, 0, true
 	}
 	ls := newLookupState(key, next, 1000)
+	ls.referred(candidate{Peer: from}, nil, q.successorList())
 	for {
+		if ls.done {
+			return ls.owner[0], ls.depth, ls.rpcs, true
+		}
 		c, more := ls.next()
 		if !more {
 			return Peer{}, 0, ls.rpcs, false
 		}
 		if s.dead[c.ID] {
+			ls.failed(c)
 			continue
 		}
 		found, succs, next := s.rings[c.ID].step(key, 3)
 		if found {
 			ls.answered(c, succs)
-			return ls.owner[0], ls.depth, ls.rpcs, true
+			continue
 		}
-		ls.referred(c, next)
+		ls.referred(c, next, s.rings[c.ID].successorList())
 	}
 }
 
@@ -167,21 +175,33 @@ func TestFingerLookupEqualsLinearScan(t *testing.T) {
 }
 
 func TestLookupRoutesAroundDeadNodes(t *testing.T) {
+	for _, repaired := range []bool{false, true} {
+		t.Run(fmt.Sprintf("successors-repaired=%v", repaired), func(t *testing.T) {
+			lookupAroundDeadNodes(t, repaired)
+		})
+	}
+}
+
+// lookupAroundDeadNodes kills a quarter of a ring whose tables do not know it yet.
+// Unrepaired, every table is stale: lookups must step over dead fingers and dead
+// successors (through the responders' successor lists). Repaired, successor lists are
+// fixed (one stabilize round) but fingers stay stale.
+func lookupAroundDeadNodes(t *testing.T, repaired bool) {
 	rng := mrand.New(mrand.NewPCG(9, 10))
 	peers := randomPeers(t, 128)
 	sim := newSimRing(peers, 8, 1, rng)
-	// Kill a quarter, but keep tables as they were (nobody noticed yet): lookups must still
-	// reach some live node whose successor is right once successors are repaired. Here we
-	// repair only the successor lists (one stabilize round) and leave fingers stale.
 	var live []Peer
 	for i, p := range sim.sorted {
-		if i%4 == 0 {
-			sim.dead[p.ID] = true
+		if i%4 == 0 || (i%4 == 1 && i%8 == 1) {
+			sim.dead[p.ID] = true // some runs of two dead nodes in a row
 		} else {
 			live = append(live, p)
 		}
 	}
 	for _, p := range live {
+		if !repaired {
+			break
+		}
 		rg := sim.rings[p.ID]
 		var succs []Peer
 		for _, s := range rg.succ {
@@ -202,6 +222,11 @@ func TestLookupRoutesAroundDeadNodes(t *testing.T) {
 		from := live[rng.IntN(len(live))]
 		got, _, _, ok := sim.lookup(from, key)
 		want := linearSuccessor(live, key)
+		if !repaired && ok && sim.dead[got.ID] && routing.InOpen(got.Key, key, want.Key) {
+			// A stale successor list can still name a dead owner just before the true
+			// one; the lookup did not fail, and stabilization fixes the list.
+			continue
+		}
 		if !ok || got.ID != want.ID {
 			t.Fatalf("lookup(%s) = %s (ok %v), want %s", key.Short(), got.Key.Short(), ok, want.Key.Short())
 		}

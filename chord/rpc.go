@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/dhtnode/dhtnode/routing"
@@ -165,6 +166,7 @@ func (c *Chord) serve(from peer.ID, req *message) *message {
 		}
 		c.mu.Lock()
 		found, succs, next := c.ring.step(req.Key, c.cfg.ReferralWidth)
+		own := slices.Clone(c.ring.succ)
 		if req.Key == routing.PeerKey(from) {
 			// A node looking up its own key is joining (Join): it is live and about to
 			// be a member, so offer it to our successor list and fingers. When many
@@ -177,7 +179,7 @@ func (c *Chord) serve(from peer.ID, req *message) *message {
 		if found {
 			return &message{Type: msgResponse, Found: true, Peers: c.infos(succs)}
 		}
-		return &message{Type: msgResponse, Peers: c.infos(next)}
+		return &message{Type: msgResponse, Peers: c.infos(next), Succs: c.infos(own)}
 
 	case msgNeighbours:
 		c.mu.Lock()

@@ -18,11 +18,13 @@ import (
 // (at most MaxMessageSize) followed by the body:
 //
 //	type    u8
-//	flags   u8          bit 0: key present, bit 1: found; other bits must be zero
+//	flags   u8          bit 0: key present, bit 1: found, bit 2: successor list present;
+//	                    other bits must be zero
 //	key     [32]byte    if flag bit 0
 //	npeers  uvarint     at most maxPeersPerMessage, then each peer:
 //	          idlen uvarint (<= maxPeerIDLen), id bytes (a valid peer ID),
 //	          naddrs uvarint (<= maxAddrsPerPeer), each: len uvarint (<= maxAddrLen), multiaddr bytes
+//	nsuccs  uvarint     if flag bit 2: 1..maxPeersPerMessage, then each peer as above
 //	nrecs   uvarint     at most maxRecordsPerMessage, then each record:
 //	          key [32]byte, provider peer (as above), ttl seconds uvarint
 //	errlen  uvarint     (<= maxErrorLen), error text (responses only)
@@ -95,7 +97,8 @@ func (t msgType) String() string {
 const (
 	flagKey   = 1 << 0
 	flagFound = 1 << 1
-	flagsAll  = flagKey | flagFound
+	flagSuccs = 1 << 2
+	flagsAll  = flagKey | flagFound | flagSuccs
 )
 
 // peerInfo is a peer on the wire: its ID and the addresses the sender knows for it.
@@ -113,11 +116,14 @@ type record struct {
 
 // message is every Chord request and response; which fields mean something depends on Type.
 type message struct {
-	Type    msgType
-	HasKey  bool
-	Key     routing.Key
-	Found   bool
-	Peers   []peerInfo
+	Type   msgType
+	HasKey bool
+	Key    routing.Key
+	Found  bool
+	Peers  []peerInfo
+	// Succs is the responder's successor list, sent with find_successor referrals so the
+	// querier can step over a dead successor of the responder.
+	Succs   []peerInfo
 	Records []record
 	Err     string
 }
@@ -139,7 +145,7 @@ func appendPeer(b []byte, p peerInfo) []byte {
 // encode returns the body of m (without the frame length). It refuses messages that
 // would not decode, so a bug on our side never sends garbage.
 func (m *message) encode() ([]byte, error) {
-	if len(m.Peers) > maxPeersPerMessage || len(m.Records) > maxRecordsPerMessage || len(m.Err) > maxErrorLen {
+	if len(m.Peers) > maxPeersPerMessage || len(m.Succs) > maxPeersPerMessage || len(m.Records) > maxRecordsPerMessage || len(m.Err) > maxErrorLen {
 		return nil, fmt.Errorf("%w: too many entries", ErrTooLarge)
 	}
 	b := make([]byte, 0, 64+len(m.Peers)*64)
@@ -151,14 +157,22 @@ func (m *message) encode() ([]byte, error) {
 	if m.Found {
 		flags |= flagFound
 	}
+	if len(m.Succs) > 0 {
+		flags |= flagSuccs
+	}
 	b = append(b, flags)
 	if m.HasKey {
 		b = append(b, m.Key[:]...)
 	}
 	b = appendUvarint(b, uint64(len(m.Peers)))
 	for _, p := range m.Peers {
-		p = clampPeer(p)
-		b = appendPeer(b, p)
+		b = appendPeer(b, clampPeer(p))
+	}
+	if len(m.Succs) > 0 {
+		b = appendUvarint(b, uint64(len(m.Succs)))
+		for _, p := range m.Succs {
+			b = appendPeer(b, clampPeer(p))
+		}
 	}
 	b = appendUvarint(b, uint64(len(m.Records)))
 	for _, r := range m.Records {
@@ -308,6 +322,15 @@ func decodeMessage(b []byte) (*message, error) {
 	np := int(d.uvarint(maxPeersPerMessage))
 	for i := 0; i < np && d.err == nil; i++ {
 		m.Peers = append(m.Peers, d.peer())
+	}
+	if flags&flagSuccs != 0 {
+		ns := int(d.uvarint(maxPeersPerMessage))
+		if d.err == nil && ns == 0 {
+			d.fail("empty successor list")
+		}
+		for i := 0; i < ns && d.err == nil; i++ {
+			m.Succs = append(m.Succs, d.peer())
+		}
 	}
 	nr := int(d.uvarint(maxRecordsPerMessage))
 	for i := 0; i < nr && d.err == nil; i++ {

@@ -22,6 +22,7 @@ func sampleMessages(t testing.TB) []*message {
 		{Type: msgResponse},
 		{Type: msgFindSuccessor, HasKey: true, Key: key},
 		{Type: msgResponse, Found: true, Peers: []peerInfo{info(ps[0], addr), info(ps[1]), info(ps[2], addr, addr6)}},
+		{Type: msgResponse, Peers: []peerInfo{info(ps[2], addr)}, Succs: []peerInfo{info(ps[0]), info(ps[1], addr6)}},
 		{Type: msgNeighbours},
 		{Type: msgAddProvider, Records: []record{{Key: key, Provider: info(ps[0], addr), TTL: 86400}}},
 		{Type: msgGetProviders, HasKey: true, Key: key},
@@ -60,6 +61,7 @@ func TestWireRejects(t *testing.T) {
 		"too many peers": {byte(msgResponse), 0, 0xff, 0x01},
 		"non-minimal":    {byte(msgPing), 0, 0x80, 0x00, 0, 0},
 		"bad peer id":    {byte(msgResponse), 0, 1, 3, 1, 2, 3, 0, 0, 0},
+		"empty succs":    {byte(msgResponse), flagSuccs, 0, 0, 0, 0},
 	}
 	for name, b := range cases {
 		if _, err := decodeMessage(b); !errors.Is(err, ErrMalformed) {

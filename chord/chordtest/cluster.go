@@ -16,6 +16,7 @@ package chordtest
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
@@ -39,7 +40,7 @@ type Options struct {
 	// Gossip feeds PeerUp to and about every started node, as the daemon's gossip would.
 	// Without it a node joins through a random live node with Join.
 	Gossip bool
-	// Seed makes the choice of join peers and probe keys repeatable.
+	// Seed makes node identities, the choice of join peers and probe keys repeatable.
 	Seed uint64
 }
 
@@ -62,11 +63,20 @@ type Cluster struct {
 	mu    sync.Mutex
 	nodes []*Node
 	rng   *mrand.Rand
+	// idSource draws node identities, so the same Seed gives the same ring.
+	idSource *mrand.ChaCha8
 }
 
 // New returns an empty cluster; Start adds nodes.
 func New(opts Options) *Cluster {
-	return &Cluster{Net: mocknet.New(), opts: opts, rng: mrand.New(mrand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15))}
+	var seed [32]byte
+	binary.LittleEndian.PutUint64(seed[:], opts.Seed)
+	return &Cluster{
+		Net:      mocknet.New(),
+		opts:     opts,
+		rng:      mrand.New(mrand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
+		idSource: mrand.NewChaCha8(seed),
+	}
 }
 
 // Nodes returns every node ever started, alive or not, in start order.
@@ -103,7 +113,10 @@ func (c *Cluster) Start(ctx context.Context, n int) error {
 func (c *Cluster) Add(ctx context.Context, priv crypto.PrivKey) (*Node, error) {
 	if priv == nil {
 		var err error
-		if priv, _, err = crypto.GenerateEd25519Key(rand.Reader); err != nil {
+		c.mu.Lock()
+		priv, _, err = crypto.GenerateEd25519Key(c.idSource)
+		c.mu.Unlock()
+		if err != nil {
 			return nil, err
 		}
 	}
