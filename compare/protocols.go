@@ -69,6 +69,7 @@ var protocols = map[string]protocolSpec{
 		name: ProtoOnehop, metric: metricRing, target: identityKey, gossipFed: true,
 		start: func(_ context.Context, h host.Host, env startEnv) (Router, error) {
 			cfg := onehop.DefaultConfig()
+			cfg.RPCTimeout = simRPCTimeout
 			cfg.Logger = env.logger
 			return onehop.New(h, cfg)
 		},
@@ -78,6 +79,7 @@ var protocols = map[string]protocolSpec{
 		name: ProtoChord, metric: metricRing, target: identityKey,
 		start: func(ctx context.Context, h host.Host, env startEnv) (Router, error) {
 			cfg := chord.DefaultConfig()
+			cfg.RPCTimeout = simRPCTimeout
 			cfg.Logger = env.logger
 			c, err := chord.New(h, cfg)
 			if err != nil {
@@ -132,6 +134,13 @@ var protocols = map[string]protocolSpec{
 }
 
 func identityKey(k routing.Key) routing.Key { return k }
+
+// simRPCTimeout replaces the routers' 2 s request timeout in the simulation. A
+// request to a departed node fails at once here (the dial is refused), so the
+// timeout only ever fires when this machine is too busy to run the answering
+// goroutine in time, and then it would count a live node as dead. The latency model
+// charges Config.TimeoutPenalty for every failed request whatever this is.
+const simRPCTimeout = 10 * time.Second
 
 // KnownProtocols lists the protocol names compare can run, sorted.
 func KnownProtocols() []string {
