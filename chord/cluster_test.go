@@ -394,10 +394,16 @@ func TestLookupFallsBackAroundDeadHops(t *testing.T) {
 		for _, i := range c.RandomPerm()[:n/4] {
 			c.Kill(i)
 		}
-		withTimeouts, failed := 0, 0
+		withTimeouts, failed, correct, rpcs, timeouts := 0, 0, 0, 0, 0
 		for range 300 {
 			from := c.RandomLive()
-			_, trace, err := from.Chord.Lookup(ctx, c.RandomKey())
+			key := c.RandomKey()
+			owners, trace, err := from.Chord.Lookup(ctx, key)
+			rpcs += trace.RPCs
+			timeouts += trace.Timeouts
+			if err == nil && owners[0].ID == c.Oracle(key).ID {
+				correct++
+			}
 			if err != nil {
 				if failed == 0 {
 					t.Logf("first failure: %v; path %+v", err, trace.Path)
@@ -418,7 +424,8 @@ func TestLookupFallsBackAroundDeadHops(t *testing.T) {
 				}
 			}
 		}
-		t.Logf("right after killing 25%%: %d of 300 lookups met dead hops and fell back, %d failed", withTimeouts, failed)
+		t.Logf("right after killing 25%%: %d of 300 lookups met dead hops and fell back, %d failed, %d named the oracle's owner (the rest a dead one from a stale list); %.2f RPCs and %.2f timeouts per lookup",
+			withTimeouts, failed, correct, float64(rpcs)/300, float64(timeouts)/300)
 		if withTimeouts == 0 {
 			t.Fatal("no lookup met a dead hop; the test proves nothing")
 		}
