@@ -15,6 +15,11 @@
 //
 // Lookups are iterative: the querying node contacts each hop itself with a per-RPC
 // timeout, and when a hop is dead it falls back to the next best finger or successor.
+// Each referral also carries the referring node's successor list, so when the nodes
+// just before a key are dead (and nobody has noticed yet) the querier steps over them
+// to the owner instead of failing. Routing itself uses fingers and the first successor
+// only, as in the paper, so path lengths compare with its ½·log2 N
+// (Config.RouteViaSuccessors shortcuts along the whole list).
 // The routing.Trace records every request: Hops is the referral depth of the node that
 // answered (0 = we knew, 1 = the first node asked knew), Path lists each node asked with
 // its depth, RTT and remaining clockwise distance ("2^243.7").
