@@ -39,7 +39,7 @@ const (
 
 // ParseRoutingKey reads a key as users type it, and says how it read it:
 //   - 64 hexadecimal digits are the key itself (KeyKindHex);
-//   - a CID, such as a dhtnode content ID ("bafk..."), is hashed from its binary form,
+//   - a CID, such as a dhtnode content ID ("bagaaiera..."), is hashed from its binary form,
 //     routing.ContentKey(cid.Bytes()), which is where add announces content (KeyKindCID);
 //   - any other string is hashed as text, routing.ContentKey([]byte(s)) (KeyKindString).
 func ParseRoutingKey(s string) (routing.Key, string, error) {

@@ -35,7 +35,7 @@ referral depth and the request's round-trip time.
 ` + keyHelp,
 		Example: `  dhtnode lookup hello --via chord --trace
   dhtnode lookup 6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b --via all
-  dhtnode lookup bafkr4i... --via kademlia --format json`,
+  dhtnode lookup bagaaiera... --via kademlia --format json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format); err != nil {

@@ -101,7 +101,7 @@ func newRoutingProvideCmd(g *globals) *cobra.Command {
 the key's owner and its successors, Kademlia on the k closest peers.
 
 ` + keyHelp,
-		Example: `  dhtnode routing provide bafkr4i... --via chord`,
+		Example: `  dhtnode routing provide bagaaiera... --via chord`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format); err != nil {
@@ -142,7 +142,7 @@ func newRoutingFindprovsCmd(g *globals) *cobra.Command {
 		Long: `Find the peers that announced KEY, through a router.
 
 ` + keyHelp,
-		Example: `  dhtnode routing findprovs bafkr4i... --via chord --trace`,
+		Example: `  dhtnode routing findprovs bagaaiera... --via chord --trace`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format); err != nil {
