@@ -421,6 +421,9 @@ func (c *Chord) republish() {
 func (c *Chord) findSuccessor(ctx context.Context, key routing.Key, initial []Peer, trace *routing.Trace) ([]Peer, error) {
 	var ownSuccs []Peer
 	if initial == nil {
+		if c.successorMayBeDead() {
+			c.checkSuccessor()
+		}
 		c.mu.Lock()
 		if c.ring.owns(key) {
 			owners := append([]Peer{c.self}, c.ring.succ...)

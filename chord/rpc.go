@@ -164,6 +164,9 @@ func (c *Chord) serve(from peer.ID, req *message) *message {
 		if !req.HasKey {
 			return errorReply("find_successor needs a key")
 		}
+		if c.successorMayBeDead() {
+			c.checkSuccessor()
+		}
 		c.mu.Lock()
 		found, succs, next := c.ring.step(req.Key, c.cfg.ReferralWidth)
 		own := slices.Clone(c.ring.succ)
@@ -259,6 +262,41 @@ func (c *Chord) serve(from peer.ID, req *message) *message {
 		return &message{Type: msgResponse, Records: recs}
 	}
 	return errorReply("unexpected %s request", req.Type)
+}
+
+// successorMayBeDead reports whether we hold no connection to our first successor:
+// stabilization keeps one open, so a missing one suggests it died since the last round.
+func (c *Chord) successorMayBeDead() bool {
+	c.mu.Lock()
+	alone, succ := c.ring.alone(), c.ring.successor()
+	c.mu.Unlock()
+	return !alone && c.h.Network().Connectedness(succ.ID) != network.Connected
+}
+
+// checkSuccessor pings our first successor before we name it as a key's owner, and
+// drops it (then the next) while it does not answer. Each ping gets half an RPC timeout,
+// so the querier waiting on us does not time out first. Killed nodes then stop being
+// named owners between their death and our next stabilization round.
+func (c *Chord) checkSuccessor() {
+	for range c.cfg.Successors {
+		c.mu.Lock()
+		if c.ring.alone() {
+			c.mu.Unlock()
+			return
+		}
+		succ := c.ring.successor()
+		c.mu.Unlock()
+		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.RPCTimeout/2)
+		_, err := c.call(ctx, succ.ID, &message{Type: msgPing})
+		cancel()
+		if err == nil || c.ctx.Err() != nil {
+			return
+		}
+		c.forget(succ.ID)
+		if !c.successorMayBeDead() {
+			return
+		}
+	}
 }
 
 func (c *Chord) clampTTL(seconds uint64) time.Duration {
