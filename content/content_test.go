@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/dhtnode/dhtnode/routing"
+
 	"github.com/dhtnode/dhtnode/merkle"
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
@@ -88,8 +90,8 @@ func TestIDRoundTrip(t *testing.T) {
 	if err := back.UnmarshalText(txt); err != nil || back != id {
 		t.Fatal("text round trip")
 	}
-	if id.Key() != sha256.Sum256(id.Bytes()) {
-		t.Fatal("Key is not routing.ContentKey of the CID bytes")
+	if id.Key() != routing.ContentKey([]byte(`{"x":1}`)) || id.Key() != routing.Key(id.Digest()) {
+		t.Fatal("Key is not routing.ContentKey of the manifest (the CID's digest)")
 	}
 }
 

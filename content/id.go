@@ -119,9 +119,12 @@ func (id ID) Digest() [sha256.Size]byte {
 	return d
 }
 
-// Key is where the ID lives in the routers' key space: routing.ContentKey of
-// the binary CID.
-func (id ID) Key() routing.Key { return routing.ContentKey(id.Bytes()) }
+// Key is where the ID lives in the routers' key space: the manifest's SHA-256,
+// which is routing.ContentKey(manifest) and the CID's digest. Keying by the digest
+// (not by a hash of the whole CID) makes Kademlia's wire key for it, the sha2-256
+// multihash of Key, equal to the CID's own multihash, which is how IPFS keys provider
+// records: on the /ipfs prefix our records are the ones IPFS tools look for.
+func (id ID) Key() routing.Key { return routing.Key(id.Digest()) }
 
 // Matches reports whether manifest is the document this ID names.
 func (id ID) Matches(manifest []byte) bool {

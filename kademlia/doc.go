@@ -45,9 +45,9 @@
 // Content: kad-dht keys a provider record for CID c by c's multihash. DHTKey(K) is
 // the multihash of every sha2-256 CID whose digest is K, so for K = SHA-256 of a
 // block, our records for K are exactly the records IPFS keeps for that block's CIDs.
-// dhtnode's content IDs use K = routing.ContentKey(CID bytes) instead (the SHA-256
-// of the whole CID), so on the /ipfs prefix the node joins the IPFS DHT, answers and
-// routes there, but its provider records name dhtnode keys, not IPFS CIDs.
+// dhtnode's content IDs use K = the CID's sha2-256 digest (content.ID.Key), so
+// DHTKey(K) is the content ID's own multihash and, on the /ipfs prefix, the records
+// are exactly the ones IPFS keeps for that CID.
 //
 // # Traces
 //

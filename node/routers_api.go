@@ -12,6 +12,7 @@ import (
 	"github.com/dhtnode/dhtnode/routing"
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/multiformats/go-multihash"
 )
 
 // The routing endpoints:
@@ -33,14 +34,15 @@ const routingCallTimeout = 2 * time.Minute
 // Key kinds ParseRoutingKey reports.
 const (
 	KeyKindHex    = "key"    // 64 hexadecimal digits, used as the key itself
-	KeyKindCID    = "cid"    // a content ID (any CID): the key is SHA-256 of its binary form
+	KeyKindCID    = "cid"    // a content ID (any CID): the key is its sha2-256 digest
 	KeyKindString = "string" // anything else: the key is SHA-256 of the string's bytes
 )
 
 // ParseRoutingKey reads a key as users type it, and says how it read it:
 //   - 64 hexadecimal digits are the key itself (KeyKindHex);
-//   - a CID, such as a dhtnode content ID ("bagaaiera..."), is hashed from its binary form,
-//     routing.ContentKey(cid.Bytes()), which is where add announces content (KeyKindCID);
+//   - a CID, such as a dhtnode content ID ("bagaaiera..."), is its sha2-256 digest
+//     (content.ID.Key, where add announces content); a CID with another hash function
+//     is hashed from its binary form, routing.ContentKey(cid.Bytes()) (KeyKindCID);
 //   - any other string is hashed as text, routing.ContentKey([]byte(s)) (KeyKindString).
 func ParseRoutingKey(s string) (routing.Key, string, error) {
 	if s == "" {
@@ -53,6 +55,9 @@ func ParseRoutingKey(s string) (routing.Key, string, error) {
 		}
 	}
 	if c, err := cid.Decode(s); err == nil {
+		if dec, err := multihash.Decode(c.Hash()); err == nil && dec.Code == multihash.SHA2_256 && len(dec.Digest) == routing.KeyLen {
+			return routing.Key(dec.Digest), KeyKindCID, nil
+		}
 		return routing.ContentKey(c.Bytes()), KeyKindCID, nil
 	}
 	return routing.ContentKey([]byte(s)), KeyKindString, nil

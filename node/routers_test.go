@@ -17,13 +17,15 @@ func TestParseRoutingKey(t *testing.T) {
 	hexKey := routing.ContentKey([]byte("x"))
 	mh, _ := multihash.Sum([]byte("manifest"), multihash.SHA2_256, -1)
 	c := cid.NewCidV1(0x0200, mh)
+	blakeHash, _ := multihash.Sum([]byte("manifest"), multihash.BLAKE2B_MIN+31, -1)
 	for _, tc := range []struct {
 		in   string
 		kind string
 		want routing.Key
 	}{
 		{hexKey.String(), KeyKindHex, hexKey},
-		{c.String(), KeyKindCID, routing.ContentKey(c.Bytes())},
+		{c.String(), KeyKindCID, routing.ContentKey([]byte("manifest"))},
+		{cid.NewCidV1(0x0200, blakeHash).String(), KeyKindCID, routing.ContentKey(cid.NewCidV1(0x0200, blakeHash).Bytes())},
 		{"hello", KeyKindString, routing.ContentKey([]byte("hello"))},
 		// 64 characters that are not all hex are text.
 		{"zz" + hexKey.String()[2:], KeyKindString, routing.ContentKey([]byte("zz" + hexKey.String()[2:]))},
