@@ -55,7 +55,8 @@ type Trace struct {
 	// Key is what was looked up.
 	Key Key `json:"key"`
 	// Hops is the referral depth of the node that gave the final answer:
-	// 1 means a node from the querier's own table knew; 0 means the querier itself owns the key.
+	// 1 means a node from the querier's own table knew; 0 means the querier answered from
+	// its own state (it owns the key, or, in Chord, the key lies between it and its successor).
 	Hops int `json:"hops"`
 	// RPCs counts every request sent for this lookup, including failed ones.
 	RPCs int `json:"rpcs"`

@@ -12,8 +12,8 @@ import (
 
 const keyHelp = `KEY is read as follows:
   - 64 hexadecimal digits: the key itself;
-  - a content ID (any CID, e.g. what "dhtnode add" prints): SHA-256 of its binary
-    form, which is where content is announced;
+  - a content ID (any CID, e.g. what "dhtnode add" prints): its sha2-256 digest
+    (the SHA-256 of the manifest), which is where content is announced;
   - anything else: SHA-256 of the text.`
 
 func newLookupCmd(g *globals) *cobra.Command {
@@ -28,7 +28,7 @@ Chord answers with the key's successor on the ring (then its successors); Kademl
 with the peers closest to the key by XOR distance; one-hop with the owner from the
 gossip membership view. --via all asks every router the daemon runs, one after the
 other, so the answers can be compared side by side. With --trace each hop is listed:
-the node asked, its ring position, the distance left to the key under the router's
+the node asked, its position in the key space, the distance left to the key under the router's
 metric (Chord: clockwise distance as 2^x; Kademlia: common prefix length), its
 referral depth and the request's round-trip time.
 
@@ -71,7 +71,7 @@ referral depth and the request's round-trip time.
 func describeKey(resp node.RoutingResponse) string {
 	switch resp.KeyKind {
 	case node.KeyKindCID:
-		return fmt.Sprintf("SHA-256 of content ID %s", resp.Input)
+		return fmt.Sprintf("digest of content ID %s", resp.Input)
 	case node.KeyKindString:
 		return fmt.Sprintf("SHA-256 of the text %q", resp.Input)
 	}
@@ -99,19 +99,19 @@ func printRoutingResponse(w io.Writer, resp node.RoutingResponse, role string, h
 				}
 			}
 			if i == 0 || role == "provider" || hops {
-				fmt.Fprintf(w, "  %-8s %s  (ring %s)\n", label, p.PeerID, p.Key.Short())
+				fmt.Fprintf(w, "  %-8s %s  (key %s)\n", label, p.PeerID, p.Key.Short())
 			}
 		}
 		if len(res.Peers) == 0 && res.Error == "" && role != "" {
 			fmt.Fprintf(w, "  no %s found\n", role)
 		}
 		fmt.Fprintf(w, "  hops %d  rpcs %d  timeouts %d  latency %s\n", t.Hops, t.RPCs, t.Timeouts, roundDuration(t.Latency))
-		if hops && len(t.Path) == 0 && res.Error == "" {
+		if hops && len(t.Path) == 0 && t.RPCs == 0 && res.Error == "" {
 			fmt.Fprintln(w, "  answered from this node's own table; no request sent")
 		}
 		if hops && len(t.Path) > 0 {
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "  STEP\tDEPTH\tNODE\tRING\tDISTANCE LEFT\tRTT\tERROR")
+			fmt.Fprintln(tw, "  STEP\tDEPTH\tNODE\tKEY\tDISTANCE LEFT\tRTT\tERROR")
 			for i, h := range t.Path {
 				fmt.Fprintf(tw, "  %d\t%d\t%s\t%s\t%s\t%s\t%s\n", i+1, h.Depth, h.Peer, h.Key.Short(), h.Distance, roundDuration(h.RTT), h.Error)
 			}

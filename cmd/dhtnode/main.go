@@ -90,8 +90,17 @@ func newRootCmd() *cobra.Command {
 		c.GroupID = "node"
 		root.AddCommand(c)
 	}
-	root.AddCommand(routingCommands(g)...)
-	root.AddCommand(contentCommands(g)...)
-	root.AddCommand(compareCommands(g)...)
+	addGroup(root, "content", "Content commands (share files by content ID):", contentCommands(g))
+	addGroup(root, "routing", "Routing commands (Chord, Kademlia, one-hop):", routingCommands(g))
+	addGroup(root, "compare", "Simulation:", compareCommands(g))
 	return root
+}
+
+// addGroup lists cmds under their own heading in --help.
+func addGroup(root *cobra.Command, id, title string, cmds []*cobra.Command) {
+	root.AddGroup(&cobra.Group{ID: id, Title: title})
+	for _, c := range cmds {
+		c.GroupID = id
+		root.AddCommand(c)
+	}
 }

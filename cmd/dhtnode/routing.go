@@ -70,14 +70,14 @@ func newRoutingTableCmd(g *globals) *cobra.Command {
 
 // printTable prints any router's table section by section.
 func printTable(w io.Writer, t routing.Table) {
-	fmt.Fprintf(w, "%s table of %s (ring %s), %d entries\n", t.Algo, t.Self.Peer, t.Self.Key.Short(), t.Entries())
+	fmt.Fprintf(w, "%s table of %s (key %s), %d entries\n", t.Algo, t.Self.Peer, t.Self.Key.Short(), t.Entries())
 	for _, s := range t.Sections {
 		fmt.Fprintf(w, "%s (%d)\n", s.Name, len(s.Entries))
 		if len(s.Entries) == 0 {
 			continue
 		}
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  INDEX\tPEER\tRING\tSTART\tLAST SEEN")
+		fmt.Fprintln(tw, "  INDEX\tPEER\tKEY\tSTART\tLAST SEEN")
 		for _, e := range s.Entries {
 			start, seen := "", ""
 			if e.Start != nil {
