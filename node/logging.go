@@ -54,6 +54,11 @@ func RouteLibraryLogs(base slog.Handler, level slog.Level) {
 	gologshim.SetDefaultHandler(h)
 	golog.SetPrimaryCore(&slogCore{handler: h, level: level})
 	golog.SetAllLoggers(golog.LogLevel(zapLevel(level)))
+	if level >= slog.LevelWarn {
+		// kad-dht warns on every refresh that finds its table empty, which is the normal
+		// state of a first node waiting for others to join; keep real errors only.
+		_ = golog.SetLogLevel("dht/RtRefreshManager", "error")
+	}
 }
 
 // minLevelHandler raises the level of a handler: records below min are dropped.
