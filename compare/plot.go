@@ -229,6 +229,7 @@ func (r *Report) vsChurn(protos []string, ylabel string, y func(Row) float64) *p
 		p.Add(l, s)
 		p.Legend.Add(proto, l, s)
 	}
+	p.Legend.Top, p.Legend.Left = false, true
 	return p
 }
 

@@ -227,6 +227,18 @@ func (s *simNet) startNode(ctx context.Context, slot int) (*simNode, error) {
 	} else {
 		close(nd.fedDone)
 	}
+	// A node is live for the oracle once its own join is done: a router that can say
+	// (Chord's Joined) is waited for, briefly, since with the gossip feed it joins
+	// through the first member gossip reports.
+	if len(seeds) > 0 || len(boot) > 0 {
+		deadline := time.Now().Add(10 * time.Second)
+		for _, r := range nd.routers {
+			j, ok := r.(interface{ Joined() bool })
+			for ok && !j.Joined() && time.Now().Before(deadline) && ctx.Err() == nil {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}
 	s.mu.Lock()
 	s.slots[slot] = nd
 	s.mu.Unlock()
