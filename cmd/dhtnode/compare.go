@@ -90,6 +90,19 @@ func newCompareCmd() *cobra.Command {
 				// lower limit makes the GC run back to back.
 				debug.SetMemoryLimit(7 << 30)
 			}
+			if memProfile != "" {
+				// SIGUSR1 snapshots the heap while the run goes on; the end of the run
+				// writes one too.
+				usr1 := make(chan os.Signal, 1)
+				signal.Notify(usr1, syscall.SIGUSR1)
+				defer signal.Stop(usr1)
+				go func() {
+					for range usr1 {
+						_ = writeHeapProfile(memProfile)
+					}
+				}()
+				defer func() { _ = writeHeapProfile(memProfile) }()
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			rep, err := compare.Run(ctx, cfg)
