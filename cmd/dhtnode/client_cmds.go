@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/dhtnode/dhtnode/node"
 	"github.com/spf13/cobra"
 )
 
@@ -16,43 +19,32 @@ func newIDCmd(g *globals) *cobra.Command {
 		Short: "Show the daemon's peer ID, gossip address and bound listen addresses",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := callCtx(cmd, 10*time.Second)
-			defer cancel()
-			info, err := c.ID(ctx)
-			if err != nil {
-				return c.check(err)
-			}
-			if format == "json" {
-				return printJSON(cmd.OutOrStdout(), info)
-			}
-			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "peer id:  %s\n", info.PeerID)
-			fmt.Fprintf(w, "gossip:   %s\n", info.GossipAddr)
-			if info.GossipBind != info.GossipAddr {
-				fmt.Fprintf(w, "          (bound to %s)\n", info.GossipBind)
-			}
-			fmt.Fprintf(w, "api:      %s\n", info.APIAddr)
-			fmt.Fprintf(w, "version:  %s\n", info.Version)
-			fmt.Fprintln(w, "listen:")
-			for _, a := range info.ListenAddrs {
-				fmt.Fprintf(w, "  %s\n", a)
-			}
-			fmt.Fprintln(w, "announced:")
-			for _, a := range info.Addrs {
-				fmt.Fprintf(w, "  %s/p2p/%s\n", a, info.PeerID)
-			}
-			return nil
+			_, err := queryAndPrint(cmd, g, format, 10*time.Second, (*node.Client).ID, printIDInfo)
+			return err
 		},
 	}
 	addFormatFlag(cmd, &format)
 	return cmd
+}
+
+// printIDInfo is id's text output.
+func printIDInfo(w io.Writer, info node.IDInfo) error {
+	fmt.Fprintf(w, "peer id:  %s\n", info.PeerID)
+	fmt.Fprintf(w, "gossip:   %s\n", info.GossipAddr)
+	if info.GossipBind != info.GossipAddr {
+		fmt.Fprintf(w, "          (bound to %s)\n", info.GossipBind)
+	}
+	fmt.Fprintf(w, "api:      %s\n", info.APIAddr)
+	fmt.Fprintf(w, "version:  %s\n", info.Version)
+	fmt.Fprintln(w, "listen:")
+	for _, a := range info.ListenAddrs {
+		fmt.Fprintf(w, "  %s\n", a)
+	}
+	fmt.Fprintln(w, "announced:")
+	for _, a := range info.Addrs {
+		fmt.Fprintf(w, "  %s/p2p/%s\n", a, info.PeerID)
+	}
+	return nil
 }
 
 func newMembersCmd(g *globals) *cobra.Command {
@@ -62,36 +54,26 @@ func newMembersCmd(g *globals) *cobra.Command {
 		Short: "List cluster members and their state (alive, suspect, dead, left)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := callCtx(cmd, 10*time.Second)
-			defer cancel()
-			members, err := c.Members(ctx)
-			if err != nil {
-				return c.check(err)
-			}
-			if format == "json" {
-				return printJSON(cmd.OutOrStdout(), members)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tADDRESS\tSTATE\tPEER ID")
-			for _, m := range members {
-				name := m.Name
-				if name == m.PeerID {
-					name = shortID(name)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, m.Addr, m.State, m.PeerID)
-			}
-			return tw.Flush()
+			_, err := queryAndPrint(cmd, g, format, 10*time.Second, (*node.Client).Members, printMembers)
+			return err
 		},
 	}
 	addFormatFlag(cmd, &format)
 	return cmd
+}
+
+// printMembers is members' text output: one table row per member.
+func printMembers(w io.Writer, members []node.MemberInfo) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tADDRESS\tSTATE\tPEER ID")
+	for _, m := range members {
+		name := m.Name
+		if name == m.PeerID {
+			name = shortID(name)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, m.Addr, m.State, m.PeerID)
+	}
+	return tw.Flush()
 }
 
 // shortID abbreviates a peer ID used as a name, since the full ID has its own column.
@@ -111,18 +93,14 @@ cluster. It fails if none of them answers. (To keep retrying in the background
 instead, start the daemon with --join.)`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := callCtx(cmd, 60*time.Second)
-			defer cancel()
-			n, err := c.Join(ctx, args)
-			if err != nil {
-				return c.check(err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "joined %d node(s) via %s\n", n, strings.Join(args, ", "))
-			return nil
+			return callDaemon(cmd, g, 60*time.Second, func(c *node.Client, ctx context.Context) error {
+				n, err := c.Join(ctx, args)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "joined %d node(s) via %s\n", n, strings.Join(args, ", "))
+				return nil
+			})
 		},
 	}
 }
@@ -135,14 +113,8 @@ func newLeaveCmd(g *globals) *cobra.Command {
 (not failed) and stop trying to reconnect to it, then stops the daemon.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
+			if err := callDaemon(cmd, g, 30*time.Second, (*node.Client).Leave); err != nil {
 				return err
-			}
-			ctx, cancel := callCtx(cmd, 30*time.Second)
-			defer cancel()
-			if err := c.Leave(ctx); err != nil {
-				return c.check(err)
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "left the cluster; daemon stopping")
 			return nil
@@ -159,14 +131,8 @@ it failed and keep trying to reconnect, so it rejoins by itself when restarted
 (use this for restarts; use "leave" to go away for good).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
+			if err := callDaemon(cmd, g, 10*time.Second, (*node.Client).Shutdown); err != nil {
 				return err
-			}
-			ctx, cancel := callCtx(cmd, 10*time.Second)
-			defer cancel()
-			if err := c.Shutdown(ctx); err != nil {
-				return c.check(err)
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "daemon stopping")
 			return nil

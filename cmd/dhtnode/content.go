@@ -99,14 +99,11 @@ nothing and needing no daemon. A progress bar is drawn on stderr when it is a te
 			if onlyHash {
 				res, err = hashOnly(cmd, path, recursive, pieceSize, progress)
 			} else {
-				c, cerr := g.client()
-				if cerr != nil {
-					return cerr
-				}
-				ctx, cancel := callCtx(cmd, longCall)
-				defer cancel()
-				res, err = c.Add(ctx, node.AddRequest{Path: path, Recursive: recursive, NoPin: !pin, PieceSize: pieceSize}, progress)
-				err = c.check(err)
+				req := node.AddRequest{Path: path, Recursive: recursive, NoPin: !pin, PieceSize: pieceSize}
+				err = callDaemon(cmd, g, longCall, func(c *node.Client, ctx context.Context) (err error) {
+					res, err = c.Add(ctx, req, progress)
+					return err
+				})
 			}
 			if err != nil {
 				return err
@@ -185,14 +182,8 @@ stderr when it is a terminal.`,
 				}
 				req.OutputDir = wd
 			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := callCtx(cmd, longCall)
-			defer cancel()
 			var bar *progressbar.ProgressBar
-			res, err := c.Get(ctx, req, func(p exchange.Progress) {
+			progress := func(p exchange.Progress) {
 				if bar == nil {
 					if bar = stderrBar(cmd, quiet, p.Total, "get "+p.Name); bar == nil {
 						return
@@ -200,12 +191,17 @@ stderr when it is a terminal.`,
 				}
 				bar.Describe(fmt.Sprintf("get %s (%d peers)", p.Name, p.Peers))
 				_ = bar.Set64(p.Bytes)
+			}
+			var res node.GetResult
+			err := callDaemon(cmd, g, longCall, func(c *node.Client, ctx context.Context) (err error) {
+				res, err = c.Get(ctx, req, progress)
+				return err
 			})
 			if bar != nil {
 				_ = bar.Finish()
 			}
 			if err != nil {
-				return c.check(err)
+				return err
 			}
 			w := cmd.OutOrStdout()
 			if format == "json" {
@@ -236,14 +232,10 @@ func newCatCmd(g *globals) *cobra.Command {
 read. Content not stored locally is fetched first (--from MULTIADDR, else the router).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
+			return callDaemon(cmd, g, longCall, func(c *node.Client, ctx context.Context) error {
+				_, err := c.Cat(ctx, args[0], from, cmd.OutOrStdout())
 				return err
-			}
-			ctx, cancel := callCtx(cmd, longCall)
-			defer cancel()
-			_, err = c.Cat(ctx, args[0], from, cmd.OutOrStdout())
-			return c.check(err)
+			})
 		},
 	}
 	cmd.Flags().StringArrayVar(&from, "from", nil, "provider multiaddr ending in /p2p/PEERID (repeatable)")
@@ -258,45 +250,36 @@ func newInfoCmd(g *globals) *cobra.Command {
 		Short: "Show a content's manifest: name, size, piece size, Merkle roots, pieces held",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := callCtx(cmd, 2*time.Minute)
-			defer cancel()
-			info, err := c.Info(ctx, args[0], from)
-			if err != nil {
-				return c.check(err)
-			}
-			w := cmd.OutOrStdout()
-			if format == "json" {
-				return printJSON(w, info)
-			}
-			fmt.Fprintf(w, "id:          %s\n", info.ID)
-			fmt.Fprintf(w, "name:        %s\n", info.Name)
-			fmt.Fprintf(w, "kind:        %s\n", info.Kind)
-			fmt.Fprintf(w, "size:        %d (%s)\n", info.Size, humanBytes(info.Size))
-			fmt.Fprintf(w, "piece size:  %d\n", info.PieceSize)
-			fmt.Fprintf(w, "pieces held: %d of %d\n", info.Have, info.Pieces)
-			fmt.Fprintf(w, "pinned:      %v\n", info.Pinned)
-			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PATH\tSIZE\tPIECES\tHELD\tMERKLE ROOT")
-			for _, f := range info.Files {
-				root := f.Root
-				if root == "" {
-					root = "(empty file)"
-				}
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", f.Path, f.Size, f.Pieces, f.Have, root)
-			}
-			return tw.Flush()
+			_, err := queryAndPrint(cmd, g, format, 2*time.Minute,
+				func(c *node.Client, ctx context.Context) (node.ContentInfo, error) { return c.Info(ctx, args[0], from) },
+				printContentInfo)
+			return err
 		},
 	}
 	cmd.Flags().StringArrayVar(&from, "from", nil, "provider multiaddr to fetch the manifest from (repeatable)")
 	addFormatFlag(cmd, &format)
 	return cmd
+}
+
+// printContentInfo is info's text output: the manifest, then a row per file.
+func printContentInfo(w io.Writer, info node.ContentInfo) error {
+	fmt.Fprintf(w, "id:          %s\n", info.ID)
+	fmt.Fprintf(w, "name:        %s\n", info.Name)
+	fmt.Fprintf(w, "kind:        %s\n", info.Kind)
+	fmt.Fprintf(w, "size:        %d (%s)\n", info.Size, humanBytes(info.Size))
+	fmt.Fprintf(w, "piece size:  %d\n", info.PieceSize)
+	fmt.Fprintf(w, "pieces held: %d of %d\n", info.Have, info.Pieces)
+	fmt.Fprintf(w, "pinned:      %v\n", info.Pinned)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PATH\tSIZE\tPIECES\tHELD\tMERKLE ROOT")
+	for _, f := range info.Files {
+		root := f.Root
+		if root == "" {
+			root = "(empty file)"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", f.Path, f.Size, f.Pieces, f.Have, root)
+	}
+	return tw.Flush()
 }
 
 func newLsCmd(g *globals) *cobra.Command {
@@ -306,36 +289,27 @@ func newLsCmd(g *globals) *cobra.Command {
 		Short: "List local content (complete and partial downloads)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := callCtx(cmd, time.Minute)
-			defer cancel()
-			list, err := c.List(ctx)
-			if err != nil {
-				return c.check(err)
-			}
-			if format == "json" {
-				return printJSON(cmd.OutOrStdout(), list)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tKIND\tSIZE\tHELD\tPINNED")
-			for _, e := range list {
-				held := "complete"
-				if !e.Complete {
-					held = fmt.Sprintf("%d/%d", e.Have, e.Pieces)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", e.ID, e.Name, e.Kind, humanBytes(e.Size), held, e.Pinned)
-			}
-			return tw.Flush()
+			_, err := queryAndPrint(cmd, g, format, time.Minute, (*node.Client).List, printContentList)
+			return err
 		},
 	}
 	addFormatFlag(cmd, &format)
 	return cmd
+}
+
+// printContentList is ls's text output: a row per content, partial ones with the
+// pieces held.
+func printContentList(w io.Writer, list []node.ListEntry) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tKIND\tSIZE\tHELD\tPINNED")
+	for _, e := range list {
+		held := "complete"
+		if !e.Complete {
+			held = fmt.Sprintf("%d/%d", e.Have, e.Pieces)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", e.ID, e.Name, e.Kind, humanBytes(e.Size), held, e.Pinned)
+	}
+	return tw.Flush()
 }
 
 func newPinCmd(g *globals) *cobra.Command {
@@ -382,26 +356,13 @@ func newPinCmd(g *globals) *cobra.Command {
 		Short: "List pinned content IDs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := callCtx(cmd, time.Minute)
-			defer cancel()
-			pins, err := c.Pins(ctx)
-			if err != nil {
-				return c.check(err)
-			}
-			if format == "json" {
-				return printJSON(cmd.OutOrStdout(), pins)
-			}
-			for _, p := range pins {
-				fmt.Fprintln(cmd.OutOrStdout(), p)
-			}
-			return nil
+			_, err := queryAndPrint(cmd, g, format, time.Minute, (*node.Client).Pins, func(w io.Writer, pins []string) error {
+				for _, p := range pins {
+					fmt.Fprintln(w, p)
+				}
+				return nil
+			})
+			return err
 		},
 	}
 	addFormatFlag(ls, &format)
@@ -414,70 +375,43 @@ func newRepoCmd(g *globals) *cobra.Command {
 		Use:   "repo",
 		Short: "Maintain the blockstore: gc, stat, verify",
 	}
-	// each runs one call and prints its result as text or JSON
-	sub := func(use, short string, call func(ctx context.Context, c *node.Client, w io.Writer, asJSON bool) error) *cobra.Command {
+	// sub is a repo subcommand with --format whose run is given the format.
+	sub := func(use, short string, run func(cmd *cobra.Command, format string) error) *cobra.Command {
 		var format string
 		c := &cobra.Command{
 			Use:   use,
 			Short: short,
 			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, args []string) error {
-				if err := checkFormat(format); err != nil {
-					return err
-				}
-				c, err := g.client()
-				if err != nil {
-					return err
-				}
-				ctx, cancel := callCtx(cmd, longCall)
-				defer cancel()
-				return c.check(call(ctx, c.Client, cmd.OutOrStdout(), format == "json"))
-			},
+			RunE:  func(cmd *cobra.Command, args []string) error { return run(cmd, format) },
 		}
 		addFormatFlag(c, &format)
 		return c
 	}
 	cmd.AddCommand(sub("gc", "Remove unpinned content and the pieces no pinned content uses",
-		func(ctx context.Context, c *node.Client, w io.Writer, asJSON bool) error {
-			r, err := c.RepoGC(ctx)
-			if err != nil || asJSON {
-				return orJSON(w, r, err)
-			}
-			fmt.Fprintf(w, "removed %d contents, %d pieces, %s\n", r.RemovedContents, r.RemovedPieces, humanBytes(r.RemovedBytes))
-			return nil
+		func(cmd *cobra.Command, format string) error {
+			_, err := queryAndPrint(cmd, g, format, longCall, (*node.Client).RepoGC, func(w io.Writer, r node.GCReport) error {
+				fmt.Fprintf(w, "removed %d contents, %d pieces, %s\n", r.RemovedContents, r.RemovedPieces, humanBytes(r.RemovedBytes))
+				return nil
+			})
+			return err
 		}))
 	cmd.AddCommand(sub("stat", "Show what the blockstore holds",
-		func(ctx context.Context, c *node.Client, w io.Writer, asJSON bool) error {
-			s, err := c.RepoStat(ctx)
-			if err != nil || asJSON {
-				return orJSON(w, s, err)
-			}
-			fmt.Fprintf(w, "dir:          %s\n", s.Dir)
-			fmt.Fprintf(w, "contents:     %d (%d pinned)\n", s.Contents, s.Pinned)
-			fmt.Fprintf(w, "pieces:       %d (%s)\n", s.Pieces, humanBytes(s.PieceBytes))
-			fmt.Fprintf(w, "quarantined:  %d\n", s.Quarantined)
-			fmt.Fprintf(w, "metadata:     %s\n", humanBytes(s.MetadataSize))
-			return nil
+		func(cmd *cobra.Command, format string) error {
+			_, err := queryAndPrint(cmd, g, format, longCall, (*node.Client).RepoStat, func(w io.Writer, s node.RepoStatInfo) error {
+				fmt.Fprintf(w, "dir:          %s\n", s.Dir)
+				fmt.Fprintf(w, "contents:     %d (%d pinned)\n", s.Contents, s.Pinned)
+				fmt.Fprintf(w, "pieces:       %d (%s)\n", s.Pieces, humanBytes(s.PieceBytes))
+				fmt.Fprintf(w, "quarantined:  %d\n", s.Quarantined)
+				fmt.Fprintf(w, "metadata:     %s\n", humanBytes(s.MetadataSize))
+				return nil
+			})
+			return err
 		}))
 	cmd.AddCommand(sub("verify", "Rehash every stored piece; quarantine corrupt ones (exit 1 if any)",
-		func(ctx context.Context, c *node.Client, w io.Writer, asJSON bool) error {
-			r, err := c.RepoVerify(ctx)
+		func(cmd *cobra.Command, format string) error {
+			r, err := queryAndPrint(cmd, g, format, longCall, (*node.Client).RepoVerify, printVerifyReport)
 			if err != nil {
 				return err
-			}
-			if asJSON {
-				if err := printJSON(w, r); err != nil {
-					return err
-				}
-			} else {
-				fmt.Fprintf(w, "checked %d pieces: %d corrupt\n", r.Checked, len(r.Corrupt))
-				sort.Strings(r.Corrupt)
-				for _, p := range r.Corrupt {
-					fmt.Fprintf(w, "  corrupt piece %s (quarantined)\n", p)
-				}
-				for _, id := range r.Incomplete {
-					fmt.Fprintf(w, "  pinned content %s misses pieces: dhtnode get %s fetches them again\n", id, id)
-				}
 			}
 			if len(r.Corrupt) > 0 {
 				return &exitError{code: 1, err: fmt.Errorf("repo verify: %d corrupt pieces", len(r.Corrupt))}
@@ -487,9 +421,16 @@ func newRepoCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func orJSON(w io.Writer, v any, err error) error {
-	if err != nil {
-		return err
+// printVerifyReport is repo verify's text output: the count, then each corrupt piece and
+// each pinned content that misses pieces.
+func printVerifyReport(w io.Writer, r node.VerifyReport) error {
+	fmt.Fprintf(w, "checked %d pieces: %d corrupt\n", r.Checked, len(r.Corrupt))
+	sort.Strings(r.Corrupt)
+	for _, p := range r.Corrupt {
+		fmt.Fprintf(w, "  corrupt piece %s (quarantined)\n", p)
 	}
-	return printJSON(w, v)
+	for _, id := range r.Incomplete {
+		fmt.Fprintf(w, "  pinned content %s misses pieces: dhtnode get %s fetches them again\n", id, id)
+	}
+	return nil
 }

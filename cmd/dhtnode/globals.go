@@ -76,6 +76,44 @@ func callCtx(cmd *cobra.Command, d time.Duration) (context.Context, context.Canc
 	return context.WithTimeout(cmd.Context(), d)
 }
 
+// callDaemon runs one call against the running daemon: it finds the daemon's API,
+// bounds the call by timeout and turns the call's error into the CLI's message (no
+// daemon running, with where it looked). call takes the client first so that a method
+// expression such as (*node.Client).Leave is a call.
+func callDaemon(cmd *cobra.Command, g *globals, timeout time.Duration, call func(c *node.Client, ctx context.Context) error) error {
+	c, err := g.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := callCtx(cmd, timeout)
+	defer cancel()
+	return c.check(call(c.Client, ctx))
+}
+
+// queryAndPrint is the shape of every read-only --format command: it checks format,
+// runs query against the daemon (see callDaemon) and prints the answer to stdout as
+// indented JSON, or with printText for --format text. It returns the answer too, for
+// commands whose exit status depends on it (a router's failure, corrupt pieces).
+func queryAndPrint[T any](cmd *cobra.Command, g *globals, format string, timeout time.Duration,
+	query func(c *node.Client, ctx context.Context) (T, error), printText func(w io.Writer, answer T) error) (T, error) {
+	var answer T
+	if err := checkFormat(format); err != nil {
+		return answer, err
+	}
+	err := callDaemon(cmd, g, timeout, func(c *node.Client, ctx context.Context) error {
+		var err error
+		answer, err = query(c, ctx)
+		return err
+	})
+	if err != nil {
+		return answer, err
+	}
+	if format == "json" {
+		return answer, printJSON(cmd.OutOrStdout(), answer)
+	}
+	return answer, printText(cmd.OutOrStdout(), answer)
+}
+
 // addFormatFlag adds --format text|json to cmd.
 func addFormatFlag(cmd *cobra.Command, format *string) {
 	cmd.Flags().StringVar(format, "format", "text", "output format: text or json")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -38,33 +39,30 @@ referral depth and the request's round-trip time.
   dhtnode lookup bagaaiera... --via kademlia --format json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := callCtx(cmd, 3*time.Minute)
-			defer cancel()
-			resp, err := c.Lookup(ctx, args[0], via)
-			if err != nil {
-				return c.check(err)
-			}
-			if format == "json" {
-				if err := printJSON(cmd.OutOrStdout(), resp); err != nil {
-					return err
-				}
-			} else {
-				printRoutingResponse(cmd.OutOrStdout(), resp, "owner", trace)
-			}
-			return resultsError(resp)
+			return routingQuery(cmd, g, format, func(c *node.Client, ctx context.Context) (node.RoutingResponse, error) {
+				return c.Lookup(ctx, args[0], via)
+			}, "owner", trace)
 		},
 	}
 	cmd.Flags().StringVar(&via, "via", "", "router: chord, kademlia, onehop or all (default: the daemon's default router)")
 	cmd.Flags().BoolVar(&trace, "trace", false, "show every hop of the lookup")
 	addFormatFlag(cmd, &format)
 	return cmd
+}
+
+// routingQuery runs lookup, provide or findprovs (see queryAndPrint, with a 3-minute
+// bound) and prints the answer with printRoutingResponse(role, hops). It fails the
+// command when any router failed, after the answer is printed.
+func routingQuery(cmd *cobra.Command, g *globals, format string,
+	query func(c *node.Client, ctx context.Context) (node.RoutingResponse, error), role string, hops bool) error {
+	resp, err := queryAndPrint(cmd, g, format, 3*time.Minute, query, func(w io.Writer, resp node.RoutingResponse) error {
+		printRoutingResponse(w, resp, role, hops)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return resultsError(resp)
 }
 
 // describeKey says how the daemon read the key.

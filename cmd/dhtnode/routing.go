@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"text/tabwriter"
 	"time"
 
+	"github.com/dhtnode/dhtnode/node"
 	"github.com/dhtnode/dhtnode/routing"
 	"github.com/spf13/cobra"
 )
@@ -38,34 +40,26 @@ func newRoutingTableCmd(g *globals) *cobra.Command {
   dhtnode routing table --via all --format json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := callCtx(cmd, 30*time.Second)
-			defer cancel()
-			tables, err := c.RoutingTables(ctx, via)
-			if err != nil {
-				return c.check(err)
-			}
-			if format == "json" {
-				return printJSON(cmd.OutOrStdout(), tables)
-			}
-			for i, t := range tables {
-				if i > 0 {
-					fmt.Fprintln(cmd.OutOrStdout())
-				}
-				printTable(cmd.OutOrStdout(), t)
-			}
-			return nil
+			_, err := queryAndPrint(cmd, g, format, 30*time.Second,
+				func(c *node.Client, ctx context.Context) ([]routing.Table, error) { return c.RoutingTables(ctx, via) },
+				printTables)
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&via, "via", "", "router: chord, kademlia, onehop or all (default: the daemon's default router)")
 	addFormatFlag(cmd, &format)
 	return cmd
+}
+
+// printTables is routing table's text output: each table, a blank line between them.
+func printTables(w io.Writer, tables []routing.Table) error {
+	for i, t := range tables {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		printTable(w, t)
+	}
+	return nil
 }
 
 // printTable prints any router's table section by section.
@@ -104,27 +98,9 @@ the key's owner and its successors, Kademlia on the k closest peers.
 		Example: `  dhtnode routing provide bagaaiera... --via chord`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := callCtx(cmd, 3*time.Minute)
-			defer cancel()
-			resp, err := c.Provide(ctx, args[0], via)
-			if err != nil {
-				return c.check(err)
-			}
-			if format == "json" {
-				if err := printJSON(cmd.OutOrStdout(), resp); err != nil {
-					return err
-				}
-			} else {
-				printRoutingResponse(cmd.OutOrStdout(), resp, "", false)
-			}
-			return resultsError(resp)
+			return routingQuery(cmd, g, format, func(c *node.Client, ctx context.Context) (node.RoutingResponse, error) {
+				return c.Provide(ctx, args[0], via)
+			}, "", false)
 		},
 	}
 	cmd.Flags().StringVar(&via, "via", "", "router: chord, kademlia, onehop or all (default: the daemon's default router)")
@@ -145,27 +121,9 @@ func newRoutingFindprovsCmd(g *globals) *cobra.Command {
 		Example: `  dhtnode routing findprovs bagaaiera... --via chord --trace`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := callCtx(cmd, 3*time.Minute)
-			defer cancel()
-			resp, err := c.FindProviders(ctx, args[0], via, limit)
-			if err != nil {
-				return c.check(err)
-			}
-			if format == "json" {
-				if err := printJSON(cmd.OutOrStdout(), resp); err != nil {
-					return err
-				}
-			} else {
-				printRoutingResponse(cmd.OutOrStdout(), resp, "provider", trace)
-			}
-			return resultsError(resp)
+			return routingQuery(cmd, g, format, func(c *node.Client, ctx context.Context) (node.RoutingResponse, error) {
+				return c.FindProviders(ctx, args[0], via, limit)
+			}, "provider", trace)
 		},
 	}
 	cmd.Flags().StringVar(&via, "via", "", "router: chord, kademlia, onehop or all (default: the daemon's default router)")
@@ -182,32 +140,22 @@ func newRoutingRoutersCmd(g *globals) *cobra.Command {
 		Short: "List the routers the daemon runs and which one is the default",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := callCtx(cmd, 10*time.Second)
-			defer cancel()
-			routers, err := c.RoutingRouters(ctx)
-			if err != nil {
-				return c.check(err)
-			}
-			if format == "json" {
-				return printJSON(cmd.OutOrStdout(), routers)
-			}
-			for _, r := range routers {
-				mark := ""
-				if r.Default {
-					mark = "  (default)"
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s%s\n", r.Name, mark)
-			}
-			return nil
+			_, err := queryAndPrint(cmd, g, format, 10*time.Second, (*node.Client).RoutingRouters, printRouters)
+			return err
 		},
 	}
 	addFormatFlag(cmd, &format)
 	return cmd
+}
+
+// printRouters is routing routers' text output: one name a line, the default marked.
+func printRouters(w io.Writer, routers []node.RouterInfo) error {
+	for _, r := range routers {
+		mark := ""
+		if r.Default {
+			mark = "  (default)"
+		}
+		fmt.Fprintf(w, "%s%s\n", r.Name, mark)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -21,17 +22,14 @@ func newVersionCmd(g *globals) *cobra.Command {
 			}
 			out := map[string]string{"version": node.Version()}
 			if daemon {
-				c, err := g.client()
+				err := callDaemon(cmd, g, 10*time.Second, func(c *node.Client, ctx context.Context) error {
+					v, err := c.Version(ctx)
+					out["daemon_version"] = v
+					return err
+				})
 				if err != nil {
 					return err
 				}
-				ctx, cancel := callCtx(cmd, 10*time.Second)
-				defer cancel()
-				v, err := c.Version(ctx)
-				if err != nil {
-					return c.check(err)
-				}
-				out["daemon_version"] = v
 			}
 			if format == "json" {
 				return printJSON(cmd.OutOrStdout(), out)
