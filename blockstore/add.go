@@ -95,6 +95,9 @@ func (s *Store) add(opts AddOptions, run func(content.PieceSink) (*content.AddRe
 // records manifest, download state and pin in one transaction.
 func (s *Store) commitAdd(res *content.AddResult, pin bool) error {
 	if !s.cfg.NoSync {
+		// Always, not only when unsynced: the renames of pieces fsynced one by
+		// one (off Linux) need it too, and a piece this add found already
+		// present may have been written by a download not yet flushed.
 		if err := syncFS(s.pieces); err != nil {
 			return fmt.Errorf("blockstore: syncing pieces: %w", err)
 		}

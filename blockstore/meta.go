@@ -313,7 +313,9 @@ func (s *Store) reconcile(m *content.Manifest, bits *Bitfield, full bool) bool {
 			continue
 		}
 		ref, _ := m.Piece(g)
-		if present := s.HasPiece(ref.ID); present != bits.Has(g) {
+		// A file of the wrong length is a piece a crash tore before it was
+		// synced: not present (reads would reject it anyway).
+		if present := s.hasPieceLen(ref.ID, ref.Len); present != bits.Has(g) {
 			changed = true
 			if present {
 				bits.Set(g)
@@ -339,18 +341,23 @@ func (s *Store) flush() error {
 	if len(pending) == 0 {
 		return nil
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketHave)
-		for k, v := range pending {
-			if tx.Bucket(bucketManifests).Get([]byte(k)) == nil {
-				continue // removed by GC meanwhile
+	// Every piece whose bit is in pending was written before the snapshot
+	// above: make them durable before the bits that claim them are.
+	err := s.syncPieces()
+	if err == nil {
+		err = s.db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketHave)
+			for k, v := range pending {
+				if tx.Bucket(bucketManifests).Get([]byte(k)) == nil {
+					continue // removed by GC meanwhile
+				}
+				if err := b.Put([]byte(k), v); err != nil {
+					return err
+				}
 			}
-			if err := b.Put([]byte(k), v); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+			return nil
+		})
+	}
 	if err != nil {
 		s.mu.Lock()
 		for k := range pending {

@@ -50,8 +50,12 @@ func (s *Store) PutPiece(id merkle.PieceID, data []byte) error {
 }
 
 // putVerified stores data that the caller has just hashed to id: written to
-// a temp file, fsynced, then renamed into place, so a crash never leaves a
-// partial piece under its name. created reports whether the file is new.
+// a temp file, then renamed into place, so a reader never sees a partial
+// piece under its name. The file is durable only after the next syncPieces
+// (on Linux; fsynced here elsewhere): a crash before it may leave a piece
+// torn or empty under its name, which every read detects (it is verified),
+// and no have bit, manifest or pin that claims it has been committed yet.
+// created reports whether the file is new.
 func (s *Store) putVerified(id merkle.PieceID, data []byte) (created bool, err error) {
 	if err := s.checkOpen(); err != nil {
 		return false, err
@@ -89,8 +93,13 @@ func (s *Store) putVerified(id merkle.PieceID, data []byte) (created bool, err e
 		return fail(err)
 	}
 	if !s.cfg.NoSync {
-		if err := f.Sync(); err != nil {
+		// Durable now (fsync), or, on Linux, writeback started and made
+		// durable by the syncfs that precedes any commit claiming the piece.
+		if err := pieceWritten(f); err != nil {
 			return fail(err)
+		}
+		if batchedSync {
+			s.unsynced.Store(true)
 		}
 	}
 	if err := f.Close(); err != nil {
@@ -109,6 +118,12 @@ func (s *Store) putVerified(id merkle.PieceID, data []byte) (created bool, err e
 func (s *Store) HasPiece(id merkle.PieceID) bool {
 	_, err := os.Lstat(s.piecePath(id))
 	return err == nil
+}
+
+// hasPieceLen reports whether a file for id of exactly n bytes exists.
+func (s *Store) hasPieceLen(id merkle.PieceID, n int) bool {
+	st, err := os.Lstat(s.piecePath(id))
+	return err == nil && st.Mode().IsRegular() && st.Size() == int64(n)
 }
 
 // GetPiece reads a piece and verifies it against id. It returns ErrNotFound,

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -72,6 +73,11 @@ type Store struct {
 	manifests map[string]*content.Manifest // by string(id.Bytes())
 	have      map[string]*haveState
 	shards    sync.Map // shard dirs known to exist
+
+	// unsynced: a piece file was written since the last syncPieces (Linux
+	// batches durability: see batchedSync).
+	unsynced atomic.Bool
+	syncMu   sync.Mutex // one syncfs at a time; a caller arriving meanwhile waits and rechecks
 
 	stop    chan struct{}
 	done    chan struct{} // flusher exited
@@ -240,4 +246,23 @@ func (s *Store) flusher() {
 			}
 		}
 	}
+}
+
+// syncPieces makes every piece written so far durable (one syncfs), if any
+// was written since the last call. It runs before a commit that claims
+// pieces: an add's manifest and bits, a download's have bits.
+func (s *Store) syncPieces() error {
+	if s.cfg.NoSync {
+		return nil
+	}
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	if !s.unsynced.Swap(false) {
+		return nil
+	}
+	if err := syncFS(s.pieces); err != nil {
+		s.unsynced.Store(true)
+		return fmt.Errorf("blockstore: syncing pieces: %w", err)
+	}
+	return nil
 }

@@ -15,3 +15,10 @@ func syncFS(dir string) error {
 	defer f.Close()
 	return f.Sync()
 }
+
+// batchedSync: without syncfs(2), one call cannot make a batch of pieces
+// durable, so every piece file is fsynced before its rename.
+const batchedSync = false
+
+// pieceWritten makes a just-written piece file durable.
+func pieceWritten(f *os.File) error { return f.Sync() }
