@@ -46,39 +46,14 @@ func (c *Client) Addr() string { return c.addr }
 // into out when non-nil. Errors: ErrNoDaemon (wrapped) when nothing listens,
 // *APIError when the daemon refused, or a transport error.
 func (c *Client) Call(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+c.addr+APIPrefix+path, body)
+	resp, err := c.do(ctx, method, path, in)
 	if err != nil {
 		return err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if isConnRefused(err) {
-			return fmt.Errorf("%w at %s", ErrNoDaemon, c.addr)
-		}
-		return fmt.Errorf("call %s: %w", path, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return fmt.Errorf("call %s: read answer: %w", path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		var e ErrorResponse
-		if json.Unmarshal(data, &e) == nil && e.Error != "" {
-			return &APIError{Status: resp.StatusCode, Message: e.Error}
-		}
-		return &APIError{Status: resp.StatusCode, Message: fmt.Sprintf("%s %s: %s", method, path, resp.Status)}
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
@@ -86,6 +61,44 @@ func (c *Client) Call(ctx context.Context, method, path string, in, out any) err
 		}
 	}
 	return nil
+}
+
+// do sends one API request (see Call) and returns the response when it is 2xx, for
+// the caller to read and close; otherwise the daemon's error, with Call's errors.
+// Streaming and byte answers (content_client.go) read the body themselves.
+func (c *Client) do(ctx context.Context, method, path string, in any) (*http.Response, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+c.addr+APIPrefix+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if isConnRefused(err) {
+			return nil, fmt.Errorf("%w at %s", ErrNoDaemon, c.addr)
+		}
+		return nil, fmt.Errorf("call %s: %w", path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		var e ErrorResponse
+		if json.Unmarshal(data, &e) == nil && e.Error != "" {
+			return nil, &APIError{Status: resp.StatusCode, Message: e.Error}
+		}
+		return nil, &APIError{Status: resp.StatusCode, Message: fmt.Sprintf("%s %s: %s", method, path, resp.Status)}
+	}
+	return resp, nil
 }
 
 func isConnRefused(err error) bool {

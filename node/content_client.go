@@ -2,7 +2,6 @@ package node
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,42 +17,6 @@ import (
 
 // ErrStreamEnded: a progress stream ended without a result (the daemon died or was stopped).
 var ErrStreamEnded = errors.New("the daemon stopped answering before the operation finished")
-
-// do sends a request and returns the response when it is 2xx; otherwise the daemon's error.
-func (c *Client) do(ctx context.Context, method, path string, in any) (*http.Response, error) {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return nil, err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+c.addr+APIPrefix+path, body)
-	if err != nil {
-		return nil, err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if isConnRefused(err) {
-			return nil, fmt.Errorf("%w at %s", ErrNoDaemon, c.addr)
-		}
-		return nil, fmt.Errorf("call %s: %w", path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		defer resp.Body.Close()
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		var e ErrorResponse
-		if json.Unmarshal(data, &e) == nil && e.Error != "" {
-			return nil, &APIError{Status: resp.StatusCode, Message: e.Error}
-		}
-		return nil, &APIError{Status: resp.StatusCode, Message: fmt.Sprintf("%s %s: %s", method, path, resp.Status)}
-	}
-	return resp, nil
-}
 
 // stream posts in and decodes each NDJSON line of the answer with line, until it returns
 // done or the stream ends.
@@ -77,14 +40,30 @@ func (c *Client) stream(ctx context.Context, path string, in any, line func([]by
 	return ErrStreamEnded
 }
 
-// Add asks the daemon to add the file or directory at an absolute path; progress, if set,
-// is called as the daemon reads.
-func (c *Client) Add(ctx context.Context, req AddRequest, progress func(content.AddProgress)) (AddResult, error) {
-	var res AddResult
-	err := c.stream(ctx, "content/add", req, func(b []byte) (bool, error) {
-		var ev AddEvent
+// streamEvent is one line of a progress stream: AddEvent's and GetEvent's shape, with
+// the progress type P and the result type R as parameters, so that Add and Get
+// decode their streams with one function.
+type streamEvent[P, R any] struct {
+	Progress *P     `json:"progress,omitempty"`
+	Result   *R     `json:"result,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+// These conversions compile only while AddEvent and GetEvent keep streamEvent's fields.
+var (
+	_ = AddEvent(streamEvent[content.AddProgress, AddResult]{})
+	_ = GetEvent(streamEvent[exchange.Progress, GetResult]{})
+)
+
+// streamResult posts req to path and reads its progress stream: each progress line goes
+// to progress (when set), and the result line or the error line ends it. op names the
+// operation in a malformed line's error.
+func streamResult[P, R any](ctx context.Context, c *Client, path, op string, req any, progress func(P)) (R, error) {
+	var res R
+	err := c.stream(ctx, path, req, func(b []byte) (bool, error) {
+		var ev streamEvent[P, R]
 		if err := json.Unmarshal(b, &ev); err != nil {
-			return false, fmt.Errorf("add: bad answer: %w", err)
+			return false, fmt.Errorf("%s: bad answer: %w", op, err)
 		}
 		switch {
 		case ev.Error != "":
@@ -100,26 +79,15 @@ func (c *Client) Add(ctx context.Context, req AddRequest, progress func(content.
 	return res, err
 }
 
+// Add asks the daemon to add the file or directory at an absolute path; progress, if set,
+// is called as the daemon reads.
+func (c *Client) Add(ctx context.Context, req AddRequest, progress func(content.AddProgress)) (AddResult, error) {
+	return streamResult[content.AddProgress, AddResult](ctx, c, "content/add", "add", req, progress)
+}
+
 // Get asks the daemon to fetch content; progress, if set, is called a few times a second.
 func (c *Client) Get(ctx context.Context, req GetRequest, progress func(exchange.Progress)) (GetResult, error) {
-	var res GetResult
-	err := c.stream(ctx, "content/get", req, func(b []byte) (bool, error) {
-		var ev GetEvent
-		if err := json.Unmarshal(b, &ev); err != nil {
-			return false, fmt.Errorf("get: bad answer: %w", err)
-		}
-		switch {
-		case ev.Error != "":
-			return true, errors.New(ev.Error)
-		case ev.Result != nil:
-			res = *ev.Result
-			return true, nil
-		case ev.Progress != nil && progress != nil:
-			progress(*ev.Progress)
-		}
-		return false, nil
-	})
-	return res, err
+	return streamResult[exchange.Progress, GetResult](ctx, c, "content/get", "get", req, progress)
 }
 
 func idQuery(id string, from []string) string {
