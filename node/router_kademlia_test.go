@@ -19,74 +19,27 @@ import (
 // kademlia.Target, a key provided on the first node is found from the third, and the
 // routing table shows the other two nodes in their k-buckets, all through the HTTP API.
 func TestKademliaAcrossThreeNodes(t *testing.T) {
-	var nodes []*Node
-	var clients []*Client
-	for i := range 3 {
-		cfg := testConfig()
+	nodes, clients := startRouterCluster(t, func(cfg *Config) {
 		cfg.Routing.Routers = []string{"kademlia"}
 		cfg.Routing.Default = "kademlia"
-		if i > 0 {
-			cfg.Gossip.Join = []string{nodes[0].Gossip().BoundAddr()}
-		}
-		n, err := New(cfg, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = n.Close() })
-		nodes = append(nodes, n)
-		clients = append(clients, NewClient(n.APIAddr()))
-	}
+	})
 	if nodes[0].Router("kademlia") == nil || nodes[0].DefaultRouter() != nodes[0].Router("kademlia") {
 		t.Fatal("kademlia router not running as the default")
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var keys []routing.Key
-	for _, n := range nodes {
-		keys = append(keys, routing.PeerKey(n.ID()))
-	}
+	keys := peerKeys(nodes)
 	oracle := func(k routing.Key) routing.Key {
 		target := kademlia.Target(k)
 		return slices.MinFunc(keys, func(a, b routing.Key) int { return a.XOR(target).Cmp(b.XOR(target)) })
 	}
-	probes := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
-	for { // gossip needs a moment to tell everyone about everyone
-		allRight := true
-		for i, c := range clients {
-			for _, p := range probes {
-				resp, err := c.Lookup(ctx, p, "kademlia")
-				if err != nil {
-					t.Fatal(err)
-				}
-				res := resp.Results[0]
-				if res.Error != "" || len(res.Peers) != 3 || res.Peers[0].Key != oracle(resp.Key) {
-					allRight = false
-					if ctx.Err() != nil {
-						t.Fatalf("node %d: lookup %q never matched the oracle: %+v", i, p, res)
-					}
-				}
-			}
-		}
-		if allRight {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitForLookups(t, ctx, clients, "kademlia", []string{"a", "b", "c", "d", "e", "f", "g", "h"}, "matched the oracle",
+		func(key routing.Key, res RoutingResult) bool {
+			return res.Error == "" && len(res.Peers) == 3 && res.Peers[0].Key == oracle(key)
+		})
 
-	const content = "some content id"
-	prov, err := clients[0].Provide(ctx, content, "kademlia")
-	if err != nil || prov.Results[0].Error != "" {
-		t.Fatalf("provide: %v %+v", err, prov)
-	}
-	found, err := clients[2].FindProviders(ctx, content, "kademlia", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := found.Results[0]
-	if res.Error != "" || !slices.ContainsFunc(res.Peers, func(p PeerRef) bool { return p.PeerID == nodes[0].ID().String() }) {
-		t.Fatalf("findprovs from node 3 did not find node 1: %+v", res)
-	}
+	checkProvideThenFind(t, ctx, nodes, clients, "some content id", "kademlia", "kademlia")
 
 	tbl := nodes[1].Router("kademlia").(routing.TableReporter).RoutingTable()
 	if tbl.Algo != "kademlia" || tbl.Entries() != 2 || !strings.HasPrefix(tbl.Sections[0].Name, "bucket ") {
