@@ -44,10 +44,15 @@ referral depth and the request's round-trip time.
 			}, "owner", trace)
 		},
 	}
-	cmd.Flags().StringVar(&via, "via", "", "router: chord, kademlia, onehop or all (default: the daemon's default router)")
+	addViaFlag(cmd, &via)
 	cmd.Flags().BoolVar(&trace, "trace", false, "show every hop of the lookup")
 	addFormatFlag(cmd, &format)
 	return cmd
+}
+
+// addViaFlag adds --via, the router(s) a routing command goes through, to cmd.
+func addViaFlag(cmd *cobra.Command, via *string) {
+	cmd.Flags().StringVar(via, "via", "", "router: chord, kademlia, onehop or all (default: the daemon's default router)")
 }
 
 // routingQuery runs lookup, provide or findprovs (see queryAndPrint, with a 3-minute

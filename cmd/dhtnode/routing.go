@@ -46,7 +46,7 @@ func newRoutingTableCmd(g *globals) *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&via, "via", "", "router: chord, kademlia, onehop or all (default: the daemon's default router)")
+	addViaFlag(cmd, &via)
 	addFormatFlag(cmd, &format)
 	return cmd
 }
@@ -103,7 +103,7 @@ the key's owner and its successors, Kademlia on the k closest peers.
 			}, "", false)
 		},
 	}
-	cmd.Flags().StringVar(&via, "via", "", "router: chord, kademlia, onehop or all (default: the daemon's default router)")
+	addViaFlag(cmd, &via)
 	addFormatFlag(cmd, &format)
 	return cmd
 }
@@ -126,7 +126,7 @@ func newRoutingFindprovsCmd(g *globals) *cobra.Command {
 			}, "provider", trace)
 		},
 	}
-	cmd.Flags().StringVar(&via, "via", "", "router: chord, kademlia, onehop or all (default: the daemon's default router)")
+	addViaFlag(cmd, &via)
 	cmd.Flags().IntVar(&limit, "limit", 20, "at most this many providers (0: no limit)")
 	cmd.Flags().BoolVar(&trace, "trace", false, "show every hop")
 	addFormatFlag(cmd, &format)
