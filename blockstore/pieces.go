@@ -4,7 +4,6 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -84,15 +83,20 @@ func (s *Store) putVerified(id merkle.PieceID, data []byte) (created bool, err e
 		os.Remove(tmp)
 		return false, fmt.Errorf("blockstore: storing piece %s: %w", id, err)
 	}
+	direct := false
 	if s.writeHook != nil {
 		err = s.writeHook(f, data)
-	} else {
+	} else if direct, err = s.writeDirect(f, data); !direct {
 		_, err = f.Write(data)
 	}
 	if err != nil {
 		return fail(err)
 	}
-	if !s.cfg.NoSync {
+	if direct && !s.cfg.NoSync {
+		// On the device already (no dirty pages); the syncfs before a
+		// commit makes its metadata and the device cache durable.
+		s.unsynced.Store(true)
+	} else if !s.cfg.NoSync {
 		// Durable now (fsync), or, on Linux, writeback started and made
 		// durable by the syncfs that precedes any commit claiming the piece.
 		if err := pieceWritten(f); err != nil {
@@ -138,28 +142,15 @@ func (s *Store) ReadPiece(id merkle.PieceID, buf []byte) ([]byte, error) {
 		return nil, err
 	}
 	path := s.piecePath(id)
-	f, err := os.Open(path)
+	buf, size, err := s.readPieceFile(path, buf, id.MaxLen())
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w: piece %s", ErrNotFound, id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("blockstore: reading piece %s: %w", id, err)
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("blockstore: reading piece %s: %w", id, err)
-	}
-	if st.Size() == 0 || st.Size() > int64(id.MaxLen()) {
-		return nil, s.quarantine(id, fmt.Errorf("file of %d bytes", st.Size()))
-	}
-	n := int(st.Size())
-	if cap(buf) < n {
-		buf = make([]byte, n)
-	}
-	buf = buf[:n]
-	if _, err := io.ReadFull(f, buf); err != nil {
-		return nil, fmt.Errorf("blockstore: reading piece %s: %w", id, err)
+	if buf == nil {
+		return nil, s.quarantine(id, fmt.Errorf("file of %d bytes", size))
 	}
 	if err := id.Verify(buf); err != nil {
 		return nil, s.quarantine(id, err)

@@ -79,6 +79,12 @@ type Store struct {
 	unsynced atomic.Bool
 	syncMu   sync.Mutex // one syncfs at a time; a caller arriving meanwhile waits and rechecks
 
+	// noDirect: this file system refused O_DIRECT; pieces go through the
+	// page cache (see direct_linux.go).
+	noDirect atomic.Bool
+	dbufMu   sync.Mutex
+	dbufs    [][]byte // aligned scratch buffers for direct I/O
+
 	stop    chan struct{}
 	done    chan struct{} // flusher exited
 	cleaned chan struct{} // stale temp files removed

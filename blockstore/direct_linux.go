@@ -1,0 +1,179 @@
+package blockstore
+
+import (
+	"errors"
+	"io"
+	"os"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// directAlign is the alignment O_DIRECT needs of a transfer's memory, file
+// offset and length (the logical block size is at most 4 KiB on the file
+// systems we run on; an unsupported size fails with EINVAL and we fall back).
+const directAlign = 4096
+
+// Piece files are written and read with O_DIRECT when the piece's length is a
+// multiple of directAlign (every piece but a file's last). On the VMs we
+// measured, buffered writes of new data cost more kernel CPU than the disk
+// takes to store it: the kernel allocates and fills fresh page-cache pages
+// (a 1 GiB dd into a new file: 510 MB/s; the same with O_DIRECT: 1.9 GB/s),
+// then writes them back. Direct I/O moves the bytes by DMA from our buffer,
+// with no copy and no dirty pages to flush; durability still comes from the
+// syncfs before a commit (it then only commits the journal and flushes the
+// device cache). A file system that refuses O_DIRECT (EINVAL) switches the
+// store to buffered I/O for good.
+
+// aligned reports whether b starts at a directAlign boundary.
+func aligned(b []byte) bool {
+	return len(b) > 0 && uintptr(unsafe.Pointer(&b[0]))%directAlign == 0
+}
+
+// alignedBuffer returns an n-byte slice starting at a directAlign boundary.
+func alignedBuffer(n int) []byte {
+	b := make([]byte, n+directAlign)
+	off := int(directAlign-uintptr(unsafe.Pointer(&b[0]))%directAlign) % directAlign
+	return b[off : off+n : off+n]
+}
+
+// canDirect reports whether data may be transferred with O_DIRECT.
+func (s *Store) canDirect(n int) bool {
+	return n > 0 && n%directAlign == 0 && !s.noDirect.Load()
+}
+
+// writeDirect writes data to f (just created, empty) with O_DIRECT. It
+// reports false, having written nothing, when direct I/O is not possible
+// here; the caller then writes buffered.
+func (s *Store) writeDirect(f *os.File, data []byte) (bool, error) {
+	if !s.canDirect(len(data)) {
+		return false, nil
+	}
+	fd := int(f.Fd())
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil {
+		return false, nil
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags|unix.O_DIRECT); err != nil {
+		s.noDirect.Store(true)
+		return false, nil
+	}
+	buf := data
+	if !aligned(buf) {
+		tmp := s.directBuf(len(data))
+		copy(tmp, data)
+		defer s.putDirectBuf(tmp)
+		buf = tmp
+	}
+	for len(buf) > 0 {
+		n, err := unix.Write(fd, buf)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			if errors.Is(err, unix.EINVAL) && len(buf) == len(data) {
+				// Nothing written: this file system takes no O_DIRECT.
+				s.noDirect.Store(true)
+				_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags)
+				return false, nil
+			}
+			return true, &os.PathError{Op: "write", Path: f.Name(), Err: err}
+		}
+		buf = buf[n:]
+	}
+	return true, nil
+}
+
+// readPieceFile reads the piece file at path into buf (reused when large
+// enough) with one open, fstat and pread: O_DIRECT when the length allows,
+// else buffered. maxLen bounds a sane file. It returns the bytes read (not
+// yet verified) and the file's size; a size of 0 or above maxLen is returned
+// with no data, for the caller to quarantine.
+func (s *Store) readPieceFile(path string, buf []byte, maxLen int) ([]byte, int64, error) {
+	direct := !s.noDirect.Load()
+	flags := unix.O_RDONLY | unix.O_CLOEXEC
+	if direct {
+		flags |= unix.O_DIRECT
+	}
+	fd, err := unix.Open(path, flags, 0)
+	if direct && errors.Is(err, unix.EINVAL) {
+		s.noDirect.Store(true)
+		direct = false
+		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return nil, 0, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, 0, &os.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if st.Size <= 0 || st.Size > int64(maxLen) {
+		return nil, st.Size, nil
+	}
+	n := int(st.Size)
+	if direct && n%directAlign != 0 {
+		// A file's short last piece: read it through the page cache.
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, unix.O_RDONLY); err != nil {
+			return nil, st.Size, &os.PathError{Op: "fcntl", Path: path, Err: err}
+		}
+		direct = false
+	}
+	if cap(buf) < n {
+		if direct {
+			buf = alignedBuffer(n)
+		} else {
+			buf = make([]byte, n)
+		}
+	}
+	buf = buf[:n]
+	dst := buf
+	if direct && !aligned(buf) {
+		dst = s.directBuf(n)
+		defer s.putDirectBuf(dst)
+	}
+	for off := 0; off < n; {
+		m, err := unix.Pread(fd, dst[off:], int64(off))
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, st.Size, &os.PathError{Op: "read", Path: path, Err: err}
+		}
+		if m == 0 {
+			return nil, st.Size, &os.PathError{Op: "read", Path: path, Err: io.ErrUnexpectedEOF}
+		}
+		off += m
+	}
+	if &dst[0] != &buf[0] {
+		copy(buf, dst)
+	}
+	return buf, st.Size, nil
+}
+
+// directBuf returns an aligned scratch buffer of n bytes for a caller whose
+// own buffer is not aligned; putDirectBuf recycles it.
+func (s *Store) directBuf(n int) []byte {
+	s.dbufMu.Lock()
+	defer s.dbufMu.Unlock()
+	for i, b := range s.dbufs {
+		if len(b) == n {
+			s.dbufs = append(s.dbufs[:i], s.dbufs[i+1:]...)
+			return b
+		}
+	}
+	return alignedBuffer(n)
+}
+
+func (s *Store) putDirectBuf(b []byte) {
+	s.dbufMu.Lock()
+	defer s.dbufMu.Unlock()
+	if len(s.dbufs) < maxDirectBufs {
+		s.dbufs = append(s.dbufs, b)
+	}
+}
+
+// maxDirectBufs bounds the scratch buffers kept (one per concurrent reader
+// or writer, typically; 16 x 256 KiB = 4 MiB).
+const maxDirectBufs = 16
