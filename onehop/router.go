@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dhtnode/dhtnode/routing"
@@ -15,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 // Name is the router's name in traces, metrics and the CLI.
@@ -41,6 +43,8 @@ type Router struct {
 	provided map[routing.Key]struct{} // keys this node announced, for republish
 	suspects map[peer.ID]time.Time    // members that failed a request, until when
 	closed   bool
+
+	announced atomic.Bool // the join announcement was sent (or is pending)
 
 	stop chan struct{}
 	done chan struct{}
@@ -123,6 +127,34 @@ func (r *Router) PeerUp(info peer.AddrInfo) {
 	r.mu.Unlock()
 	if r.view.add(info) {
 		r.metrics.members.Inc()
+		if r.announced.CompareAndSwap(false, true) {
+			go r.announce()
+		}
+	}
+}
+
+// announceDelay lets the burst of PeerUps that follows a gossip join fill the view
+// before the announcement picks the successor.
+const announceDelay = 500 * time.Millisecond
+
+// announce tells this node's successor about it at once, by asking it for the owner of
+// this node's own key. Gossip takes seconds to spread a join; until it has, lookups
+// for keys this node now owns still go to the successor (their old owner), which can
+// then redirect them here instead of answering wrongly.
+func (r *Router) announce() {
+	select {
+	case <-r.stop:
+		return
+	case <-time.After(announceDelay):
+	}
+	succ := r.liveSuccessors(r.self.key, 2)
+	if len(succ) < 2 || succ[1].info.ID == r.self.info.ID {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.RPCTimeout)
+	defer cancel()
+	if _, err := r.call(ctx, succ[1].info, &Message{Type: MsgFindOwner, Key: r.self.key}); err != nil {
+		r.log.Debug("announce to successor failed", "successor", succ[1].info.ID, "err", err)
 	}
 }
 
@@ -505,6 +537,14 @@ func (r *Router) handleStream(s network.Stream) {
 	resp := Message{Type: req.Type + 1, Key: req.Key}
 	switch req.Type {
 	case MsgFindOwner:
+		if from := s.Conn().RemotePeer(); req.Key == routing.PeerKey(from) {
+			// A node asking for the owner of its own key is announcing its join
+			// (see announce): libp2p authenticated its ID, so take it into the view
+			// now rather than when gossip gets here.
+			if _, known := r.view.get(from); !known {
+				r.PeerUp(peer.AddrInfo{ID: from, Addrs: []ma.Multiaddr{s.Conn().RemoteMultiaddr()}})
+			}
+		}
 		resp.Peers = infos(r.liveSuccessors(req.Key, r.cfg.Replicas))
 		if len(resp.Peers) > 0 && resp.Peers[0].ID == r.self.info.ID {
 			resp.Peers[0].Addrs = r.h.Addrs()

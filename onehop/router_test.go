@@ -260,3 +260,43 @@ func TestDeadOwnerNobodyKnowsYet(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinAnnouncement: a new node that gossip has told about everyone, but nobody yet
+// about it, announces itself to its successor; lookups for its keys from elsewhere
+// then reach it through that successor's redirect.
+func TestJoinAnnouncement(t *testing.T) {
+	c := newCluster(t, 8)
+	h, err := c.mn.GenPeer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.mn.LinkAll(); err != nil {
+		t.Fatal(err)
+	}
+	joiner, err := New(h, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = joiner.Close() })
+	for _, r := range c.routers {
+		joiner.PeerUp(peer.AddrInfo{ID: r.h.ID(), Addrs: r.h.Addrs()})
+	}
+	querier := c.routers[0]
+	if querier.h.ID() == owner(c.routers, joiner.self.key) {
+		querier = c.routers[1]
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		owners, tr, err := querier.Lookup(context.Background(), joiner.self.key)
+		if err == nil && owners[0].ID == joiner.h.ID() {
+			if tr.Hops != 2 {
+				t.Fatalf("reached the joiner in %d hops, want 2 (via its successor)", tr.Hops)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("joiner never reachable: owners %v err %v", owners, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
