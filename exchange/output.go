@@ -24,8 +24,11 @@ type output struct {
 	tmp    string
 	root   *os.Root // the temporary directory, for a directory manifest
 
-	mu   sync.Mutex
-	open map[int]*os.File // plan file index → open file
+	mu       sync.Mutex
+	open     map[int]*os.File // plan file index → open file
+	direct   map[int]*os.File // plan file index → the same file opened for O_DIRECT writes
+	noDirect bool             // the file system refused O_DIRECT: write through the page cache
+	scratch  [][]byte         // aligned buffers for unaligned piece data
 }
 
 // CheckPath reports whether a manifest path (slash-separated) is safe to create under an
@@ -51,6 +54,7 @@ func openOutput(p *plan, target string) (*output, error) {
 		target: target,
 		tmp:    filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+".dhtnode-partial"),
 		open:   make(map[int]*os.File),
+		direct: make(map[int]*os.File),
 	}
 	if err := os.RemoveAll(o.tmp); err != nil {
 		return nil, fmt.Errorf("exchange: clear old partial output: %w", err)
@@ -110,6 +114,10 @@ func openOutput(p *plan, target string) (*output, error) {
 func (o *output) file(f int) (*os.File, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	return o.fileLocked(f)
+}
+
+func (o *output) fileLocked(f int) (*os.File, error) {
 	if fh := o.open[f]; fh != nil {
 		return fh, nil
 	}
@@ -118,6 +126,11 @@ func (o *output) file(f int) (*os.File, error) {
 			_ = fh.Sync()
 			_ = fh.Close()
 			delete(o.open, k)
+			if d := o.direct[k]; d != nil {
+				_ = d.Sync()
+				_ = d.Close()
+				delete(o.direct, k)
+			}
 			break
 		}
 	}
@@ -129,9 +142,75 @@ func (o *output) file(f int) (*os.File, error) {
 	return fh, nil
 }
 
+// writeDirect writes a piece with O_DIRECT when its length and offset allow (every piece
+// but a file's last). It reports whether it did; false means write it buffered.
+func (o *output) writeDirect(f int, off int64, data []byte) (bool, error) {
+	if len(data)%dataAlign != 0 || off%dataAlign != 0 {
+		return false, nil
+	}
+	o.mu.Lock()
+	if o.noDirect {
+		o.mu.Unlock()
+		return false, nil
+	}
+	if _, err := o.fileLocked(f); err != nil { // the buffered handle first: eviction pairs them
+		o.mu.Unlock()
+		return false, err
+	}
+	dh := o.direct[f]
+	if dh == nil {
+		var err error
+		if dh, err = o.openDirect(f); err != nil || dh == nil {
+			o.noDirect = true
+			o.mu.Unlock()
+			return false, nil
+		}
+		o.direct[f] = dh
+	}
+	var tmp []byte
+	if !isAligned(data) {
+		if n := len(o.scratch); n > 0 && len(o.scratch[n-1]) == len(data) {
+			tmp, o.scratch = o.scratch[n-1], o.scratch[:n-1]
+		} else {
+			b := make([]byte, len(data)+dataAlign)
+			a := alignedAt(b, 0)
+			tmp = b[a : a+len(data) : a+len(data)]
+		}
+	}
+	o.mu.Unlock()
+	buf := data
+	if tmp != nil {
+		copy(tmp, data)
+		buf = tmp
+		defer func() {
+			o.mu.Lock()
+			if len(o.scratch) < storeWriters {
+				o.scratch = append(o.scratch, tmp)
+			}
+			o.mu.Unlock()
+		}()
+	}
+	if _, err := dh.WriteAt(buf, off); err != nil {
+		if isEINVAL(err) {
+			o.mu.Lock()
+			o.noDirect = true
+			o.mu.Unlock()
+			return false, nil
+		}
+		if errors.Is(err, os.ErrClosed) {
+			return false, nil // evicted meanwhile: the buffered path reopens it
+		}
+		return true, fmt.Errorf("exchange: write output: %w", err)
+	}
+	return true, nil
+}
+
 // writePiece writes verified piece i at its place.
 func (o *output) writePiece(i int, data []byte) error {
 	pc := o.p.pieces[i]
+	if ok, err := o.writeDirect(pc.file, pc.offset, data); ok || err != nil {
+		return err
+	}
 	fh, err := o.file(pc.file)
 	if err != nil {
 		return err
@@ -154,6 +233,16 @@ func (o *output) writePiece(i int, data []byte) error {
 func (o *output) commit() error {
 	o.mu.Lock()
 	var firstErr error
+	for k, fh := range o.direct {
+		// Direct writes are on the device; the sync commits the file's block allocation.
+		if err := fh.Sync(); err != nil && firstErr == nil {
+			firstErr = err
+		}
+		if err := fh.Close(); err != nil && firstErr == nil {
+			firstErr = err
+		}
+		delete(o.direct, k)
+	}
 	for k, fh := range o.open {
 		if err := fh.Sync(); err != nil && firstErr == nil {
 			firstErr = err
@@ -192,6 +281,10 @@ func (o *output) abort() {
 	for k, fh := range o.open {
 		_ = fh.Close()
 		delete(o.open, k)
+	}
+	for k, fh := range o.direct {
+		_ = fh.Close()
+		delete(o.direct, k)
 	}
 	o.mu.Unlock()
 	if o.root != nil {

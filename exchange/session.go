@@ -184,27 +184,38 @@ func (ss *session) read(timeout time.Duration) (m Message, body []byte, err erro
 	if err != nil {
 		return m, nil, ss.wrap(err)
 	}
-	var buf []byte
+	var buf, full []byte
 	if t[0] == TypePiece {
-		buf = ss.x.bufs.get(int(n))
+		// Read the frame into a pooled buffer at the offset that leaves the piece data
+		// (after type, index, proof count and proof) aligned for direct I/O.
+		hdr := 0
+		if h, err := ss.r.Peek(6); err == nil && n > 6 {
+			hdr = 6 + 32*int(h[5])
+		}
+		full = ss.x.bufs.get(int(n) + dataAlign)
+		off := 0
+		if hdr > 0 && hdr < int(n) {
+			off = alignedAt(full, hdr)
+		}
+		buf = full[off : off+int(n)]
 	} else {
 		buf = make([]byte, n) // rare (have, error, manifest): a fresh buffer keeps them valid
 	}
 	if _, err := io.ReadFull(ss.r, buf); err != nil {
 		if t[0] == TypePiece {
-			ss.x.bufs.put(buf)
+			ss.x.bufs.put(full)
 		}
 		return m, nil, ss.wrap(err)
 	}
 	m, err = DecodeResponse(buf, ss.lim)
 	if err != nil {
 		if t[0] == TypePiece {
-			ss.x.bufs.put(buf)
+			ss.x.bufs.put(full)
 		}
 		return m, nil, fmt.Errorf("peer %s: %w", ss.peer, err)
 	}
 	if t[0] == TypePiece {
-		body = buf
+		body = full
 	}
 	return m, body, nil
 }
