@@ -73,6 +73,14 @@ func (s *Store) putVerified(id merkle.PieceID, data []byte) (created bool, err e
 	// The temp file lives next to its final name: a rename within one
 	// directory is much cheaper than across directories (which ext4
 	// serialises on a file-system-wide lock).
+	if done, err := s.putDirect(shard, final, data); done {
+		if err != nil {
+			return false, fmt.Errorf("blockstore: storing piece %s: %w", id, err)
+		}
+		s.metrics.written.Inc()
+		s.metrics.writtenByte.Add(float64(len(data)))
+		return true, nil
+	}
 	f, err := os.CreateTemp(shard, tempPrefix+s.session+"-*")
 	if err != nil {
 		return false, fmt.Errorf("blockstore: storing piece %s: %w", id, err)

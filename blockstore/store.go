@@ -82,6 +82,7 @@ type Store struct {
 	// noDirect: this file system refused O_DIRECT; pieces go through the
 	// page cache (see direct_linux.go).
 	noDirect atomic.Bool
+	tempSeq  atomic.Uint64 // names temp files: .tmp-<session>-<seq>
 	dbufMu   sync.Mutex
 	dbufs    [][]byte // aligned scratch buffers for direct I/O
 
