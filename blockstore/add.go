@@ -149,8 +149,9 @@ func (s *Store) WriteFile(ctx context.Context, id content.ID, file int, w io.Wri
 	if n == 0 {
 		return nil
 	}
-	// Reads of pieces not in the page cache (direct I/O) wait on the disk:
-	// more readers than cores keep its queue full while the cores verify.
+	// Reads of pieces not in the page cache (written with O_DIRECT) wait on
+	// the disk: more readers than cores keep its queue full while the cores
+	// verify.
 	workers := 4 * runtime.GOMAXPROCS(0)
 	window := 2 * workers
 	type result struct {
