@@ -36,6 +36,11 @@
 // XOR-closest to its target. A node is live from the end of its join until it is
 // killed; dials to a killed node fail at once (and cost a timeout penalty).
 //
+// Timing: the simulated network has no delay and a request to a departed node is
+// refused at once, so the routers' request timeouts are raised to 10 s (they then only
+// guard against this machine being too busy), and the simulated gossip uses
+// memberlist's WAN timing by default (see Config.GossipProfile).
+//
 // Traffic: every Write on a router's streams (both directions) is counted per
 // protocol; gossip's packets and stream bytes come from the MemNetwork's counters and
 // are charged to one-hop, whose membership view gossip maintains. Maintenance traffic

@@ -10,7 +10,10 @@
 // key itself). When the view is stale the asked node either answers with a closer
 // owner from its own view (a redirect, one more hop) or does not answer (a timeout;
 // the querier tries the next member in ring order). The owner's answer carries its
-// successors, so the result is the owner followed by Replicas-1 successors.
+// successors, so the result is the owner followed by Replicas-1 successors. A member
+// that fails a request is left out of owner choices for 30 s (gossip usually declares
+// it dead within that), and a joining node announces itself to its successor at once,
+// so lookups for its keys are redirected to it before gossip has spread the join.
 //
 // Provider records are stored at the owner and its next Replicas-1 successors, each
 // with a TTL; the providing node republishes its keys periodically. The store bounds
