@@ -1,6 +1,6 @@
 module github.com/dhtnode/dhtnode
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/hashicorp/memberlist v0.7.0
