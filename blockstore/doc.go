@@ -4,7 +4,7 @@
 //
 //	pieces/<shard>/<name>   immutable piece files; name = base32(PieceID), shard =
 //	                        the two characters before the last (flatfs next-to-last/2)
-//	pieces/<shard>/.tmp-*   a piece being written, renamed to <name> once fsynced;
+//	pieces/<shard>/.tmp-*   a piece being written, renamed to <name> once written;
 //	                        those of earlier sessions (a crash) are removed after Open
 //	quarantine/             corrupt piece files moved aside when detected
 //	meta.db                 bbolt: manifests, pins, download state ("have" bits)
@@ -13,9 +13,14 @@
 // and the subtree height), so identical pieces are stored once and every read
 // is verified against the name alone: a corrupt file is reported as ErrCorrupt,
 // never served, and moved to quarantine/ so the piece counts as missing and a
-// get fetches it again. A piece is written to a temp file in its shard,
-// fsynced and renamed into place; a crash leaves at most a temp file, which
-// the next Open removes.
+// get fetches it again. A piece is written to a temp file in its shard (with
+// O_DIRECT on Linux when its length allows) and renamed into place, so a
+// reader never sees it half-written. Durability is batched: one syncfs runs
+// before anything that claims pieces is committed (an add's manifest, bits and
+// pin; a download's have bits), instead of an fsync per piece (off Linux each
+// piece is still fsynced). A crash may leave a temp file, which the next Open
+// removes, or an unsynced piece torn under its name, which no committed state
+// claims and every read rejects.
 //
 // Content is a manifest (package content) plus its pieces. Add reads, hashes
 // and stores in one pass and commits manifest, "have" bits and pin in one
