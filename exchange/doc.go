@@ -27,11 +27,12 @@
 // # Goroutines
 //
 // Serving: the libp2p host runs one handler goroutine per incoming stream (at most 8 per
-// peer); it decodes requests and prepares answers ahead (piece reads on up to two short-lived
-// goroutines), and a writer goroutine sends them in order. Downloading: the caller of
+// peer); it decodes requests and prepares answers ahead (piece reads on up to eight short-lived
+// goroutines, since a piece not in the page cache waits on the disk), and a writer goroutine
+// sends them in order. Downloading: the caller of
 // Download coordinates; per provider one goroutine owns the session and the scheduling, one
 // reads answers and one writes requests; a pool of writers stores verified pieces (a store
-// that fsyncs is latency-bound). swarm, the pure scheduling state, is guarded by the
+// that writes with O_DIRECT or fsyncs is latency-bound). swarm, the pure scheduling state, is guarded by the
 // download's mutex.
 //
 // # Usage

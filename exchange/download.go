@@ -60,7 +60,8 @@ type Result struct {
 }
 
 // storeWriters is the number of goroutines storing verified pieces of one download: a
-// store that fsyncs every piece is latency-bound, so several write at once.
+// store that writes with O_DIRECT (or fsyncs every piece) is latency-bound, so several write
+// at once.
 const storeWriters = 8
 
 // download is the state of one Download call. mu guards sw and the counters.
