@@ -39,11 +39,16 @@
 // Timing: the simulated network has no delay and a request to a departed node is
 // refused at once, so the routers' request timeouts are raised to 10 s (they then only
 // guard against this machine being too busy), and the simulated gossip uses
-// memberlist's WAN timing by default (see Config.GossipProfile).
+// memberlist's WAN timing by default (see Config.GossipProfile). The in-memory
+// network has no MTU, so simulated gossip packets carry up to 64 KiB instead of
+// memberlist's 1400 B: the join storm of starting N nodes at once (every member
+// re-broadcasts every other's alive message) then drains in seconds instead of
+// lasting the whole run, which is what lets N = 1024 fit (see simGossipPacketSize).
 //
 // Traffic: every Write on a router's streams (both directions) is counted per
 // protocol; gossip's packets and stream bytes come from the MemNetwork's counters and
-// are charged to one-hop, whose membership view gossip maintains. Maintenance traffic
+// are charged to one-hop, whose membership view gossip maintains (its messages are
+// packets of up to 64 KiB: compare them with a daemon's by bytes). Maintenance traffic
 // is measured over a quiet window (churn running, no lookups) before the lookups.
 //
 // # Usage
