@@ -51,9 +51,9 @@ const MaxAutoPieces = 250_000
 
 // AddProgress reports how far an add has come.
 type AddProgress struct {
-	File  string // path of the file being read, relative to the content
-	Bytes int64  // bytes read so far, all files
-	Total int64  // bytes to read (from stat before reading)
+	File  string `json:"file"`  // path of the file being read, relative to the content
+	Bytes int64  `json:"bytes"` // bytes read so far, all files
+	Total int64  `json:"total"` // bytes to read (from stat before reading)
 }
 
 // AddResult is what Add built.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -366,6 +367,12 @@ func (n *Node) Get(ctx context.Context, idStr string, opts GetOptions) (GetResul
 	if err != nil {
 		return GetResult{}, err
 	}
+	if opts.Output != "" {
+		// Say so before fetching anything, not after the download when the rename fails.
+		if dir := filepath.Dir(opts.Output); !isDir(dir) {
+			return GetResult{}, fmt.Errorf("get: output directory %s does not exist", dir)
+		}
+	}
 	var provs []peer.AddrInfo
 	if !n.complete(id) || len(opts.From) > 0 {
 		if provs, err = n.providers(ctx, id, opts.From); err != nil {
@@ -655,4 +662,10 @@ func (n *Node) RepoVerify(ctx context.Context) (VerifyReport, error) {
 		out.Incomplete = append(out.Incomplete, c.ID.String())
 	}
 	return out, nil
+}
+
+// isDir reports whether path names an existing directory.
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }

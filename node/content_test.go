@@ -86,8 +86,8 @@ func TestContentAddGetInfoPinGCThroughAPI(t *testing.T) {
 
 	var progress []exchange.Progress
 	res, err := cb.Get(ctx, GetRequest{ID: added.ID, OutputDir: dir + "/out", From: []string{p2pAddrOf(a)}}, func(p exchange.Progress) { progress = append(progress, p) })
-	if err == nil {
-		t.Fatal("get into a missing directory succeeded")
+	if err == nil || !strings.Contains(err.Error(), "output directory") || len(progress) != 0 {
+		t.Fatalf("get into a missing directory: %v after %d progress events; want an output directory error before any transfer", err, len(progress))
 	}
 	_ = os.Mkdir(dir+"/out", 0o755)
 	res, err = cb.Get(ctx, GetRequest{ID: added.ID, OutputDir: dir + "/out", From: []string{p2pAddrOf(a)}}, func(p exchange.Progress) { progress = append(progress, p) })
