@@ -43,7 +43,7 @@
 // network has no MTU, so simulated gossip packets carry up to 64 KiB instead of
 // memberlist's 1400 B: the join storm of starting N nodes at once (every member
 // re-broadcasts every other's alive message) then drains in seconds instead of
-// lasting the whole run, which is what lets N = 1024 fit (see simGossipPacketSize).
+// lasting the whole run (see simGossipPacketSize).
 //
 // Traffic: every Write on a router's streams (both directions) is counted per
 // protocol; gossip's packets and stream bytes come from the MemNetwork's counters and
