@@ -45,48 +45,6 @@ func (s *Store) canDirect(n int) bool {
 	return n > 0 && n%directAlign == 0 && !s.noDirect.Load()
 }
 
-// writeDirect writes data to f (just created, empty) with O_DIRECT. It
-// reports false, having written nothing, when direct I/O is not possible
-// here; the caller then writes buffered.
-func (s *Store) writeDirect(f *os.File, data []byte) (bool, error) {
-	if !s.canDirect(len(data)) {
-		return false, nil
-	}
-	fd := int(f.Fd())
-	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
-	if err != nil {
-		return false, nil
-	}
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags|unix.O_DIRECT); err != nil {
-		s.noDirect.Store(true)
-		return false, nil
-	}
-	buf := data
-	if !aligned(buf) {
-		tmp := s.directBuf(len(data))
-		copy(tmp, data)
-		defer s.putDirectBuf(tmp)
-		buf = tmp
-	}
-	for len(buf) > 0 {
-		n, err := unix.Write(fd, buf)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			if errors.Is(err, unix.EINVAL) && len(buf) == len(data) {
-				// Nothing written: this file system takes no O_DIRECT.
-				s.noDirect.Store(true)
-				_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags)
-				return false, nil
-			}
-			return true, &os.PathError{Op: "write", Path: f.Name(), Err: err}
-		}
-		buf = buf[n:]
-	}
-	return true, nil
-}
-
 // readPieceFile reads the piece file at path into buf (reused when large
 // enough) with one open, fstat and pread. Reads go through the page cache, not
 // O_DIRECT: a piece read once (cat, a seeder serving several peers) is then

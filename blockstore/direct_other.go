@@ -11,8 +11,6 @@ import (
 
 func (s *Store) putDirect(shard, final string, data []byte) (bool, error) { return false, nil }
 
-func (s *Store) writeDirect(f *os.File, data []byte) (bool, error) { return false, nil }
-
 // readPieceFile reads the piece file at path into buf (reused when large
 // enough). It returns the bytes read (not yet verified) and the file's size;
 // a size of 0 or above maxLen is returned with no data, for the caller to

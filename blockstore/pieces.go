@@ -91,20 +91,17 @@ func (s *Store) putVerified(id merkle.PieceID, data []byte) (created bool, err e
 		os.Remove(tmp)
 		return false, fmt.Errorf("blockstore: storing piece %s: %w", id, err)
 	}
-	direct := false
+	// putDirect took every piece that O_DIRECT can carry; this path writes
+	// through the page cache.
 	if s.writeHook != nil {
 		err = s.writeHook(f, data)
-	} else if direct, err = s.writeDirect(f, data); !direct {
+	} else {
 		_, err = f.Write(data)
 	}
 	if err != nil {
 		return fail(err)
 	}
-	if direct && !s.cfg.NoSync {
-		// On the device already (no dirty pages); the syncfs before a
-		// commit makes its metadata and the device cache durable.
-		s.unsynced.Store(true)
-	} else if !s.cfg.NoSync {
+	if !s.cfg.NoSync {
 		// Durable now (fsync), or, on Linux, writeback started and made
 		// durable by the syncfs that precedes any commit claiming the piece.
 		if err := pieceWritten(f); err != nil {
