@@ -126,58 +126,54 @@ func New(h host.Host, cfg Config) (*Router, error) {
 		r.dialThenOffer(ai.ID, false)
 	}
 	if cfg.ReprovideInterval > 0 {
-		r.wg.Add(1)
-		go r.reprovideLoop(cfg.ReprovideInterval)
+		r.every(cfg.ReprovideInterval, r.reprovide)
 	}
 	if cfg.ReofferInterval > 0 {
-		r.wg.Add(1)
-		go r.reofferLoop(cfg.ReofferInterval)
+		r.every(cfg.ReofferInterval, r.reoffer)
 	}
 	return r, nil
 }
 
-// reofferLoop puts gossip members back into the table when kad-dht has dropped them.
-func (r *Router) reofferLoop(interval time.Duration) {
-	defer r.wg.Done()
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-r.ctx.Done():
-			return
-		case <-ticker.C:
+// every runs fn each interval on its own goroutine until the router closes.
+func (r *Router) every(interval time.Duration, fn func()) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		ticker := time.NewTicker(interval)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-r.ctx.Done():
+				return
+			case <-ticker.C:
+				fn()
+			}
 		}
-		r.mu.Lock()
-		members := make([]peer.ID, 0, len(r.members))
-		for p := range r.members {
-			members = append(members, p)
-		}
-		r.mu.Unlock()
-		for _, p := range members {
-			r.admit(p)
-		}
+	}()
+}
+
+// reoffer puts gossip members back into the table when kad-dht has dropped them.
+func (r *Router) reoffer() {
+	r.mu.Lock()
+	members := make([]peer.ID, 0, len(r.members))
+	for p := range r.members {
+		members = append(members, p)
+	}
+	r.mu.Unlock()
+	for _, p := range members {
+		r.admit(p)
 	}
 }
 
-// reprovideLoop re-announces every provided key each interval, one at a time (a
-// burst of lookups would compete with the user's own).
-func (r *Router) reprovideLoop(interval time.Duration) {
-	defer r.wg.Done()
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-r.ctx.Done():
+// reprovide re-announces every provided key, one at a time (a burst of lookups
+// would compete with the user's own).
+func (r *Router) reprovide() {
+	for _, k := range r.Provided() {
+		if r.ctx.Err() != nil {
 			return
-		case <-ticker.C:
 		}
-		for _, k := range r.Provided() {
-			if r.ctx.Err() != nil {
-				return
-			}
-			if _, err := r.Provide(r.ctx, k); err != nil {
-				r.log.Debug("reprovide failed", "key", k.Short(), "err", err)
-			}
+		if _, err := r.Provide(r.ctx, k); err != nil {
+			r.log.Debug("reprovide failed", "key", k.Short(), "err", err)
 		}
 	}
 }
