@@ -74,6 +74,9 @@ type Config struct {
 	TombstoneTimeout time.Duration
 	// Transport replaces real UDP/TCP sockets, e.g. with MemNetwork.NewTransport.
 	Transport memberlist.NodeAwareTransport
+	// MetaCache, if set, is the verified-metadata cache this member uses; members in
+	// one process may share one (see MetaCache). Nil gives the member its own.
+	MetaCache *MetaCache
 	// Logger receives our logs and memberlist's (at debug/warn). Nil discards.
 	Logger *slog.Logger
 	// Registerer receives the gossip metrics. Nil means no metrics.
@@ -172,6 +175,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TombstoneTimeout == 0 {
 		c.TombstoneTimeout = d.TombstoneTimeout
+	}
+	if c.MetaCache == nil {
+		c.MetaCache = NewMetaCache()
 	}
 	return c
 }

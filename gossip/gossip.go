@@ -118,12 +118,14 @@ type Gossip struct {
 	ml      *memberlist.Memberlist
 	bound   string
 	bq      *memberlist.TransmitLimitedQueue // our own broadcasts (leave intents)
+	// metaCache holds the verified metadata of members, possibly shared with
+	// other members in this process (Config.MetaCache).
+	metaCache *MetaCache
 
 	mu          sync.Mutex
 	addrs       []ma.Multiaddr
 	meta        []byte
 	members     map[string]*memberRecord
-	verified    map[string]verifiedMeta
 	intents     map[string]time.Time // leave intents received, by member name
 	seenIntents map[string]uint64    // newest intent timestamp per name, for dedup
 	// recentIntents keeps the raw intents heard within intentTTL, passed on in
@@ -142,11 +144,6 @@ type Gossip struct {
 type memberRecord struct {
 	Member
 	changed time.Time // last state change, local clock
-}
-
-type verifiedMeta struct {
-	raw  []byte
-	meta NodeMeta
 }
 
 // intentTTL is how long a received leave intent turns the member's next
@@ -198,7 +195,7 @@ func New(cfg Config, key crypto.PrivKey, addrs []ma.Multiaddr) (*Gossip, error) 
 		addrs:         slices.Clone(addrs),
 		meta:          meta,
 		members:       make(map[string]*memberRecord),
-		verified:      make(map[string]verifiedMeta),
+		metaCache:     cfg.MetaCache,
 		intents:       make(map[string]time.Time),
 		seenIntents:   make(map[string]uint64),
 		recentIntents: make(map[string]recentIntent),
@@ -601,7 +598,7 @@ func (g *Gossip) reap() {
 		if (r.State == StateDead && time.Since(r.changed) > g.cfg.ReconnectTimeout) ||
 			(r.State == StateLeft && name != g.name && time.Since(r.changed) > g.cfg.TombstoneTimeout) {
 			delete(g.members, name)
-			delete(g.verified, name)
+			g.metaCache.Forget(name)
 			delete(g.seenIntents, name)
 			changed = true
 			g.logger.Debug("reaped member", "member", name, "state", r.State)

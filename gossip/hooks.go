@@ -1,7 +1,6 @@
 package gossip
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"net"
@@ -144,27 +143,9 @@ func (h *hooks) NotifyLeave(n *memberlist.Node) {
 	g.emitLocked(Event{Type: typ, Member: r.snapshot()})
 }
 
-// vet decodes and verifies a member's metadata, remembering the last verified
-// bytes per name so that the many repeats of an alive message cost a byte
-// comparison, not a signature check.
+// vet decodes and verifies a member's metadata through the member's MetaCache.
 func (g *Gossip) vet(name string, meta []byte) (NodeMeta, error) {
-	g.mu.Lock()
-	v, ok := g.verified[name]
-	g.mu.Unlock()
-	if ok && bytes.Equal(v.raw, meta) {
-		return v.meta, nil
-	}
-	m, err := DecodeMeta(meta)
-	if err != nil {
-		return NodeMeta{}, err
-	}
-	if err := m.Verify(name); err != nil {
-		return NodeMeta{}, err
-	}
-	g.mu.Lock()
-	g.verified[name] = verifiedMeta{raw: slices.Clone(meta), meta: m}
-	g.mu.Unlock()
-	return m, nil
+	return g.metaCache.Vet(name, meta)
 }
 
 // memberUp records a join or an update and tells subscribers.
