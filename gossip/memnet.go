@@ -274,8 +274,11 @@ func (t *memTransport) WriteToAddress(b []byte, a memberlist.Address) (time.Time
 		t.traffic.pktDropped.Add(1)
 		return now, nil // UDP: a lost packet is not an error for the sender
 	}
+	// The packet keeps b without copying it, as memberlist's own MockTransport does:
+	// memberlist builds a fresh buffer for every packet it sends and never touches it
+	// again, and at N = 1024 the copy was 6% of everything simulated gossip allocated.
 	p := &memberlist.Packet{
-		Buf:  append([]byte(nil), b...),
+		Buf:  b,
 		From: &net.UDPAddr{IP: t.ip, Port: t.port},
 	}
 	deliver := func() {
