@@ -133,11 +133,14 @@ func (c *Chord) Close() error {
 // to measure recovery in rounds rather than wall time.
 func (c *Chord) StabilizeRounds() uint64 { return c.stabilizeRounds.Load() }
 
-// Joined reports whether the node knows at least one other member of the ring.
+// Joined reports whether the node has joined the ring: its join lookup succeeded (the
+// key's old owner, which answered it, then routes the node's keys to it) or another node
+// notified it. Knowing other members is not enough: a node that gossip has only offered
+// peers to is not yet where the ring routes its keys.
 func (c *Chord) Joined() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return !c.ring.alone()
+	return c.inRing && !c.ring.alone()
 }
 
 // Join connects this node to the ring through any live member of it: it asks the first
