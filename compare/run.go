@@ -185,9 +185,21 @@ func (s *simNet) startInitial(ctx context.Context, log *slog.Logger) error {
 			}
 		})
 	}
+	lagCtx, stopLag := context.WithCancel(ctx)
+	defer stopLag()
+	lag := newLagMeter(lagCtx)
 	for slot := 1; slot < s.n; slot++ {
 		if slot%128 == 0 {
-			log.Info("starting nodes", "started", slot)
+			log.Info("starting nodes", "started", slot, "sched_lag", lag.recent().Round(time.Millisecond))
+		}
+		// Admission control: each join sets off a storm of gossip (every member
+		// re-broadcasts the newcomer), and while the storms outrun the CPU every
+		// goroutine runs late. Past memberlist's probe timeout that makes members
+		// suspect live nodes, whose refutations are more storms: at N = 1024 they
+		// doubled the gossip work of start-up. So the next node starts only once
+		// goroutines run on time again.
+		for lag.recent() > maxStartLag && ctx.Err() == nil {
+			_ = sleepCtx(ctx, lagTick)
 		}
 		select {
 		case next <- slot:
@@ -209,6 +221,51 @@ func (s *simNet) startInitial(ctx context.Context, log *slog.Logger) error {
 	default:
 	}
 	return nil
+}
+
+// maxStartLag is the scheduling lag above which startInitial holds back the next
+// node: well under the simulated gossip's 3 s probe timeout (WAN profile).
+const maxStartLag = 250 * time.Millisecond
+
+// lagTick is lagMeter's sleep, and startInitial's wait between checks.
+const lagTick = 50 * time.Millisecond
+
+// lagMeter measures how late this process wakes a sleeping goroutine: when the
+// simulated nodes want more CPU than the machine has, every goroutine (memberlist's
+// probes and acks included) waits that long in the run queue.
+type lagMeter struct {
+	mu      sync.Mutex
+	samples [20]time.Duration // the last second at lagTick
+	next    int
+}
+
+func newLagMeter(ctx context.Context) *lagMeter {
+	m := &lagMeter{}
+	go func() {
+		for ctx.Err() == nil {
+			t0 := time.Now()
+			if sleepCtx(ctx, lagTick) != nil {
+				return
+			}
+			late := time.Since(t0) - lagTick
+			m.mu.Lock()
+			m.samples[m.next%len(m.samples)] = late
+			m.next++
+			m.mu.Unlock()
+		}
+	}()
+	return m
+}
+
+// recent is the largest lag of about the last second.
+func (m *lagMeter) recent() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var worst time.Duration
+	for _, d := range m.samples {
+		worst = max(worst, d)
+	}
+	return worst
 }
 
 // warmup waits for complete gossip views, then cfg.Settle, then until a probe of
