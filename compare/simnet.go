@@ -69,13 +69,16 @@ type simNet struct {
 	oracle    *Oracle
 	traffic   map[string]*trafficCounter
 
-	mu       sync.Mutex
+	// mu guards the node sets below; every RPC of every router reads live (in
+	// ensureLink), so readers share it.
+	mu       sync.RWMutex
 	live     map[peer.ID]*simNode // reachable: started and not departed
 	slots    []*simNode           // current incarnation per slot (nil while replaced)
 	slotMu   []sync.Mutex         // serializes churn events on one slot
 	nextInc  []int
 	coords   map[peer.ID]Coord // every node ever, for latency of old traces
-	linked   map[[2]peer.ID]struct{}
+	linked   sync.Map          // [2]peer.ID (sorted) → struct{}: pairs with a mocknet link
+	linkMu   sync.Mutex        // serializes LinkPeers, so that a pair is linked once
 	addrSeq  int
 	rng      *rand.Rand // bootstrap choice; deterministic per seed
 	joinsDur time.Duration
@@ -93,7 +96,6 @@ func newSimNet(cfg Config, n int, model *LatencyModel) *simNet {
 		slotMu:  make([]sync.Mutex, n),
 		nextInc: make([]int, n),
 		coords:  make(map[peer.ID]Coord),
-		linked:  make(map[[2]peer.ID]struct{}),
 		rng:     stream(cfg.Seed, "bootstrap", uint64(n), 0),
 	}
 	needGossip := cfg.Feed == FeedGossip
@@ -364,14 +366,14 @@ func (s *simNet) stopNodeResources(nd *simNode) {
 
 // node returns the slot's current node, or nil while it is being replaced.
 func (s *simNet) node(slot int) *simNode {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	return s.slots[slot]
 }
 
 func (s *simNet) liveNodes() []*simNode {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	var out []*simNode
 	for _, nd := range s.slots {
 		if nd != nil {
@@ -382,8 +384,8 @@ func (s *simNet) liveNodes() []*simNode {
 }
 
 func (s *simNet) coord(id peer.ID) (Coord, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	c, ok := s.coords[id]
 	return c, ok
 }
@@ -392,22 +394,31 @@ func (s *simNet) coord(id peer.ID) (Coord, bool) {
 // per pair before a dial; linking all N² pairs up front costs memory for nothing) and
 // refuses dials to departed nodes.
 func (s *simNet) ensureLink(from, to peer.ID) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.live[to]; !ok {
+	s.mu.RLock()
+	_, live := s.live[to]
+	s.mu.RUnlock()
+	if !live {
 		return fmt.Errorf("%w: %s", errUnreachable, to.ShortString())
 	}
 	pair := [2]peer.ID{from, to}
 	if to < from {
 		pair = [2]peer.ID{to, from}
 	}
-	if _, ok := s.linked[pair]; ok {
+	if _, ok := s.linked.Load(pair); ok {
+		return nil
+	}
+	// Linking is slow (mocknet sets up rate limiters under its own lock): only
+	// linkers wait for it, not every RPC of the network, as when this was done
+	// under mu (at N = 1024, 846 goroutines queued there).
+	s.linkMu.Lock()
+	defer s.linkMu.Unlock()
+	if _, ok := s.linked.Load(pair); ok {
 		return nil
 	}
 	if _, err := s.mn.LinkPeers(from, to); err != nil {
 		return err
 	}
-	s.linked[pair] = struct{}{}
+	s.linked.Store(pair, struct{}{})
 	return nil
 }
 
