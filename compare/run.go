@@ -158,10 +158,26 @@ func runOne(ctx context.Context, cfg Config, model *LatencyModel, n int, churn t
 			}
 		}
 		samples = append(samples, lat)
+		if why := failureReasons(res); len(why) > 0 {
+			log.Info("failed lookups", "protocol", spec.name, "by_reason", why)
+		}
 		log.Info("row", "protocol", spec.name, "success_pct", fmt.Sprintf("%.2f", row.SuccessPct),
 			"hops_mean", fmt.Sprintf("%.2f", row.HopsMean), "lat_p50_ms", fmt.Sprintf("%.0f", row.LatencyP50Ms))
 	}
 	return rows, samples, nil
+}
+
+// failureReasons counts the failed lookups by error (a wrong or missing owner, or
+// the router's error), for the log.
+func failureReasons(res []lookupResult) map[string]int {
+	why := map[string]int{}
+	for _, r := range res {
+		if r.ok {
+			continue
+		}
+		why[r.err]++
+	}
+	return why
 }
 
 // startInitial starts N nodes: the first alone, then the rest by a few workers.
@@ -197,8 +213,9 @@ func (s *simNet) startInitial(ctx context.Context, log *slog.Logger) error {
 		// goroutine runs late. Past memberlist's probe timeout that makes members
 		// suspect live nodes, whose refutations are more storms: at N = 1024 they
 		// doubled the gossip work of start-up. So the next node starts only once
-		// goroutines run on time again.
-		for lag.recent() > maxStartLag && ctx.Err() == nil {
+		// goroutines run on time again (or after maxStartHold, so that a machine
+		// slow for other reasons still gets all its nodes).
+		for held := time.Duration(0); lag.recent() > maxStartLag && held < maxStartHold && ctx.Err() == nil; held += lagTick {
 			_ = sleepCtx(ctx, lagTick)
 		}
 		select {
@@ -226,6 +243,9 @@ func (s *simNet) startInitial(ctx context.Context, log *slog.Logger) error {
 // maxStartLag is the scheduling lag above which startInitial holds back the next
 // node: well under the simulated gossip's 3 s probe timeout (WAN profile).
 const maxStartLag = 250 * time.Millisecond
+
+// maxStartHold bounds how long startInitial holds back one node.
+const maxStartHold = 5 * time.Second
 
 // lagTick is lagMeter's sleep, and startInitial's wait between checks.
 const lagTick = 50 * time.Millisecond
@@ -461,8 +481,10 @@ func (s *simNet) lookupOne(ctx context.Context, nd *simNode, spec protocolSpec, 
 		r.err = err.Error()
 	case len(owners) == 0:
 		r.err = "no owner returned"
+	case owners[0].ID != want && !s.oracle.IsLive(owners[0].ID):
+		r.err = "wrong owner: a departed node"
 	case owners[0].ID != want:
-		r.err = "wrong owner"
+		r.err = "wrong owner: a live node"
 	default:
 		r.ok = true
 	}
