@@ -49,17 +49,21 @@ func (s *Store) canDirect(n int) bool {
 // readPieceFile reads the piece file at path into buf (reused when large
 // enough) with one open, fstat and read. A piece wholly in the page cache is
 // copied from it (~8 GB/s here); any other is read with O_DIRECT into buf,
-// without filling the page cache. On the VMs we measured, filling fresh
-// page-cache pages costs ~1.6 CPU-s per GiB (a cold buffered read of
-// 512 MiB: 0.81 s of system time; the same read with O_DIRECT: 0.07 s),
-// which made reading what add and get had just written (with O_DIRECT, so
-// uncached) the largest cost of a seeder and of the first cat. cachestat(2)
+// without filling the page cache. On the VMs we measured, filling page-cache
+// pages costs 0.1-1.7 CPU-s per GiB, the most when the pages are memory the
+// host had taken back (a cold buffered read of 512 MiB: 0.81 s of system
+// time; the same read with O_DIRECT: 0.07 s), which made reading what add
+// and get had just written (with O_DIRECT, so uncached) the largest cost of
+// a seeder. cachestat(2)
 // tells which case it is without side effects (a RWF_NOWAIT read would
-// start the very readahead we avoid before refusing). maxLen bounds a sane
+// start the very readahead we avoid before refusing). keep reads through the
+// page cache anyway, for a reader that expects to read the piece again
+// (cat): it pays the fill once, and 256 KiB direct reads top out near
+// 1 GB/s here while reads from memory do not. maxLen bounds a sane
 // file. It returns the bytes read (not yet verified) and the file's size; a
 // size of 0 or above maxLen is returned with no data, for the caller to
 // quarantine.
-func (s *Store) readPieceFile(path string, buf []byte, maxLen int) ([]byte, int64, error) {
+func (s *Store) readPieceFile(path string, buf []byte, maxLen int, keep bool) ([]byte, int64, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, 0, &os.PathError{Op: "open", Path: path, Err: err}
@@ -78,7 +82,7 @@ func (s *Store) readPieceFile(path string, buf []byte, maxLen int) ([]byte, int6
 	}
 	buf = buf[:n]
 	off := 0
-	if s.canDirect(n) && aligned(buf) && !s.cached(fd, n) {
+	if !keep && s.canDirect(n) && aligned(buf) && !s.cached(fd, n) {
 		if off, err = s.readDirect(fd, buf); err != nil {
 			return nil, st.Size, &os.PathError{Op: "read", Path: path, Err: err}
 		}
