@@ -151,7 +151,9 @@ func (s *Store) WriteFile(ctx context.Context, id content.ID, file int, w io.Wri
 	}
 	// Reads of pieces not in the page cache (written with O_DIRECT) wait on
 	// the disk: more readers than cores keep its queue full while the cores
-	// verify.
+	// verify. They go through the page cache and stay there: a file read
+	// once with cat is often read again, and 256 KiB direct reads top out
+	// near 1 GB/s on the VMs we measured, below what cat reaches from memory.
 	workers := 4 * runtime.GOMAXPROCS(0)
 	window := 2 * workers
 	type result struct {
@@ -181,7 +183,7 @@ func (s *Store) WriteFile(ctx context.Context, id content.ID, file int, w io.Wri
 		go func() {
 			defer wg.Done()
 			for j := range next {
-				data, err := s.ReadContentPiece(id, first+j.i, j.buf)
+				data, err := s.readContentPiece(id, first+j.i, j.buf, true)
 				slots[j.i%window] <- result{data, err} // never blocks: the slot is empty
 			}
 		}()

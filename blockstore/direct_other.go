@@ -15,7 +15,7 @@ func (s *Store) putDirect(shard, final string, data []byte) (bool, error) { retu
 // enough). It returns the bytes read (not yet verified) and the file's size;
 // a size of 0 or above maxLen is returned with no data, for the caller to
 // quarantine.
-func (s *Store) readPieceFile(path string, buf []byte, maxLen int) ([]byte, int64, error) {
+func (s *Store) readPieceFile(path string, buf []byte, maxLen int, _ bool) ([]byte, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, err

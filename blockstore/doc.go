@@ -15,7 +15,9 @@
 // never served, and moved to quarantine/ so the piece counts as missing and a
 // get fetches it again. A piece is written to a temp file in its shard (with
 // O_DIRECT on Linux when its length allows) and renamed into place, so a
-// reader never sees it half-written. Durability is batched: one syncfs runs
+// reader never sees it half-written. A piece not in the page cache is read
+// with O_DIRECT too, except by WriteFile (cat), which keeps what it reads
+// cached for the next cat. Durability is batched: one syncfs runs
 // before anything that claims pieces is committed (an add's manifest, bits and
 // pin; a download's have bits), instead of an fsync per piece (off Linux each
 // piece is still fsynced). A crash may leave a temp file, which the next Open

@@ -449,6 +449,11 @@ func (s *Store) ContentPiece(id content.ID, global int) ([]byte, error) {
 
 // ReadContentPiece is ContentPiece reading into buf when it is large enough.
 func (s *Store) ReadContentPiece(id content.ID, global int, buf []byte) ([]byte, error) {
+	return s.readContentPiece(id, global, buf, false)
+}
+
+// readContentPiece is ReadContentPiece; keep as for readPiece.
+func (s *Store) readContentPiece(id content.ID, global int, buf []byte, keep bool) ([]byte, error) {
 	m, err := s.manifest(id, nil)
 	if err != nil {
 		return nil, err
@@ -457,7 +462,7 @@ func (s *Store) ReadContentPiece(id content.ID, global int, buf []byte) ([]byte,
 	if err != nil {
 		return nil, err
 	}
-	data, err := s.ReadPiece(ref.ID, buf)
+	data, err := s.readPiece(ref.ID, buf, keep)
 	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt) {
 		s.markHave(id, global, false)
 	}

@@ -143,11 +143,17 @@ func (s *Store) GetPiece(id merkle.PieceID) ([]byte, error) {
 
 // ReadPiece is GetPiece reading into buf's storage when it is large enough.
 func (s *Store) ReadPiece(id merkle.PieceID, buf []byte) ([]byte, error) {
+	return s.readPiece(id, buf, false)
+}
+
+// readPiece is ReadPiece; keep reads an uncached piece through the page cache,
+// which keeps it there for the next read (see readPieceFile).
+func (s *Store) readPiece(id merkle.PieceID, buf []byte, keep bool) ([]byte, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
 	path := s.piecePath(id)
-	buf, size, err := s.readPieceFile(path, buf, id.MaxLen())
+	buf, size, err := s.readPieceFile(path, buf, id.MaxLen(), keep)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w: piece %s", ErrNotFound, id)
 	}

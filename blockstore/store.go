@@ -82,9 +82,12 @@ type Store struct {
 	// noDirect: this file system refused O_DIRECT; pieces go through the
 	// page cache (see direct_linux.go).
 	noDirect atomic.Bool
-	tempSeq  atomic.Uint64 // names temp files: .tmp-<session>-<seq>
-	dbufMu   sync.Mutex
-	dbufs    [][]byte // aligned scratch buffers for direct I/O
+	// noCachestat: the kernel lacks cachestat(2); piece reads go through
+	// the page cache.
+	noCachestat atomic.Bool
+	tempSeq     atomic.Uint64 // names temp files: .tmp-<session>-<seq>
+	dbufMu      sync.Mutex
+	dbufs       [][]byte // aligned scratch buffers for direct I/O
 
 	stop    chan struct{}
 	done    chan struct{} // flusher exited

@@ -36,6 +36,9 @@ func (p *bufPool) get(n int) []byte {
 // put returns a buffer obtained from get; the pool keeps it if there is room.
 func (p *bufPool) put(b []byte) {
 	n := cap(b)
+	if n == 0 {
+		return
+	}
 	b = b[:n]
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -341,3 +341,27 @@ func TestHaveReporterLimitsWhatIsAsked(t *testing.T) {
 		t.Fatalf("fetched %d pieces, want the 20 even ones", got)
 	}
 }
+
+// TestDownloadReusesPieceBuffers: the downloader gives every received piece's buffer back
+// to its pool, so a transfer allocates a window of buffers, not one per piece (a lost
+// buffer costs a fresh zeroed 260 KiB allocation and its garbage collection per piece).
+func TestDownloadReusesPieceBuffers(t *testing.T) {
+	nodes := newTestNodes(t, 2, nil)
+	a, b := nodes[0], nodes[1]
+	const ps = 64 << 10
+	id := addFile(t, a.store, "f", randomBytes(40*ps, 9), ps)
+	if _, err := b.x.Download(testContext(t), Request{ID: id, Providers: infos(a)}); err != nil {
+		t.Fatal(err)
+	}
+	b.x.bufs.mu.Lock()
+	defer b.x.bufs.mu.Unlock()
+	pooled := 0
+	for n, l := range b.x.bufs.free {
+		if n > ps {
+			pooled += len(l)
+		}
+	}
+	if pooled == 0 {
+		t.Fatalf("no piece frame buffer came back to the pool (pool: %d bytes)", b.x.bufs.bytes)
+	}
+}

@@ -184,8 +184,10 @@ func (ss *session) read(timeout time.Duration) (m Message, body []byte, err erro
 	if err != nil {
 		return m, nil, ss.wrap(err)
 	}
+	// Peek's slice is the reader's buffer, which the reads below refill: keep the byte.
+	piece := t[0] == TypePiece
 	var buf, full []byte
-	if t[0] == TypePiece {
+	if piece {
 		// Read the frame into a pooled buffer at the offset that leaves the piece data
 		// (after type, index, proof count and proof) aligned for direct I/O.
 		hdr := 0
@@ -202,19 +204,19 @@ func (ss *session) read(timeout time.Duration) (m Message, body []byte, err erro
 		buf = make([]byte, n) // rare (have, error, manifest): a fresh buffer keeps them valid
 	}
 	if _, err := io.ReadFull(ss.r, buf); err != nil {
-		if t[0] == TypePiece {
+		if piece {
 			ss.x.bufs.put(full)
 		}
 		return m, nil, ss.wrap(err)
 	}
 	m, err = DecodeResponse(buf, ss.lim)
 	if err != nil {
-		if t[0] == TypePiece {
+		if piece {
 			ss.x.bufs.put(full)
 		}
 		return m, nil, fmt.Errorf("peer %s: %w", ss.peer, err)
 	}
-	if t[0] == TypePiece {
+	if piece {
 		body = full
 	}
 	return m, body, nil

@@ -82,7 +82,15 @@ func (id *PieceID) UnmarshalBinary(b []byte) error {
 // 2^height * BlockSize; PieceIDOf checks it.
 func HashPiece(data []byte, height int) Hash {
 	var r reducer
-	for off := 0; off < len(data); off += BlockSize {
+	off := 0
+	if has2x {
+		for ; off+2*BlockSize <= len(data); off += 2 * BlockSize {
+			a, b := sha256Pair(data[off:off+BlockSize], data[off+BlockSize:off+2*BlockSize])
+			r.push(a)
+			r.push(b)
+		}
+	}
+	for ; off < len(data); off += BlockSize {
 		r.push(sha256.Sum256(data[off:min(off+BlockSize, len(data))]))
 	}
 	return r.finish(height)

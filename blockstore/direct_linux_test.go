@@ -1,0 +1,98 @@
+package blockstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/dhtnode/dhtnode/merkle"
+)
+
+// cachedPages is how many pages of path the page cache holds.
+func cachedPages(t *testing.T, path string) uint64 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var cs unix.Cachestat_t
+	if err := unix.Cachestat(uint(f.Fd()), &unix.CachestatRange{}, &cs, 0); err != nil {
+		t.Skipf("cachestat: %v", err)
+	}
+	return cs.Cache
+}
+
+// evict drops path's pages from the page cache from byte off on.
+func evict(t *testing.T, path string, off int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Fadvise(int(f.Fd()), off, 0, unix.FADV_DONTNEED); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReadPieceCacheStates reads a piece wholly cached (copied from the page
+// cache), uncached and partly cached (read with O_DIRECT), and finds damage
+// on disk that only the direct read sees.
+func TestReadPieceCacheStates(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	data := testData(3*merkle.DefaultPieceSize, 21)
+	res, err := s.Add(context.Background(), writeFile(t, filepath.Join(t.TempDir(), "f"), data), AddOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.noDirect.Load() {
+		t.Skip("this file system refuses O_DIRECT")
+	}
+	ref, _ := res.Manifest.Piece(1)
+	want := data[ref.Offset : ref.Offset+int64(ref.Len)]
+	path := s.piecePath(ref.ID)
+	pages := uint64(ref.Len / pageSize)
+	read := func(state string, cached uint64) {
+		t.Helper()
+		if got := cachedPages(t, path); got != cached {
+			t.Fatalf("%s: %d pages cached, want %d", state, got, cached)
+		}
+		got, err := s.ContentPiece(res.ID, 1)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s: ContentPiece = %d bytes, %v", state, len(got), err)
+		}
+		if after := cachedPages(t, path); after != cached {
+			t.Fatalf("%s: reading changed the cached pages from %d to %d", state, cached, after)
+		}
+	}
+	evict(t, path, 0)
+	read("uncached", 0)
+	if _, err := os.ReadFile(path); err != nil {
+		t.Fatal(err)
+	}
+	read("cached", pages)
+	evict(t, path, int64(ref.Len/2))
+	read("half cached", pages/2)
+
+	// Damage on disk under a clean cached copy cannot happen through the
+	// file system, so damage it through the cache, write it back and drop
+	// the cached pages: the direct read must see the bad byte.
+	b, _ := os.ReadFile(path)
+	b[len(b)-1] ^= 1
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	evict(t, path, 0)
+	if _, err := s.ContentPiece(res.ID, 1); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("damaged piece read from disk: %v, want ErrCorrupt", err)
+	}
+}
