@@ -242,10 +242,10 @@ func (s *simNet) startInitial(ctx context.Context, log *slog.Logger) error {
 
 // maxStartLag is the scheduling lag above which startInitial holds back the next
 // node: well under the simulated gossip's 3 s probe timeout (WAN profile).
-const maxStartLag = 250 * time.Millisecond
+const maxStartLag = 500 * time.Millisecond
 
 // maxStartHold bounds how long startInitial holds back one node.
-const maxStartHold = 5 * time.Second
+const maxStartHold = time.Second
 
 // lagTick is lagMeter's sleep, and startInitial's wait between checks.
 const lagTick = 50 * time.Millisecond
