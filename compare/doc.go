@@ -43,7 +43,10 @@
 // network has no MTU, so simulated gossip packets carry up to 64 KiB instead of
 // memberlist's 1400 B: the join storm of starting N nodes at once (every member
 // re-broadcasts every other's alive message) then drains in seconds instead of
-// lasting the whole run (see simGossipPacketSize).
+// lasting the whole run (see simGossipPacketSize). Start-up admits the next node only
+// while goroutines wake on time (see maxStartLag): on an overloaded machine members
+// would suspect live nodes and gossip the refutations. All members share one cache
+// of verified metadata (gossip.MetaCache).
 //
 // Traffic: every Write on a router's streams (both directions) is counted per
 // protocol; gossip's packets and stream bytes come from the MemNetwork's counters and

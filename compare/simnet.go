@@ -273,11 +273,8 @@ func (s *simNet) startNode(ctx context.Context, slot int) (*simNode, error) {
 // compare lets a packet carry up to 64 KiB: the same messages, as many times each,
 // in fewer packets. Bytes are counted as sent; gossip's messages per node per second
 // count packets, so under churn they are fewer than with 1400-byte packets.
-// At N = 1024 this is not enough: the views converge seconds after the last join,
-// but ~0.3 GB of packets then wait in starved receivers' queues (senders are paced
-// by memberlist's timers, not by the receivers' CPU). 8 KiB packets with 256-deep
-// queues were tried and were slower (not all 1024 nodes started after 6.4 min,
-// against 4.1 min).
+// (8 KiB packets were tried and were slower: the queues drain in proportion to the
+// packet size.)
 const simGossipPacketSize = 64 << 10
 
 // simGossipQueueDepth bounds each simulated member's inbound packet queue, like a
