@@ -13,12 +13,13 @@
 #
 # DATADIR (default /tmp/perf/data) must hold random files f256a f256b f256c (256 MiB each),
 # f1g (1 GiB) and f2g (2 GiB), e.g. `head -c 268435456 /dev/urandom > f256a`.
-# OUTDIR must not exist. It needs about 16 GB of disk (12 GB with SKIP2G=1); nothing is
-# deleted until the end, on purpose: ext4 without a journal (as on our VMs) skips recently
+# OUTDIR must not exist. It needs about 16 GB of disk (12 GB with SKIP2G=1) and removes no
+# repo (only each get's output file), on purpose: ext4 without a journal (as on our VMs) skips recently
 # deleted inodes when it allocates new ones, and for a minute or more after a large delete
 # (rm -rf of a repo, `repo gc`) every piece file created costs ~100-200 us of CPU, which
 # doubled add's CPU in our runs. Remove OUTDIR yourself and wait a few minutes before the
-# next run.
+# next run. CPU per command is steadier than wall clock but not immune: with another job
+# thrashing the caches of both cores, the same get cost up to 1.5 times the CPU.
 set -u
 BIN=$1; W=$2; D=${3:-/tmp/perf/data}
 [ -e "$W" ] && { echo "$W exists: give a fresh directory" >&2; exit 1; }
