@@ -54,15 +54,14 @@ func (s *Store) canDirect(n int) bool {
 // host had taken back (a cold buffered read of 512 MiB: 0.81 s of system
 // time; the same read with O_DIRECT: 0.07 s), which made reading what add
 // and get had just written (with O_DIRECT, so uncached) the largest cost of
-// a seeder. cachestat(2)
-// tells which case it is without side effects (a RWF_NOWAIT read would
-// start the very readahead we avoid before refusing). keep reads through the
-// page cache anyway, for a reader that expects to read the piece again
-// (cat): it pays the fill once, and 256 KiB direct reads top out near
-// 1 GB/s here while reads from memory do not. maxLen bounds a sane
-// file. It returns the bytes read (not yet verified) and the file's size; a
-// size of 0 or above maxLen is returned with no data, for the caller to
-// quarantine.
+// a seeder. cachestat(2) tells which case it is without side effects (a
+// RWF_NOWAIT read would start the very readahead we avoid before refusing).
+// keep reads through the page cache anyway, for a reader that expects to
+// read the piece again (cat): it pays the fill once, and 256 KiB direct
+// reads top out near 1 GB/s here while reads from memory do not. maxLen
+// bounds a sane file. It returns the bytes read (not yet verified) and the
+// file's size; a size of 0 or above maxLen is returned with no data, for the
+// caller to quarantine.
 func (s *Store) readPieceFile(path string, buf []byte, maxLen int, keep bool) ([]byte, int64, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
