@@ -157,7 +157,7 @@ func (c *Chord) Join(ctx context.Context, peers ...peer.AddrInfo) error {
 			c.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.RecentlyConnectedAddrTTL)
 		}
 		var trace routing.Trace
-		owners, err := c.findSuccessor(ctx, c.self.Key, []Peer{NewPeer(ai.ID)}, &trace)
+		owners, err := c.findSuccessor(ctx, c.self.Key, []Peer{NewPeer(ai.ID)}, false, &trace)
 		if err != nil {
 			lastErr = err
 			continue
@@ -355,7 +355,7 @@ func (c *Chord) fixFingersOnce() {
 	i, start := c.ring.fingerToFix()
 	c.mu.Unlock()
 	var trace routing.Trace
-	owners, err := c.findSuccessor(c.ctx, start, nil, &trace)
+	owners, err := c.findSuccessor(c.ctx, start, nil, false, &trace)
 	if err != nil || len(owners) == 0 {
 		return
 	}
@@ -420,9 +420,10 @@ func (c *Chord) republish() {
 
 // findSuccessor runs an iterative lookup for key. With initial == nil it starts from our
 // own table (and may answer at depth 0); otherwise it asks those peers first (join).
-// It returns the owner followed by its successors and fills trace.
-func (c *Chord) findSuccessor(ctx context.Context, key routing.Key, initial []Peer, trace *routing.Trace) ([]Peer, error) {
-	var ownSuccs []Peer
+// It returns the owner followed by its successors and fills trace. With confirm, the
+// owner is asked for its neighbours before it is returned (see confirmOwner).
+func (c *Chord) findSuccessor(ctx context.Context, key routing.Key, initial []Peer, confirm bool, trace *routing.Trace) ([]Peer, error) {
+	var ownSuccs, ownAnswer []Peer
 	if initial == nil {
 		if c.successorMayBeDead() {
 			c.checkSuccessor()
@@ -436,13 +437,20 @@ func (c *Chord) findSuccessor(ctx context.Context, key routing.Key, initial []Pe
 		found, succs, next := c.ring.step(key, 0)
 		ownSuccs = c.ring.successorList()
 		c.mu.Unlock()
-		if found {
+		if found && !confirm {
 			return succs, nil
+		}
+		if found {
+			ownAnswer = succs
 		}
 		initial = next
 	}
 	ls := newLookupState(key, initial, c.cfg.MaxLookupRPCs)
-	if ownSuccs != nil {
+	switch {
+	case ownAnswer != nil:
+		// Our own successor is the owner (depth 0), still to be confirmed.
+		ls.found(candidate{Peer: c.self}, ownAnswer)
+	case ownSuccs != nil:
 		// We are the first responder (depth 0): if our own successor turns out dead,
 		// the next one in our list may be the owner.
 		ls.referred(candidate{Peer: c.self}, nil, ownSuccs)
@@ -451,6 +459,9 @@ func (c *Chord) findSuccessor(ctx context.Context, key routing.Key, initial []Pe
 	for {
 		cand, ok := ls.next()
 		if !ok {
+			if ls.done && confirm && !c.confirmOwner(ctx, ls, trace) {
+				continue // the answer did not stand: the lookup goes on
+			}
 			break
 		}
 		start := time.Now()
@@ -479,7 +490,7 @@ func (c *Chord) findSuccessor(ctx context.Context, key routing.Key, initial []Pe
 		peers := c.learn(resp.Peers)
 		if resp.Found {
 			// An answer naming no live owner is no answer; the next candidate is tried.
-			ls.answered(cand, peers)
+			ls.found(cand, peers)
 			continue
 		}
 		ls.referred(cand, peers, c.learn(resp.Succs))
@@ -495,6 +506,54 @@ func (c *Chord) findSuccessor(ctx context.Context, key routing.Key, initial []Pe
 	}
 	trace.Hops = ls.depth
 	return ls.owner, nil
+}
+
+// confirmOwner asks the owner a finished lookup found for its neighbours, and reports
+// whether the answer stands. The node that named the owner answered from its own view,
+// which lags behind churn: its successor may have crashed since its last stabilization
+// round, or a node may have joined between the key and that successor. Kademlia's answer
+// is made only of peers that just answered; this one RPC gives Chord's the same footing.
+// A dead owner is replaced by the next live successor the lookup heard of; an owner whose
+// predecessor now lies past the key hands the answer to that predecessor. The RPC counts
+// toward the lookup's budget but not its hops; with the budget spent, the answer stands
+// unconfirmed.
+func (c *Chord) confirmOwner(ctx context.Context, ls *lookupState, trace *routing.Trace) bool {
+	owner := ls.owner[0]
+	if owner.ID == c.self.ID {
+		// The lookup came round to us, but our own predecessor may have joined since
+		// whoever named us last looked.
+		c.mu.Lock()
+		pred, succs := c.ring.pred, c.ring.successorList()
+		c.mu.Unlock()
+		return ls.ownerAnswered(owner, pred, succs)
+	}
+	if ls.maxRPCs > 0 && ls.rpcs >= ls.maxRPCs {
+		return true
+	}
+	ls.rpcs++
+	trace.RPCs++
+	start := time.Now()
+	resp, err := c.call(ctx, owner.ID, &message{Type: msgNeighbours})
+	hop := routing.Hop{Peer: owner.ID, Key: owner.Key, Depth: ls.depth + 1, RTT: time.Since(start), Distance: "owner"}
+	if err != nil {
+		trace.Timeouts++
+		hop.Error = err.Error()
+		trace.Path = append(trace.Path, hop)
+		if ctx.Err() != nil {
+			ls.done = false // the lookup fails with the context's error
+			return true
+		}
+		c.forget(owner.ID)
+		ls.ownerDead(owner)
+		return false
+	}
+	trace.Path = append(trace.Path, hop)
+	peers := c.learn(resp.Peers)
+	var pred Peer
+	if resp.Found && len(peers) > 0 {
+		pred, peers = peers[0], peers[1:]
+	}
+	return ls.ownerAnswered(owner, pred, peers)
 }
 
 // formatDistance prints a ring distance as a power of two: "2^243.7", or "0".
@@ -513,17 +572,19 @@ func (c *Chord) Lookup(ctx context.Context, key routing.Key) ([]peer.AddrInfo, r
 	if c.ctx.Err() != nil {
 		return nil, routing.Trace{Algo: c.Name(), Key: key}, ErrClosed
 	}
-	owners, trace, err := c.lookup(ctx, key)
+	owners, trace, err := c.lookup(ctx, key, true)
 	if err != nil {
 		return nil, trace, err
 	}
 	return c.addrInfos(owners), trace, nil
 }
 
-func (c *Chord) lookup(ctx context.Context, key routing.Key) ([]Peer, routing.Trace, error) {
+// lookup runs findSuccessor from our own table. Provide and FindProviders contact the
+// owners themselves, falling over to the next one, so only Lookup asks to confirm.
+func (c *Chord) lookup(ctx context.Context, key routing.Key, confirm bool) ([]Peer, routing.Trace, error) {
 	trace := routing.Trace{Algo: c.Name(), Key: key}
 	start := time.Now()
-	owners, err := c.findSuccessor(ctx, key, nil, &trace)
+	owners, err := c.findSuccessor(ctx, key, nil, confirm, &trace)
 	trace.Latency = time.Since(start)
 	if err != nil {
 		return nil, trace, err
@@ -558,7 +619,7 @@ func (c *Chord) Provide(ctx context.Context, key routing.Key) (routing.Trace, er
 	c.provided[key] = struct{}{}
 	c.mu.Unlock()
 	start := time.Now()
-	owners, trace, err := c.lookup(ctx, key)
+	owners, trace, err := c.lookup(ctx, key, false)
 	if err != nil {
 		return trace, err
 	}
@@ -604,7 +665,7 @@ func (c *Chord) FindProviders(ctx context.Context, key routing.Key, limit int) (
 		return nil, routing.Trace{Algo: c.Name(), Key: key}, ErrClosed
 	}
 	start := time.Now()
-	owners, trace, err := c.lookup(ctx, key)
+	owners, trace, err := c.lookup(ctx, key, false)
 	if err != nil {
 		return nil, trace, err
 	}

@@ -29,11 +29,14 @@ type lookupState struct {
 	// responders are the nodes that referred us on, with their successor lists.
 	responders []responder
 	// the outcome, once done
-	done    bool
-	owner   []Peer
-	depth   int
-	maxRPCs int
-	rpcs    int
+	done  bool
+	owner []Peer
+	depth int
+	// walkedFrom is the confirmed answer while its owner's predecessor, which lies past
+	// the key, is being confirmed in its place.
+	walkedFrom []Peer
+	maxRPCs    int
+	rpcs       int
 }
 
 // responder is a node that answered with referrals, and its successor list.
@@ -116,6 +119,54 @@ func (l *lookupState) answered(c candidate, succs []Peer) {
 	l.done = true
 	l.owner = live
 	l.depth = c.depth
+}
+
+// found records that c answered with the key's owner and its successors. c is kept as a
+// responder, so if the owner then proves dead (confirmOwner) the next live successor in
+// c's list takes its place.
+func (l *lookupState) found(c candidate, succs []Peer) {
+	l.responders = append(l.responders, responder{candidate: c, succs: succs})
+	l.answered(c, succs)
+}
+
+// ownerDead reopens a finished lookup whose owner did not answer: the next live successor
+// some responder named becomes the answer, or else the lookup goes on with the candidates
+// it has left.
+func (l *lookupState) ownerDead(owner Peer) {
+	if l.walkedFrom != nil {
+		// A dead predecessor the owner still named: the owner's answer stands after all.
+		l.dead[owner.ID] = true
+		l.owner, l.walkedFrom = l.walkedFrom, nil
+		l.depth--
+		return
+	}
+	l.done = false
+	l.owner = nil
+	l.failed(candidate{Peer: owner})
+}
+
+// ownerAnswered takes the owner's own view of its neighbours and reports whether the answer
+// stands. It does not when the owner's predecessor lies at or past the key: a node joined
+// between the key and the owner after the node that answered last looked, so that
+// predecessor is the owner (and is confirmed in turn; a predecessor found dead is ignored,
+// which also ends the walk). Either way the owner's fresh successor list replaces the one
+// the answer carried.
+func (l *lookupState) ownerAnswered(owner, pred Peer, succs []Peer) bool {
+	live := []Peer{owner}
+	for _, p := range succs {
+		if !l.dead[p.ID] && p.ID != owner.ID {
+			live = append(live, p)
+		}
+	}
+	if !pred.isZero() && !l.dead[pred.ID] && pred.ID != owner.ID && !routing.InOpenClosed(l.key, pred.Key, owner.Key) {
+		l.walkedFrom = live
+		l.owner = append([]Peer{pred}, live...)
+		l.depth++
+		return false
+	}
+	l.walkedFrom = nil
+	l.owner = live
+	return true
 }
 
 // referred records c's referrals (only nodes strictly between c and the key count) and
