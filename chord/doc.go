@@ -19,7 +19,11 @@
 // just before a key are dead (and nobody has noticed yet) the querier steps over them
 // to the owner instead of failing. Routing itself uses fingers and the first successor
 // only, as in the paper, so path lengths compare with its ½·log2 N
-// (Config.RouteViaSuccessors shortcuts along the whole list).
+// (Config.RouteViaSuccessors shortcuts along the whole list). Lookup then asks the owner
+// it found for its neighbours (one RPC, not a hop): the node that named the owner answered
+// from a view that lags behind churn, so a crashed owner is replaced by the next live
+// successor and an owner whose new predecessor lies past the key by that predecessor.
+// Provide and FindProviders skip the check: they contact the owners anyway.
 // The routing.Trace records every request: Hops is the referral depth of the node that
 // answered (0 = we knew, 1 = the first node asked knew), Path lists each node asked with
 // its depth, RTT and remaining clockwise distance ("2^243.7").
