@@ -159,8 +159,8 @@ func (r *Router) announce() {
 }
 
 // suspectTTL is how long a member that failed a request is left out of lookups
-// unless gossip reports it up again; gossip's own failure detection usually removes
-// it for good well within that.
+// unless gossip reports it up again or it shows it is alive (see alive); gossip's own
+// failure detection usually removes a dead one for good well within that.
 const suspectTTL = 30 * time.Second
 
 // suspect leaves id out of owner choices for suspectTTL: a member that just failed a
@@ -183,6 +183,15 @@ func (r *Router) suspect(id peer.ID) {
 }
 
 const maxSuspects = 4096
+
+// alive lifts the suspicion on id: it just answered us or sent us a well-formed request.
+// A request that timed out on a busy (not dead) member would otherwise keep it out of
+// lookups, and lookups answering wrongly, for the whole suspectTTL.
+func (r *Router) alive(id peer.ID) {
+	r.mu.Lock()
+	delete(r.suspects, id)
+	r.mu.Unlock()
+}
 
 func (r *Router) isSuspect(id peer.ID) bool {
 	r.mu.Lock()
@@ -519,6 +528,7 @@ func (r *Router) call(ctx context.Context, to peer.AddrInfo, req *Message) (*Mes
 		return nil, fmt.Errorf("%w: %s answered with %s", ErrMalformed, req.Type, resp.Type)
 	}
 	r.metrics.rpcs.WithLabelValues(req.Type.String(), "ok").Inc()
+	r.alive(to.ID)
 	return resp, nil
 }
 
@@ -534,6 +544,7 @@ func (r *Router) handleStream(s network.Stream) {
 		_ = s.Reset()
 		return
 	}
+	r.alive(s.Conn().RemotePeer())
 	resp := Message{Type: req.Type + 1, Key: req.Key}
 	switch req.Type {
 	case MsgFindOwner:

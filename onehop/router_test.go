@@ -300,3 +300,46 @@ func TestJoinAnnouncement(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestSuspectClearedByProofOfLife: a member that failed one request (busy, not dead) is
+// left out of lookups only until it shows it is alive, by answering us or by asking us
+// something; lookups for its keys then name it again.
+func TestSuspectClearedByProofOfLife(t *testing.T) {
+	c := newCluster(t, 6)
+	rng := rand.New(rand.NewPCG(11, 12))
+	a, b := c.routers[0], c.routers[1]
+	var key routing.Key
+	for {
+		key = randomKey(rng)
+		if owner(c.routers, key) == b.h.ID() {
+			break
+		}
+	}
+	a.suspect(b.h.ID())
+	owners, _, err := a.Lookup(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if owners[0].ID == b.h.ID() {
+		t.Fatal("a suspected member was named owner: the test does not exercise suspicion")
+	}
+	// b asks a for something: a well-formed request is proof of life.
+	if _, err := b.call(context.Background(), a.self.info, &Message{Type: MsgFindOwner, Key: randomKey(rng)}); err != nil {
+		t.Fatal(err)
+	}
+	if a.isSuspect(b.h.ID()) {
+		t.Fatal("b is still suspected after sending a request")
+	}
+	owners, tr, err := a.Lookup(context.Background(), key)
+	if err != nil || owners[0].ID != b.h.ID() {
+		t.Fatalf("owner %v (err %v), want %s; trace %+v", owners, err, b.h.ID(), tr)
+	}
+	// An answer to our own request clears it too.
+	a.suspect(b.h.ID())
+	if _, err := a.call(context.Background(), b.self.info, &Message{Type: MsgFindOwner, Key: key}); err != nil {
+		t.Fatal(err)
+	}
+	if a.isSuspect(b.h.ID()) {
+		t.Fatal("b is still suspected after answering a request")
+	}
+}
