@@ -146,16 +146,24 @@ func TestStaleViewTimeoutAndRedirect(t *testing.T) {
 	// A dead node that the querier still believes alive: the lookup times out on it
 	// and the next member answers.
 	dead := c.routers[3]
-	querier := c.routers[0]
-	_ = dead.h.Close()
-	_ = c.mn.UnlinkPeers(querier.h.ID(), dead.h.ID())
 	var live []*Router
 	for _, r := range c.routers {
 		if r != dead {
 			live = append(live, r)
-			if r != querier {
-				r.PeerDown(dead.h.ID())
-			}
+		}
+	}
+	// The querier must not be the dead node's live successor: it would then own every
+	// key the dead node owned, and no key could lead the lookup to the dead node (the
+	// key search below would never end; peer IDs differ from run to run).
+	querier := c.routers[0]
+	if owner(live, dead.self.key) == querier.h.ID() {
+		querier = c.routers[1]
+	}
+	_ = dead.h.Close()
+	_ = c.mn.UnlinkPeers(querier.h.ID(), dead.h.ID())
+	for _, r := range live {
+		if r != querier {
+			r.PeerDown(dead.h.ID())
 		}
 	}
 	var key routing.Key
