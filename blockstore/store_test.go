@@ -33,6 +33,20 @@ func testData(size int, seed byte) []byte {
 	return out[:size:size]
 }
 
+// wipeHaveBits deletes the saved have bits of id from a closed store's metadata, as a
+// crash that lost the last flush would leave them.
+func wipeHaveBits(t *testing.T, dir string, id content.ID) {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(dir, "meta.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketHave).Delete(id.Bytes()) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func openStore(t *testing.T, dir string) *Store {
 	t.Helper()
 	s, err := Open(Config{Dir: dir, FlushInterval: time.Hour})
@@ -306,12 +320,7 @@ func TestDownloadStateAndResume(t *testing.T) {
 	}
 	s.Close()
 	// Simulate a crash that lost the last flush: wipe the saved bits.
-	db, err := bolt.Open(filepath.Join(dir, "meta.db"), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketHave).Delete(res.ID.Bytes()) })
-	db.Close()
+	wipeHaveBits(t, dir, res.ID)
 	s = openStore(t, dir)
 	if h, _ := s.Have(res.ID); h.Count() != 4 || !h.Has(5) {
 		t.Fatalf("reconciled have %08b, want pieces 0 3 5 6", h.Bytes())

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -79,12 +78,7 @@ func TestReconcileSkipsTornPiece(t *testing.T) {
 	if err := os.Truncate(path, 0); err != nil {
 		t.Fatal(err)
 	}
-	db, err := bolt.Open(filepath.Join(dir, "meta.db"), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketHave).Delete(res.ID.Bytes()) })
-	db.Close()
+	wipeHaveBits(t, dir, res.ID)
 	s = openStore(t, dir)
 	h, err := s.Have(res.ID)
 	if err != nil || h.Count() != 1 || !h.Has(0) || h.Has(1) {
