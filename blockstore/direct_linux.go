@@ -2,6 +2,7 @@ package blockstore
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -80,36 +81,73 @@ func (s *Store) readPieceFile(path string, buf []byte, maxLen int, keep bool) ([
 		buf = alignedBuffer(n)
 	}
 	buf = buf[:n]
-	off := 0
-	if !keep && s.canDirect(n) && aligned(buf) && !s.cached(fd, n) {
-		if off, err = s.readDirect(fd, buf); err != nil {
-			return nil, st.Size, &os.PathError{Op: "read", Path: path, Err: err}
-		}
-	}
-	for off < n {
-		m, err := unix.Pread(fd, buf[off:], int64(off))
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return nil, st.Size, &os.PathError{Op: "read", Path: path, Err: err}
-		}
-		if m == 0 {
-			return nil, st.Size, &os.PathError{Op: "read", Path: path, Err: io.ErrUnexpectedEOF}
-		}
-		off += m
+	if err := s.readAt(fd, buf, 0, keep); err != nil {
+		return nil, st.Size, &os.PathError{Op: "read", Path: path, Err: err}
 	}
 	return buf, st.Size, nil
 }
 
-// cached reports whether every page of fd's first n bytes is in the page
+// readFileRange reads n bytes at off of the file at path (a linked content's
+// file) the way readPieceFile reads a piece file. It returns errFileSize,
+// reading nothing, when the file's size is not size: the file changed since
+// it was linked.
+func (s *Store) readFileRange(path string, off int64, n int, size int64, buf []byte, keep bool) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, &os.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != size {
+		return nil, fmt.Errorf("%w: %s has %d bytes, want %d", errFileSize, path, st.Size, size)
+	}
+	if cap(buf) < n {
+		buf = alignedBuffer(n)
+	}
+	buf = buf[:n]
+	if err := s.readAt(fd, buf, off, keep); err != nil {
+		return nil, &os.PathError{Op: "read", Path: path, Err: err}
+	}
+	return buf, nil
+}
+
+// readAt fills buf from fd at off: with O_DIRECT when the range is not all in
+// the page cache and allows it (unless keep), else through the page cache.
+func (s *Store) readAt(fd int, buf []byte, off int64, keep bool) error {
+	done := 0
+	if !keep && s.canDirect(len(buf)) && off%directAlign == 0 && aligned(buf) && !s.cached(fd, off, len(buf)) {
+		var err error
+		if done, err = s.readDirect(fd, buf, off); err != nil {
+			return err
+		}
+	}
+	for done < len(buf) {
+		m, err := unix.Pread(fd, buf[done:], off+int64(done))
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if m == 0 {
+			return io.ErrUnexpectedEOF
+		}
+		done += m
+	}
+	return nil
+}
+
+// cached reports whether every page of fd's n bytes at off is in the page
 // cache. Without cachestat (Linux before 6.5) it says yes from then on, and
 // pieces are read through the page cache as before.
-func (s *Store) cached(fd, n int) bool {
+func (s *Store) cached(fd int, off int64, n int) bool {
 	if s.noCachestat.Load() {
 		return true
 	}
-	r := unix.CachestatRange{Off: 0, Len: uint64(n)}
+	r := unix.CachestatRange{Off: uint64(off), Len: uint64(n)}
 	var cs unix.Cachestat_t
 	if err := unix.Cachestat(uint(fd), &r, &cs, 0); err != nil {
 		s.noCachestat.Store(true)
@@ -120,10 +158,10 @@ func (s *Store) cached(fd, n int) bool {
 
 var pageSize = os.Getpagesize()
 
-// readDirect reads buf with O_DIRECT (set on fd with fcntl). It returns how
+// readDirect reads buf at base with O_DIRECT (set on fd with fcntl). It returns how
 // much of buf it filled: len(buf), or 0 when the file system refuses
 // O_DIRECT (the store then reads and writes through the page cache).
-func (s *Store) readDirect(fd int, buf []byte) (int, error) {
+func (s *Store) readDirect(fd int, buf []byte, base int64) (int, error) {
 	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 	if err == nil {
 		_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl|unix.O_DIRECT)
@@ -133,7 +171,7 @@ func (s *Store) readDirect(fd int, buf []byte) (int, error) {
 		return 0, nil
 	}
 	for off := 0; off < len(buf); {
-		m, err := unix.Pread(fd, buf[off:], int64(off))
+		m, err := unix.Pread(fd, buf[off:], base+int64(off))
 		switch {
 		case errors.Is(err, unix.EINTR):
 			continue

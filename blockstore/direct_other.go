@@ -3,6 +3,7 @@
 package blockstore
 
 import (
+	"fmt"
 	"io"
 	"os"
 )
@@ -37,4 +38,30 @@ func (s *Store) readPieceFile(path string, buf []byte, maxLen int, _ bool) ([]by
 		return nil, st.Size(), err
 	}
 	return buf, st.Size(), nil
+}
+
+// readFileRange reads n bytes at off of the file at path (a linked content's
+// file). It returns errFileSize, reading nothing, when the file's size is not
+// size: the file changed since it was linked.
+func (s *Store) readFileRange(path string, off int64, n int, size int64, buf []byte, _ bool) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() || st.Size() != size {
+		return nil, fmt.Errorf("%w: %s has %d bytes, want %d", errFileSize, path, st.Size(), size)
+	}
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if _, err := f.ReadAt(buf, off); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }

@@ -74,18 +74,33 @@ func (s *Store) GC(ctx context.Context) (GCResult, error) {
 			if err := tx.Bucket(bucketHave).Delete(id.Bytes()); err != nil {
 				return err
 			}
+			if err := tx.Bucket(bucketLinks).Delete(id.Bytes()); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		return res, fmt.Errorf("blockstore: gc: %w", err)
 	}
+	var scratch []string
 	s.mu.Lock()
 	for _, id := range unpinned {
 		delete(s.manifests, key(id))
 		delete(s.have, key(id))
+		if l, ok := s.links[key(id)]; ok && l.Final != "" && l.Final != l.Path {
+			scratch = append(scratch, l.Path)
+		}
+		delete(s.links, key(id))
 	}
 	s.mu.Unlock()
+	// An unfinished download's scratch output is ours; a linked file that
+	// is a user's finished output is not, and stays.
+	for _, p := range scratch {
+		if err := os.RemoveAll(p); err != nil {
+			s.log.Warn("gc: removing an abandoned download's partial output", "path", p, "err", err)
+		}
+	}
 	res.RemovedContents = len(unpinned)
 	err = s.walkPieces(func(id merkle.PieceID, path string, size int64) error {
 		if err := ctx.Err(); err != nil {
@@ -112,6 +127,8 @@ type StatResult struct {
 	PieceBytes   int64 // their total size
 	Contents     int   // stored manifests
 	Pinned       int   // pinned contents
+	Linked       int   // contents whose bytes are in linked files (a get's output)
+	LinkedBytes  int64 // bytes of their pieces held there
 	Quarantined  int   // corrupt files moved aside
 	MetadataSize int64 // size of the bbolt file
 }
@@ -136,16 +153,35 @@ func (s *Store) Stat() (StatResult, error) {
 		res.MetadataSize = tx.Size()
 		return nil
 	})
+	if err != nil {
+		return res, err
+	}
+	for _, id := range s.linkedIDs() {
+		res.Linked++
+		m, err := s.manifest(id, nil)
+		if err != nil {
+			continue
+		}
+		h, err := s.Have(id)
+		if err != nil {
+			continue
+		}
+		for g := 0; g < h.Len(); g++ {
+			if ref, _ := m.Piece(g); h.Has(g) {
+				res.LinkedBytes += int64(ref.Len)
+			}
+		}
+	}
 	if q, err := os.ReadDir(s.corrupt); err == nil {
 		res.Quarantined = len(q)
 	}
-	return res, err
+	return res, nil
 }
 
 // VerifyResult is what Verify found.
 type VerifyResult struct {
-	Checked int              // piece files read and hashed
-	Corrupt []merkle.PieceID // corrupt pieces (now quarantined)
+	Checked int              // piece files and linked pieces read and hashed
+	Corrupt []merkle.PieceID // corrupt pieces (piece files now quarantined; linked ones marked missing)
 	// Incomplete lists pinned contents that miss pieces after the check (a
 	// get of the ID fetches them again).
 	Incomplete []ContentInfo
@@ -159,20 +195,32 @@ func (s *Store) Verify(ctx context.Context) (VerifyResult, error) {
 	if err := s.checkOpen(); err != nil {
 		return res, err
 	}
+	// A job is a piece file, or (linked set) piece global of a linked content.
+	type job struct {
+		piece  merkle.PieceID
+		linked content.ID
+		global int
+	}
 	var mu sync.Mutex
-	jobs := make(chan merkle.PieceID)
+	jobs := make(chan job)
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var buf []byte
-			for id := range jobs {
-				data, err := s.ReadPiece(id, buf)
+			for j := range jobs {
+				var data []byte
+				var err error
+				if j.linked.Defined() {
+					data, err = s.ReadContentPiece(j.linked, j.global, buf)
+				} else {
+					data, err = s.ReadPiece(j.piece, buf)
+				}
 				mu.Lock()
 				res.Checked++
 				if errors.Is(err, ErrCorrupt) {
-					res.Corrupt = append(res.Corrupt, id)
+					res.Corrupt = append(res.Corrupt, j.piece)
 				}
 				mu.Unlock()
 				if err == nil {
@@ -185,9 +233,33 @@ func (s *Store) Verify(ctx context.Context) (VerifyResult, error) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		jobs <- id
+		jobs <- job{piece: id}
 		return nil
 	})
+	// Then the pieces linked content holds in its files (those also in a
+	// piece file were checked above).
+	for _, id := range s.linkedIDs() {
+		if werr != nil {
+			break
+		}
+		m, err := s.manifest(id, nil)
+		if err != nil {
+			continue
+		}
+		h, err := s.Have(id)
+		if err != nil {
+			continue
+		}
+		for g := 0; g < h.Len() && werr == nil; g++ {
+			ref, _ := m.Piece(g)
+			if !h.Has(g) || s.hasPieceLen(ref.ID, ref.Len) {
+				continue
+			}
+			if werr = ctx.Err(); werr == nil {
+				jobs <- job{piece: ref.ID, linked: id, global: g}
+			}
+		}
+	}
 	close(jobs)
 	wg.Wait()
 	if werr != nil {
@@ -211,7 +283,8 @@ func (s *Store) Verify(ctx context.Context) (VerifyResult, error) {
 		s.mu.Lock()
 		bits := h.bits.Clone()
 		s.mu.Unlock()
-		if s.reconcile(m, bits, true) {
+		_, linked := s.Linked(id)
+		if s.reconcile(m, bits, true, linked) {
 			s.mu.Lock()
 			h.bits, h.dirty = bits, true
 			s.mu.Unlock()
@@ -231,4 +304,17 @@ func (s *Store) Verify(ctx context.Context) (VerifyResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// linkedIDs lists the linked contents.
+func (s *Store) linkedIDs() []content.ID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]content.ID, 0, len(s.links))
+	for k := range s.links {
+		if id, err := content.IDFromBytes([]byte(k)); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }

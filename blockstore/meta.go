@@ -198,6 +198,9 @@ type ContentInfo struct {
 	Pinned    bool
 	PinnedAt  time.Time // zero if not pinned
 	PieceSize int64
+	// Linked is where a linked content's bytes are (see LinkContent); "" when
+	// they are in piece files.
+	Linked string
 }
 
 // Complete reports whether every piece is present.
@@ -215,6 +218,9 @@ func (s *Store) Info(id content.ID) (ContentInfo, error) {
 	}
 	info := ContentInfo{ID: id, Kind: m.Kind, Name: m.Name, Size: m.Size, Files: len(m.Files),
 		Pieces: m.NumPieces(), Have: h.Count(), PieceSize: m.PieceSize}
+	if l, ok := s.Linked(id); ok {
+		info.Linked = l.Where()
+	}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketPins).Get(id.Bytes()); len(v) == 8 {
 			info.Pinned = true
@@ -293,7 +299,7 @@ func (s *Store) haveState(id content.ID) (*haveState, error) {
 		bits = NewBitfield(m.NumPieces())
 	}
 	// Complete content (every add) costs no stat at all.
-	dirty := s.reconcile(m, bits, false)
+	dirty := s.reconcile(m, bits, false, false)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if cur := s.have[key(id)]; cur != nil {
@@ -305,11 +311,13 @@ func (s *Store) haveState(id content.ID) (*haveState, error) {
 }
 
 // reconcile updates bits from the piece files: the missing bits only, or
-// (full) every bit. It reports whether anything changed.
-func (s *Store) reconcile(m *content.Manifest, bits *Bitfield, full bool) bool {
+// (full) every bit. A linked content's set bits stand for its linked file, not
+// for piece files: with linked, reconcile never clears a bit. It reports
+// whether anything changed.
+func (s *Store) reconcile(m *content.Manifest, bits *Bitfield, full, linked bool) bool {
 	changed := false
 	for g := 0; g < bits.Len(); g++ {
-		if !full && bits.Has(g) {
+		if (!full || linked) && bits.Has(g) {
 			continue
 		}
 		ref, _ := m.Piece(g)
@@ -344,6 +352,13 @@ func (s *Store) flush() error {
 	// Every piece whose bit is in pending was written before the snapshot
 	// above: make them durable before the bits that claim them are.
 	err := s.syncPieces()
+	if err == nil {
+		ids := make([]string, 0, len(pending))
+		for k := range pending {
+			ids = append(ids, k)
+		}
+		err = s.syncLinked(ids)
+	}
 	if err == nil {
 		err = s.db.Update(func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketHave)
@@ -463,6 +478,11 @@ func (s *Store) readContentPiece(id content.ID, global int, buf []byte, keep boo
 		return nil, err
 	}
 	data, err := s.readPiece(ref.ID, buf, keep)
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt) {
+		if l, ok := s.Linked(id); ok {
+			data, err = s.readLinked(m, l, ref, buf, keep)
+		}
+	}
 	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt) {
 		s.markHave(id, global, false)
 	}

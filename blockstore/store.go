@@ -72,6 +72,7 @@ type Store struct {
 	closed    bool
 	manifests map[string]*content.Manifest // by string(id.Bytes())
 	have      map[string]*haveState
+	links     map[string]Link // linked content (see linked.go), by string(id.Bytes())
 	shards    sync.Map // shard dirs known to exist
 
 	// unsynced: a piece file was written since the last syncPieces (Linux
@@ -102,6 +103,7 @@ var (
 	bucketManifests = []byte("manifests") // content ID bytes -> manifest bytes
 	bucketPins      = []byte("pins")      // content ID bytes -> pin time (unix seconds, 8 bytes BE)
 	bucketHave      = []byte("have")      // content ID bytes -> bitfield of verified pieces
+	bucketLinks     = []byte("links")     // content ID bytes -> Link (JSON) of linked content
 )
 
 // Open opens (creating if needed) the store in cfg.Dir, removes temp files
@@ -126,6 +128,7 @@ func Open(cfg Config) (*Store, error) {
 		corrupt:   filepath.Join(cfg.Dir, "quarantine"),
 		manifests: make(map[string]*content.Manifest),
 		have:      make(map[string]*haveState),
+		links:     make(map[string]Link),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 		cleaned:   make(chan struct{}),
@@ -143,7 +146,7 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("blockstore: opening metadata %s: %w", filepath.Join(cfg.Dir, "meta.db"), err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketManifests, bucketPins, bucketHave} {
+		for _, b := range [][]byte{bucketManifests, bucketPins, bucketHave, bucketLinks} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -155,6 +158,10 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("blockstore: initialising metadata: %w", err)
 	}
 	s.db = db
+	if err := s.loadLinks(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("blockstore: reading links: %w", err)
+	}
 	s.metrics = newMetrics(cfg.Registerer)
 	go s.flusher()
 	// Only now, holding the database lock, is it safe to clean up: a temp
