@@ -73,7 +73,7 @@ type Store struct {
 	manifests map[string]*content.Manifest // by string(id.Bytes())
 	have      map[string]*haveState
 	links     map[string]Link // linked content (see linked.go), by string(id.Bytes())
-	shards    sync.Map // shard dirs known to exist
+	shards    sync.Map        // shard dirs known to exist
 
 	// unsynced: a piece file was written since the last syncPieces (Linux
 	// batches durability: see batchedSync).
