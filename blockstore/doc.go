@@ -7,7 +7,8 @@
 //	pieces/<shard>/.tmp-*   a piece being written, renamed to <name> once written;
 //	                        those of earlier sessions (a crash) are removed after Open
 //	quarantine/             corrupt piece files moved aside when detected
-//	meta.db                 bbolt: manifests, pins, download state ("have" bits)
+//	meta.db                 bbolt: manifests, pins, download state ("have" bits),
+//	                        links of linked content
 //
 // A piece is named by its merkle.PieceID (the BEP 52 root of its 16 KiB blocks
 // and the subtree height), so identical pieces are stored once and every read
@@ -32,6 +33,14 @@
 // ID), pins it, then PutContentPiece for each piece as it arrives: the piece is
 // verified against the manifest before it touches the disk. Have reports which
 // pieces are present, for resuming and for serving a partial download.
+//
+// Linked content (linked.go) keeps its bytes in files outside the store: a get
+// that writes an output links it (LinkContent) and marks each piece it writes
+// there (MarkLinkedPiece) instead of writing a piece file too. Reads of a
+// piece with no piece file read the linked file at the piece's offset,
+// verified like any piece; a linked file is never quarantined or deleted
+// (except an abandoned download's scratch file, by GC), and a piece that no
+// longer verifies there is only marked missing.
 //
 // GC removes unpinned manifests and every piece no pinned manifest uses; it
 // excludes Add and PutContentPiece while it runs. Stat counts, Verify rehashes

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/network"
 
 	"github.com/dhtnode/dhtnode/merkle"
@@ -24,7 +25,7 @@ type stallStore struct {
 	release chan struct{}
 }
 
-func (s *stallStore) ReadPiece(id merkle.PieceID, buf []byte) error {
+func (s *stallStore) ReadPiece(c cid.Cid, i int, id merkle.PieceID, buf []byte) error {
 	<-s.release
 	return errors.New("released")
 }
@@ -228,9 +229,9 @@ type slowStore struct {
 	delay time.Duration
 }
 
-func (s *slowStore) ReadPiece(id merkle.PieceID, buf []byte) error {
+func (s *slowStore) ReadPiece(c cid.Cid, i int, id merkle.PieceID, buf []byte) error {
 	time.Sleep(s.delay)
-	return s.Store.ReadPiece(id, buf)
+	return s.Store.ReadPiece(c, i, id, buf)
 }
 
 func TestEndgameTakesOverFromASlowProvider(t *testing.T) {

@@ -24,6 +24,13 @@
 // output appears only when complete: it is assembled in ".<name>.dhtnode-partial" next to the
 // target and renamed.
 //
+// With a store that can link outputs (OutputLinker; the node's blockstore can), a download
+// with an output writes each piece once, into the output, and the store serves the content
+// from there, as a BitTorrent client seeds from the files it downloaded. An interrupted
+// download then keeps its partial output, and the next run to the same target resumes from
+// the pieces in it that still verify. Without an output, or with another store, pieces go
+// into the store (and into the output, if any).
+//
 // # Goroutines
 //
 // Serving: the libp2p host runs one handler goroutine per incoming stream (at most 8 per

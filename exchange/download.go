@@ -66,9 +66,13 @@ const storeWriters = 8
 
 // download is the state of one Download call. mu guards sw and the counters.
 type download struct {
-	x      *Exchange
-	p      *plan
-	out    *output
+	x   *Exchange
+	p   *plan
+	out *output
+	// linker is the store's OutputLinker when the download writes pieces only to out; linked
+	// says the store now points at out.
+	linker OutputLinker
+	linked bool
 	log    *slog.Logger
 	lim    *rate.Limiter
 	ctx    context.Context
@@ -251,20 +255,24 @@ func (x *Exchange) Download(ctx context.Context, req Request) (Result, error) {
 		d.lim = rate.NewLimiter(rate.Limit(x.cfg.MaxRate), burst)
 	}
 	if req.Output != "" {
-		if d.out, err = openOutput(p, req.Output); err != nil {
+		d.linker, _ = x.store.(OutputLinker)
+		if d.out, err = openOutput(p, req.Output, d.linker != nil); err != nil {
 			return res, err
 		}
 	}
 	committed := false
 	defer func() {
 		if d.out != nil && !committed {
-			d.out.abort()
+			d.abortOutput()
 		}
 	}()
 
 	res.Resumed, err = d.resume()
 	d.resumed = res.Resumed
 	if err != nil {
+		return res, err
+	}
+	if err := d.link(); err != nil {
 		return res, err
 	}
 	if d.written < len(p.pieces) {
@@ -280,6 +288,12 @@ func (x *Exchange) Download(ctx context.Context, req Request) (Result, error) {
 			return res, err
 		}
 		committed = true
+		if d.linked {
+			// Reads fall back to the target until this lands, so a failure costs nothing.
+			if err := d.linker.LinkOutput(p.id, d.out.target, d.out.target); err != nil {
+				d.log.Warn("cannot record where the finished output is", "path", d.out.target, "err", err)
+			}
+		}
 	}
 	res.Fetched, res.Bad = d.stats()
 	res.Elapsed = time.Since(start)
@@ -302,7 +316,42 @@ func (d *download) stats() (map[peer.ID]int, map[peer.ID]int) {
 	return fetched, bad
 }
 
-// resume marks the pieces already in the store as done and copies them into the output.
+// link points the store at the output, once resume has copied into it what the store held
+// elsewhere, and records every piece the output now holds.
+func (d *download) link() error {
+	if d.linker == nil || d.out == nil {
+		return nil
+	}
+	if err := d.linker.LinkOutput(d.p.id, d.out.tmp, d.out.target); err != nil {
+		return fmt.Errorf("exchange: link output: %w", err)
+	}
+	d.linked = true
+	for i := range d.p.pieces {
+		if d.sw.done.Has(i) {
+			if err := d.linker.OutputPieceWritten(d.p.id, i); err != nil {
+				return fmt.Errorf("exchange: link output: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// abortOutput ends an output that will not be committed: a linked one that holds pieces
+// stays for the next run to resume from; any other is removed.
+func (d *download) abortOutput() {
+	d.mu.Lock()
+	keep := d.linked && d.written > 0
+	d.mu.Unlock()
+	d.out.abort(keep)
+	if d.linked && !keep {
+		if err := d.linker.UnlinkOutput(d.p.id); err != nil {
+			d.log.Warn("cannot unlink removed output", "err", err)
+		}
+	}
+}
+
+// resume marks the pieces already in the store as done and copies them into the output; in
+// an output reused from an earlier run, a held piece that verifies where it is needs no copy.
 // A stored piece that fails its read check is fetched again.
 func (d *download) resume() (int, error) {
 	n := 0
@@ -334,10 +383,20 @@ func (d *download) resume() (int, error) {
 			d.sw.markDone(i)
 		} else {
 			if buf == nil || cap(buf) < pc.length {
+				if buf != nil {
+					d.x.bufs.put(buf)
+				}
 				buf = d.x.bufs.get(pc.length)
 			}
 			buf = buf[:pc.length]
-			if err := d.x.store.ReadPiece(pc.id, buf); err != nil {
+			if d.out.reused && d.out.readPiece(i, buf) == nil && pc.id.Verify(buf) == nil {
+				d.sw.markDone(i)
+				n++
+				d.written++
+				d.bytes += int64(pc.length)
+				continue
+			}
+			if err := d.x.store.ReadPiece(d.p.id, i, pc.id, buf); err != nil {
 				d.log.Warn("stored piece unusable, fetching it again", "piece", i, "err", err)
 				continue
 			}

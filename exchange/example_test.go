@@ -53,7 +53,7 @@ func (s *mapStore) HasPiece(id merkle.PieceID) bool {
 	return ok
 }
 
-func (s *mapStore) ReadPiece(id merkle.PieceID, buf []byte) error {
+func (s *mapStore) ReadPiece(c cid.Cid, i int, id merkle.PieceID, buf []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b, ok := s.pieces[id]

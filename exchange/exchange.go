@@ -48,10 +48,10 @@ type Store interface {
 	PutManifest(id cid.Cid, block []byte) error
 	// HasPiece reports whether the piece is stored.
 	HasPiece(id merkle.PieceID) bool
-	// ReadPiece fills buf (exactly the piece's length) with the piece, verified against id.
-	// It returns an error wrapping ErrNotFound when absent; any other error means the stored
-	// copy is unusable (corrupt, unreadable).
-	ReadPiece(id merkle.PieceID, buf []byte) error
+	// ReadPiece fills buf (exactly the piece's length) with piece index of content id,
+	// verified against piece. It returns an error wrapping ErrNotFound when absent; any other
+	// error means the stored copy is unusable (corrupt, unreadable).
+	ReadPiece(id cid.Cid, index int, piece merkle.PieceID, buf []byte) error
 	// PutPiece stores piece index (content-wide, as the manifest numbers them) of content id;
 	// the caller has verified data against piece. The content's manifest was stored first.
 	// Pieces that occur several times in one content are put once per index.
@@ -65,6 +65,23 @@ type Store interface {
 // lacks it); it must never be set for one that is absent.
 type HaveReporter interface {
 	Have(id cid.Cid, pieces int) ([]byte, error)
+}
+
+// OutputLinker is an optional Store ability, found by type assertion: the store can serve
+// a content's pieces from the download's output, so a download with an output writes each
+// piece once, there, instead of also into the store (see blockstore's linked content). The
+// download's scratch output (".<name>.dhtnode-partial") is then kept when a download is
+// interrupted, and the next download of the content to the same target resumes from the
+// pieces in it that still verify.
+type OutputLinker interface {
+	// LinkOutput records that content id's bytes are written at path, which a download
+	// renames to final when complete (path == final once it has).
+	LinkOutput(id cid.Cid, path, final string) error
+	// UnlinkOutput forgets the link (its scratch output was removed).
+	UnlinkOutput(id cid.Cid) error
+	// OutputPieceWritten records that piece index of id, verified, is written in the linked
+	// output.
+	OutputPieceWritten(id cid.Cid, index int) error
 }
 
 // Config tunes the exchange. The zero value is not valid; start from DefaultConfig.

@@ -62,7 +62,7 @@ func (s *memStore) HasPiece(id merkle.PieceID) bool {
 	return ok
 }
 
-func (s *memStore) ReadPiece(id merkle.PieceID, buf []byte) error {
+func (s *memStore) ReadPiece(c cid.Cid, i int, id merkle.PieceID, buf []byte) error {
 	s.mu.Lock()
 	b, ok := s.pieces[id]
 	s.mu.Unlock()
@@ -104,8 +104,8 @@ type corruptStore struct {
 	reads atomic.Int64
 }
 
-func (s *corruptStore) ReadPiece(id merkle.PieceID, buf []byte) error {
-	if err := s.Store.ReadPiece(id, buf); err != nil {
+func (s *corruptStore) ReadPiece(c cid.Cid, i int, id merkle.PieceID, buf []byte) error {
+	if err := s.Store.ReadPiece(c, i, id, buf); err != nil {
 		return err
 	}
 	if s.reads.Add(1)%3 == 0 {

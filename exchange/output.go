@@ -16,13 +16,16 @@ const maxOpenFiles = 64
 // output assembles a download on disk. Pieces are written with WriteAt into a temporary file
 // (or directory tree) next to the target, named ".<name>.dhtnode-partial"; commit syncs it and
 // renames it into place, so the target appears only complete and verified. A leftover
-// temporary from an interrupted run is discarded: the verified pieces are in the store, and
-// the next run copies them back.
+// temporary from an interrupted run is reused when the store links to it (its verified pieces
+// are the resume state: see OutputLinker) and discarded otherwise (the verified pieces are in
+// the store, and the next run copies them back).
 type output struct {
 	p      *plan
 	target string
 	tmp    string
 	root   *os.Root // the temporary directory, for a directory manifest
+	// reused: tmp was left by an earlier run and kept; its pieces are checked before use.
+	reused bool
 
 	mu       sync.Mutex
 	open     map[int]*os.File // plan file index → open file
@@ -41,8 +44,15 @@ func CheckPath(p string) error {
 	return nil
 }
 
-// openOutput prepares the temporary file or tree for plan p at target.
-func openOutput(p *plan, target string) (*output, error) {
+// partialPath is where the download of a target is assembled.
+func partialPath(target string) string {
+	return filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+".dhtnode-partial")
+}
+
+// openOutput prepares the temporary file or tree for plan p at target. With reuse, a
+// temporary left by an earlier run is kept if its shape fits p (the caller verifies its pieces
+// before trusting any).
+func openOutput(p *plan, target string, reuse bool) (*output, error) {
 	target = filepath.Clean(target)
 	if _, err := os.Lstat(target); err == nil {
 		return nil, fmt.Errorf("%w: %s", ErrExists, target)
@@ -52,9 +62,14 @@ func openOutput(p *plan, target string) (*output, error) {
 	o := &output{
 		p:      p,
 		target: target,
-		tmp:    filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+".dhtnode-partial"),
+		tmp:    partialPath(target),
 		open:   make(map[int]*os.File),
 		direct: make(map[int]*os.File),
+	}
+	if reuse {
+		if ok, err := o.reopen(); ok || err != nil {
+			return o, err
+		}
 	}
 	if err := os.RemoveAll(o.tmp); err != nil {
 		return nil, fmt.Errorf("exchange: clear old partial output: %w", err)
@@ -89,25 +104,105 @@ func openOutput(p *plan, target string) (*output, error) {
 	// Create every file at its final size up front: empty files have no pieces to trigger
 	// it, and a layout problem (a path that is both a file and a directory) shows now.
 	for _, f := range p.files {
-		if d := path.Dir(f.path); d != "." {
-			if err := root.MkdirAll(d, 0o755); err != nil {
-				o.abort()
-				return nil, fmt.Errorf("%w: %q: %v", ErrUnsafePath, f.path, err)
+		if err := createSized(root, f.path, f.size); err != nil {
+			o.abort(false)
+			var te truncateError
+			if errors.As(err, &te) {
+				return nil, fmt.Errorf("exchange: output %q: %w", f.path, te.error)
 			}
-		}
-		fh, err := root.OpenFile(f.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-		if err != nil {
-			o.abort()
 			return nil, fmt.Errorf("%w: %q: %v", ErrUnsafePath, f.path, err)
-		}
-		err = fh.Truncate(f.size)
-		_ = fh.Close()
-		if err != nil {
-			o.abort()
-			return nil, fmt.Errorf("exchange: output %q: %w", f.path, err)
 		}
 	}
 	return o, nil
+}
+
+// reopen takes over a temporary left by an earlier run if it has the shape of the plan: a
+// regular file of the content's size, or a directory whose files (created where missing)
+// have theirs. It reports false, having changed nothing, when there is none or it does not
+// fit.
+func (o *output) reopen() (bool, error) {
+	st, err := os.Lstat(o.tmp)
+	if err != nil {
+		return false, nil
+	}
+	if !o.p.dir {
+		if !st.Mode().IsRegular() || st.Size() != o.p.size {
+			return false, nil
+		}
+		f, err := os.OpenFile(o.tmp, os.O_RDWR, 0)
+		if err != nil {
+			return false, nil
+		}
+		o.open[0] = f
+		o.reused = true
+		return true, nil
+	}
+	if !st.IsDir() {
+		return false, nil
+	}
+	for _, f := range o.p.files {
+		if err := CheckPath(f.path); err != nil {
+			return false, err
+		}
+	}
+	root, err := os.OpenRoot(o.tmp)
+	if err != nil {
+		return false, nil
+	}
+	for _, f := range o.p.files {
+		st, err := root.Lstat(f.path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // created below
+		}
+		if err != nil || !st.Mode().IsRegular() || st.Size() != f.size {
+			_ = root.Close()
+			return false, nil
+		}
+	}
+	for _, f := range o.p.files {
+		if err := createSized(root, f.path, f.size); err != nil && !errors.Is(err, fs.ErrExist) {
+			_ = root.Close()
+			return false, nil
+		}
+	}
+	o.root = root
+	o.reused = true
+	return true, nil
+}
+
+// truncateError: creating a file worked, giving it its size did not (a full disk, a quota):
+// not a layout problem.
+type truncateError struct{ error }
+
+// createSized creates file name under root at size bytes (a sparse file), with its parent
+// directories; fs.ErrExist if it is there already, a truncateError if sizing it failed.
+func createSized(root *os.Root, name string, size int64) error {
+	if d := path.Dir(name); d != "." {
+		if err := root.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	fh, err := root.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	err = fh.Truncate(size)
+	_ = fh.Close()
+	if err != nil {
+		return truncateError{err}
+	}
+	return nil
+}
+
+// readPiece reads piece i from the temporary output into buf (its length), unverified.
+func (o *output) readPiece(i int, buf []byte) error {
+	pc := o.p.pieces[i]
+	fh, err := o.file(pc.file)
+	if err != nil {
+		return err
+	}
+	_, err = fh.ReadAt(buf, pc.offset)
+	return err
 }
 
 // file returns the open handle of plan file f.
@@ -255,17 +350,16 @@ func (o *output) commit() error {
 	o.mu.Unlock()
 	if o.root != nil {
 		_ = o.root.Close()
+		o.root = nil
 	}
+	// On failure the temporary stays for abort, which keeps it when it is resume state.
 	if firstErr != nil {
-		_ = os.RemoveAll(o.tmp)
 		return fmt.Errorf("exchange: sync output: %w", firstErr)
 	}
 	if _, err := os.Lstat(o.target); err == nil {
-		_ = os.RemoveAll(o.tmp)
 		return fmt.Errorf("%w: %s", ErrExists, o.target)
 	}
 	if err := os.Rename(o.tmp, o.target); err != nil {
-		_ = os.RemoveAll(o.tmp)
 		return fmt.Errorf("exchange: rename output: %w", err)
 	}
 	if d, err := os.Open(filepath.Dir(o.target)); err == nil {
@@ -275,8 +369,8 @@ func (o *output) commit() error {
 	return nil
 }
 
-// abort closes and removes the temporary output.
-func (o *output) abort() {
+// abort closes the temporary output and, unless keep, removes it.
+func (o *output) abort(keep bool) {
 	o.mu.Lock()
 	for k, fh := range o.open {
 		_ = fh.Close()
@@ -289,6 +383,9 @@ func (o *output) abort() {
 	o.mu.Unlock()
 	if o.root != nil {
 		_ = o.root.Close()
+		o.root = nil
 	}
-	_ = os.RemoveAll(o.tmp)
+	if !keep {
+		_ = os.RemoveAll(o.tmp)
+	}
 }

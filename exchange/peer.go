@@ -354,15 +354,23 @@ func (d *download) store(j writeJob) {
 	d.mu.Unlock()
 }
 
-// write puts a verified piece in the store and at every place it occurs in the output.
+// write puts a verified piece at every place it occurs in the output, and in the store
+// unless the store serves it from the output (linked).
 func (d *download) write(i int, data []byte, also []int) error {
 	for _, k := range append([]int{i}, also...) {
-		if err := d.x.store.PutPiece(d.p.id, k, d.p.pieces[i].id, data); err != nil {
-			return fmt.Errorf("exchange: store piece %d: %w", k, err)
+		if !d.linked {
+			if err := d.x.store.PutPiece(d.p.id, k, d.p.pieces[i].id, data); err != nil {
+				return fmt.Errorf("exchange: store piece %d: %w", k, err)
+			}
 		}
 		if d.out != nil {
 			if err := d.out.writePiece(k, data); err != nil {
 				return err
+			}
+		}
+		if d.linked {
+			if err := d.linker.OutputPieceWritten(d.p.id, k); err != nil {
+				return fmt.Errorf("exchange: record piece %d: %w", k, err)
 			}
 		}
 	}

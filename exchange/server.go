@@ -200,7 +200,7 @@ func (x *Exchange) prepare(rp *reply, id cid.Cid, m Message) {
 		}
 		pc := p.pieces[i]
 		buf := x.bufs.get(pc.length)
-		if err := x.store.ReadPiece(pc.id, buf); err != nil {
+		if err := x.store.ReadPiece(id, i, pc.id, buf); err != nil {
 			x.bufs.put(buf)
 			if !errors.Is(err, ErrNotFound) {
 				// A corrupt or unreadable piece is never served; say we lack it.

@@ -134,6 +134,7 @@ type exchangeStore struct{ bs *blockstore.Store }
 var (
 	_ exchange.Store        = exchangeStore{}
 	_ exchange.HaveReporter = exchangeStore{}
+	_ exchange.OutputLinker = exchangeStore{}
 )
 
 func notFound(err error) error {
@@ -181,13 +182,19 @@ func (s exchangeStore) Have(id cid.Cid, pieces int) ([]byte, error) {
 	return bf.Bytes(), nil
 }
 
-func (s exchangeStore) ReadPiece(id merkle.PieceID, buf []byte) error {
-	data, err := s.bs.ReadPiece(id, buf)
+// ReadPiece reads through the content, so a piece of linked content (a get's output) is
+// found in its file when there is no piece file.
+func (s exchangeStore) ReadPiece(id cid.Cid, index int, piece merkle.PieceID, buf []byte) error {
+	cid2, err := content.IDFromCid(id)
+	if err != nil {
+		return fmt.Errorf("%w: %v", exchange.ErrNotFound, err)
+	}
+	data, err := s.bs.ReadContentPiece(cid2, index, buf)
 	if err != nil {
 		return notFound(err)
 	}
 	if len(data) != len(buf) {
-		return fmt.Errorf("piece %s: %d bytes, want %d", id, len(data), len(buf))
+		return fmt.Errorf("piece %s: %d bytes, want %d", piece, len(data), len(buf))
 	}
 	if len(data) > 0 && &data[0] != &buf[0] {
 		copy(buf, data)
@@ -201,6 +208,31 @@ func (s exchangeStore) PutPiece(id cid.Cid, index int, _ merkle.PieceID, data []
 		return err
 	}
 	return s.bs.PutVerifiedContentPiece(cid2, index, data)
+}
+
+// LinkOutput links the content to a get's output: its pieces are written there only.
+func (s exchangeStore) LinkOutput(id cid.Cid, path, final string) error {
+	cid2, err := content.IDFromCid(id)
+	if err != nil {
+		return err
+	}
+	return s.bs.LinkContent(cid2, blockstore.Link{Path: path, Final: final})
+}
+
+func (s exchangeStore) UnlinkOutput(id cid.Cid) error {
+	cid2, err := content.IDFromCid(id)
+	if err != nil {
+		return err
+	}
+	return s.bs.Unlink(cid2)
+}
+
+func (s exchangeStore) OutputPieceWritten(id cid.Cid, index int) error {
+	cid2, err := content.IDFromCid(id)
+	if err != nil {
+		return err
+	}
+	return s.bs.MarkLinkedPiece(cid2, index)
 }
 
 // ParseContentID parses a content ID as the CLI and API take it.
