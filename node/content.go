@@ -491,6 +491,9 @@ type ContentInfo struct {
 	Pinned    bool       `json:"pinned"`
 	Local     bool       `json:"local"` // the manifest is in the local store (info of remote content stores nothing)
 	Files     []FileInfo `json:"files"`
+	// Linked is where the bytes are when they live in a get's output instead of piece
+	// files: the node serves them from there, so moving or editing it loses them.
+	Linked string `json:"linked,omitempty"`
 }
 
 // Info describes content: from the local store, else by fetching its manifest from the
@@ -530,7 +533,7 @@ func (n *Node) Info(ctx context.Context, idStr string, from []string) (ContentIn
 	if local {
 		have, herr = n.content.store.Have(id)
 		if bi, err := n.content.store.Info(id); err == nil {
-			out.Pinned = bi.Pinned
+			out.Pinned, out.Linked = bi.Pinned, bi.Linked
 		}
 	}
 	for i, f := range m.Files {
@@ -564,6 +567,7 @@ type ListEntry struct {
 	Have     int    `json:"have"`
 	Complete bool   `json:"complete"`
 	Pinned   bool   `json:"pinned"`
+	Linked   string `json:"linked,omitempty"` // as in ContentInfo: the get output the bytes are in
 }
 
 // List describes all local content (complete and partial).
@@ -578,7 +582,7 @@ func (n *Node) List() ([]ListEntry, error) {
 	out := make([]ListEntry, 0, len(infos))
 	for _, c := range infos {
 		out = append(out, ListEntry{ID: c.ID.String(), Name: c.Name, Kind: string(c.Kind), Size: c.Size,
-			Pieces: c.Pieces, Have: c.Have, Complete: c.Complete(), Pinned: c.Pinned})
+			Pieces: c.Pieces, Have: c.Have, Complete: c.Complete(), Pinned: c.Pinned, Linked: c.Linked})
 	}
 	return out, nil
 }
@@ -658,6 +662,11 @@ type RepoStatInfo struct {
 	PieceBytes   int64  `json:"piece_bytes"`
 	Quarantined  int    `json:"quarantined"` // corrupt piece files moved aside
 	MetadataSize int64  `json:"metadata_bytes"`
+	// Linked counts the contents whose bytes are in a get's output rather than piece files,
+	// and LinkedBytes the bytes held there: without them a node that got content would
+	// seem to hold nothing.
+	Linked      int   `json:"linked,omitempty"`
+	LinkedBytes int64 `json:"linked_bytes,omitempty"`
 }
 
 // RepoStat counts what the blockstore holds.
@@ -667,21 +676,25 @@ func (n *Node) RepoStat() (RepoStatInfo, error) {
 	}
 	s, err := n.content.store.Stat()
 	return RepoStatInfo{Dir: s.Dir, Contents: s.Contents, Pinned: s.Pinned, Pieces: s.Pieces, PieceBytes: s.PieceBytes,
-		Quarantined: s.Quarantined, MetadataSize: s.MetadataSize}, err
+		Quarantined: s.Quarantined, MetadataSize: s.MetadataSize, Linked: s.Linked, LinkedBytes: s.LinkedBytes}, err
 }
 
 // VerifyReport is the result of repo verify in printable form.
 type VerifyReport struct {
-	Checked    int      `json:"checked"`
-	Corrupt    []string `json:"corrupt"`    // piece IDs, now quarantined
+	Checked    int      `json:"checked"`    // piece files and linked pieces hashed
+	Corrupt    []string `json:"corrupt"`    // piece IDs; piece files among them are now quarantined
 	Incomplete []string `json:"incomplete"` // pinned content IDs missing pieces (get refetches them)
+	// CorruptLinked are the pieces of Corrupt read from a get's output (edited since): they
+	// are only marked missing, never quarantined, because the file is the user's.
+	CorruptLinked []string `json:"corrupt_linked,omitempty"`
 }
 
-// RepoVerify rehashes every stored piece.
+// RepoVerify rehashes every stored piece, in piece files and in linked files.
 func (n *Node) RepoVerify(ctx context.Context) (VerifyReport, error) {
 	if err := n.contentReady(); err != nil {
 		return VerifyReport{}, err
 	}
+	linked := n.linkedOnlyPieces()
 	res, err := n.content.store.Verify(ctx)
 	if err != nil {
 		return VerifyReport{}, err
@@ -689,11 +702,44 @@ func (n *Node) RepoVerify(ctx context.Context) (VerifyReport, error) {
 	out := VerifyReport{Checked: res.Checked, Corrupt: []string{}, Incomplete: []string{}}
 	for _, c := range res.Corrupt {
 		out.Corrupt = append(out.Corrupt, c.String())
+		if linked[c] {
+			out.CorruptLinked = append(out.CorruptLinked, c.String())
+		}
 	}
 	for _, c := range res.Incomplete {
 		out.Incomplete = append(out.Incomplete, c.ID.String())
 	}
 	return out, nil
+}
+
+// linkedOnlyPieces is the set of pieces that linked content holds only in its files (no
+// piece file): the ones Verify reads there. The blockstore reports corrupt pieces without
+// saying where they were, and a user must not be told an edited output was quarantined.
+func (n *Node) linkedOnlyPieces() map[merkle.PieceID]bool {
+	out := map[merkle.PieceID]bool{}
+	infos, err := n.content.store.List()
+	if err != nil {
+		return out // Verify fails the same way and says why
+	}
+	for _, c := range infos {
+		if c.Linked == "" {
+			continue
+		}
+		m, _, err := n.content.store.Manifest(c.ID)
+		if err != nil {
+			continue
+		}
+		have, err := n.content.store.Have(c.ID)
+		if err != nil {
+			continue
+		}
+		for g := 0; g < have.Len(); g++ {
+			if ref, err := m.Piece(g); err == nil && have.Has(g) && !n.content.store.HasPiece(ref.ID) {
+				out[ref.ID] = true
+			}
+		}
+	}
+	return out
 }
 
 // isDir reports whether path names an existing directory.

@@ -157,7 +157,7 @@ func (c *Client) RepoStat(ctx context.Context) (RepoStatInfo, error) {
 	return out, c.Call(ctx, http.MethodGet, "repo/stat", nil, &out)
 }
 
-// RepoVerify rehashes every stored piece.
+// RepoVerify rehashes every stored piece, in piece files and in linked files.
 func (c *Client) RepoVerify(ctx context.Context) (VerifyReport, error) {
 	var out VerifyReport
 	return out, c.Call(ctx, http.MethodPost, "repo/verify", nil, &out)

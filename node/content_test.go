@@ -106,15 +106,20 @@ func TestContentAddGetInfoPinGCThroughAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Have != info.Pieces || !info.Pinned || len(info.Files) != 1 || info.Files[0].Root == "" {
-		t.Fatalf("info %+v", info)
+	// B wrote the pieces only into the output and serves them from there.
+	outFile := filepath.Join(dir, "out", "data.bin")
+	if info.Have != info.Pieces || !info.Pinned || len(info.Files) != 1 || info.Files[0].Root == "" || info.Linked != outFile {
+		t.Fatalf("info %+v; want complete, pinned, linked to %s", info, outFile)
+	}
+	if st, err := cb.RepoStat(ctx); err != nil || st.Pieces != 0 || st.Linked != 1 || st.LinkedBytes != int64(len(data)) {
+		t.Fatalf("B's stat %+v %v; want no piece files and 1 linked content of %d bytes", st, err, len(data))
 	}
 	var cat bytes.Buffer
 	if _, err := cb.Cat(ctx, added.ID, nil, &cat); err != nil || !bytes.Equal(cat.Bytes(), data) {
 		t.Fatalf("cat: %v", err)
 	}
 	list, err := cb.List(ctx)
-	if err != nil || len(list) != 1 || !list[0].Complete {
+	if err != nil || len(list) != 1 || !list[0].Complete || list[0].Linked != outFile {
 		t.Fatalf("ls: %+v %v", list, err)
 	}
 	// B serves it now: A drops it and gets it back from B.
@@ -128,15 +133,36 @@ func TestContentAddGetInfoPinGCThroughAPI(t *testing.T) {
 	if err := ca.Pin(ctx, added.ID, []string{p2pAddrOf(b)}); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := ca.RepoStat(ctx); err != nil || st.Contents != 1 || st.PieceBytes != int64(len(data)) {
+	if st, err := ca.RepoStat(ctx); err != nil || st.Contents != 1 || st.PieceBytes != int64(len(data)) || st.Linked != 0 {
 		t.Fatalf("stat %+v %v", st, err)
 	}
-	if v, err := ca.RepoVerify(ctx); err != nil || v.Checked == 0 || len(v.Corrupt) != 0 {
+	if v, err := ca.RepoVerify(ctx); err != nil || v.Checked == 0 || len(v.Corrupt) != 0 || len(v.CorruptLinked) != 0 {
 		t.Fatalf("verify %+v %v", v, err)
 	}
 	pins, err := ca.Pins(ctx)
 	if err != nil || len(pins) != 1 || pins[0] != added.ID {
 		t.Fatalf("pins %v %v", pins, err)
+	}
+	// Editing B's output: verify finds the piece, reports it as linked (not quarantined:
+	// the file is the user's, it stays as is) and B no longer claims it.
+	f, err := os.OpenFile(outFile, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteAt([]byte{^data[5]}, 5)
+	if cerr := f.Close(); err != nil || cerr != nil {
+		t.Fatal(err, cerr)
+	}
+	v, err := cb.RepoVerify(ctx)
+	if err != nil || len(v.Corrupt) != 1 || len(v.CorruptLinked) != 1 || v.CorruptLinked[0] != v.Corrupt[0] ||
+		len(v.Incomplete) != 1 || v.Incomplete[0] != added.ID {
+		t.Fatalf("verify after editing the output: %+v %v", v, err)
+	}
+	if st, err := os.Stat(outFile); err != nil || st.Size() != int64(len(data)) {
+		t.Fatalf("verify touched the edited output: %v", err)
+	}
+	if info, err := cb.Info(ctx, added.ID, nil); err != nil || info.Have != info.Pieces-1 || info.Linked != outFile {
+		t.Fatalf("info after editing the output: %+v %v", info, err)
 	}
 }
 

@@ -156,7 +156,8 @@ func newGetCmd(g *globals) *cobra.Command {
 verifies each piece against the Merkle root as it arrives, and writes the file or
 directory to -o PATH (default: its name in the current directory). The output appears
 only when complete. Pieces already stored are not fetched again, so an interrupted get
-resumes where it stopped. Providers: --from MULTIADDR (repeatable, ending in
+resumes where it stopped. The node keeps no second copy: it serves the content from the
+output (info shows where), so moving or editing the output stops that. Providers: --from MULTIADDR (repeatable, ending in
 /p2p/PEERID), else the router's providers. A progress bar with rate and ETA is drawn on
 stderr when it is a terminal.`,
 		Args: cobra.ExactArgs(1),
@@ -270,6 +271,11 @@ func printContentInfo(w io.Writer, info node.ContentInfo) error {
 	fmt.Fprintf(w, "piece size:  %d\n", info.PieceSize)
 	fmt.Fprintf(w, "pieces held: %d of %d\n", info.Have, info.Pieces)
 	fmt.Fprintf(w, "pinned:      %v\n", info.Pinned)
+	if info.Linked != "" {
+		// The store holds no copy of linked content, so say where the bytes are and what
+		// loses them.
+		fmt.Fprintf(w, "data:        %s (linked: a get's output; moving or editing it stops serving it)\n", info.Linked)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PATH\tSIZE\tPIECES\tHELD\tMERKLE ROOT")
 	for _, f := range info.Files {
@@ -298,16 +304,21 @@ func newLsCmd(g *globals) *cobra.Command {
 }
 
 // printContentList is ls's text output: a row per content, partial ones with the
-// pieces held.
+// pieces held, and where the data is: "store" (piece files) or the get output it is
+// linked to. DATA is last because a path can be long.
 func printContentList(w io.Writer, list []node.ListEntry) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tKIND\tSIZE\tHELD\tPINNED")
+	fmt.Fprintln(tw, "ID\tNAME\tKIND\tSIZE\tHELD\tPINNED\tDATA")
 	for _, e := range list {
 		held := "complete"
 		if !e.Complete {
 			held = fmt.Sprintf("%d/%d", e.Have, e.Pieces)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", e.ID, e.Name, e.Kind, humanBytes(e.Size), held, e.Pinned)
+		data := "store"
+		if e.Linked != "" {
+			data = e.Linked
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%s\n", e.ID, e.Name, e.Kind, humanBytes(e.Size), held, e.Pinned, data)
 	}
 	return tw.Flush()
 }
@@ -397,17 +408,10 @@ func newRepoCmd(g *globals) *cobra.Command {
 		}))
 	cmd.AddCommand(sub("stat", "Show what the blockstore holds",
 		func(cmd *cobra.Command, format string) error {
-			_, err := queryAndPrint(cmd, g, format, longCall, (*node.Client).RepoStat, func(w io.Writer, s node.RepoStatInfo) error {
-				fmt.Fprintf(w, "dir:          %s\n", s.Dir)
-				fmt.Fprintf(w, "contents:     %d (%d pinned)\n", s.Contents, s.Pinned)
-				fmt.Fprintf(w, "pieces:       %d (%s)\n", s.Pieces, humanBytes(s.PieceBytes))
-				fmt.Fprintf(w, "quarantined:  %d\n", s.Quarantined)
-				fmt.Fprintf(w, "metadata:     %s\n", humanBytes(s.MetadataSize))
-				return nil
-			})
+			_, err := queryAndPrint(cmd, g, format, longCall, (*node.Client).RepoStat, printRepoStat)
 			return err
 		}))
-	cmd.AddCommand(sub("verify", "Rehash every stored piece; quarantine corrupt ones (exit 1 if any)",
+	cmd.AddCommand(sub("verify", "Rehash every stored and linked piece; quarantine corrupt piece files (exit 1 if any)",
 		func(cmd *cobra.Command, format string) error {
 			r, err := queryAndPrint(cmd, g, format, longCall, (*node.Client).RepoVerify, printVerifyReport)
 			if err != nil {
@@ -421,13 +425,34 @@ func newRepoCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// printRepoStat is repo stat's text output. Piece files and linked contents are counted
+// apart: a node that got content holds it in the get's output, not in piece files.
+func printRepoStat(w io.Writer, s node.RepoStatInfo) error {
+	fmt.Fprintf(w, "dir:          %s\n", s.Dir)
+	fmt.Fprintf(w, "contents:     %d (%d pinned)\n", s.Contents, s.Pinned)
+	fmt.Fprintf(w, "piece files:  %d (%s)\n", s.Pieces, humanBytes(s.PieceBytes))
+	fmt.Fprintf(w, "linked:       %d contents (%s in get outputs)\n", s.Linked, humanBytes(s.LinkedBytes))
+	fmt.Fprintf(w, "quarantined:  %d\n", s.Quarantined)
+	fmt.Fprintf(w, "metadata:     %s\n", humanBytes(s.MetadataSize))
+	return nil
+}
+
 // printVerifyReport is repo verify's text output: the count, then each corrupt piece and
-// each pinned content that misses pieces.
+// each pinned content that misses pieces. A corrupt piece of a linked file is not
+// quarantined (the file is the user's), so its line says what happened instead.
 func printVerifyReport(w io.Writer, r node.VerifyReport) error {
-	fmt.Fprintf(w, "checked %d pieces: %d corrupt\n", r.Checked, len(r.Corrupt))
+	fmt.Fprintf(w, "checked %d pieces (piece files and linked files): %d corrupt\n", r.Checked, len(r.Corrupt))
 	sort.Strings(r.Corrupt)
+	linked := map[string]bool{}
+	for _, p := range r.CorruptLinked {
+		linked[p] = true
+	}
 	for _, p := range r.Corrupt {
-		fmt.Fprintf(w, "  corrupt piece %s (quarantined)\n", p)
+		if linked[p] {
+			fmt.Fprintf(w, "  corrupt piece %s (in a get's output, changed since: marked missing)\n", p)
+		} else {
+			fmt.Fprintf(w, "  corrupt piece %s (quarantined)\n", p)
+		}
 	}
 	for _, id := range r.Incomplete {
 		fmt.Fprintf(w, "  pinned content %s misses pieces: dhtnode get %s fetches them again\n", id, id)

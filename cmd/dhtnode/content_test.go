@@ -142,6 +142,78 @@ func TestGetResumesAfterSIGKILL(t *testing.T) {
 	if code != 0 || out != string(data) {
 		t.Fatalf("cat: code %d, %d bytes", code, len(out))
 	}
+	// B holds the content only in the output (linked), and info, ls and repo stat say so.
+	if info, state := contentInfo(t, repoB, id); info.Linked != outPath || info.Have != info.Pieces {
+		t.Fatalf("B's info: linked %q, %s; want complete and linked to %s", info.Linked, state, outPath)
+	}
+	out, _, _ = cli(t, repoB, "info", id)
+	if !strings.Contains(out, "data:        "+outPath+" (linked") {
+		t.Errorf("info does not say where the data is:\n%s", out)
+	}
+	out, _, _ = cli(t, repoB, "ls")
+	if !strings.Contains(out, "  "+outPath+"\n") {
+		t.Errorf("ls does not show the linked output:\n%s", out)
+	}
+	out, _, _ = cli(t, repoB, "repo", "stat", "--format", "json")
+	var st node.RepoStatInfo
+	if err := json.Unmarshal([]byte(out), &st); err != nil || st.Pieces != 0 || st.Linked != 1 || st.LinkedBytes != int64(len(data)) {
+		t.Fatalf("B's repo stat %+v (%v); want 0 piece files and 1 linked content of %d bytes", st, err, len(data))
+	}
+}
+
+// TestContentPrinters: the text of info, ls, repo stat and repo verify, linked content
+// included, stays aligned and says where the data is.
+func TestContentPrinters(t *testing.T) {
+	var b strings.Builder
+	_ = printContentInfo(&b, node.ContentInfo{ID: "bafy1", Name: "got.bin", Kind: "file", Size: 3 << 20, PieceSize: 1 << 18,
+		Pieces: 12, Have: 12, Pinned: true, Local: true, Linked: "/home/u/got.bin",
+		Files: []node.FileInfo{{Path: "got.bin", Size: 3 << 20, Root: "ab12", Pieces: 12, Have: 12}}})
+	if want := "pinned:      true\ndata:        /home/u/got.bin (linked: a get's output; moving or editing it stops serving it)\nPATH"; !strings.Contains(b.String(), want) {
+		t.Errorf("info of linked content:\n%s\nwant it to contain:\n%s", b.String(), want)
+	}
+	b.Reset()
+	_ = printContentInfo(&b, node.ContentInfo{ID: "bafy2", Name: "x", Kind: "file"})
+	if strings.Contains(b.String(), "data:") {
+		t.Errorf("info of content in piece files has a data line:\n%s", b.String())
+	}
+
+	b.Reset()
+	_ = printContentList(&b, []node.ListEntry{
+		{ID: "bafy1", Name: "got.bin", Kind: "file", Size: 3 << 20, Pieces: 12, Have: 12, Complete: true, Pinned: true, Linked: "/home/u/got.bin"},
+		{ID: "bafy2", Name: "added.bin", Kind: "file", Size: 100, Pieces: 1, Have: 0, Pinned: true},
+	})
+	want := `ID     NAME       KIND  SIZE     HELD      PINNED  DATA
+bafy1  got.bin    file  3.0 MiB  complete  true    /home/u/got.bin
+bafy2  added.bin  file  100 B    0/1       true    store
+`
+	if b.String() != want {
+		t.Errorf("ls:\n%s\nwant:\n%s", b.String(), want)
+	}
+
+	b.Reset()
+	_ = printRepoStat(&b, node.RepoStatInfo{Dir: "/r/blocks", Contents: 2, Pinned: 2, Pieces: 1, PieceBytes: 100,
+		Linked: 1, LinkedBytes: 3 << 20, MetadataSize: 32 << 10})
+	want = `dir:          /r/blocks
+contents:     2 (2 pinned)
+piece files:  1 (100 B)
+linked:       1 contents (3.0 MiB in get outputs)
+quarantined:  0
+metadata:     32.0 KiB
+`
+	if b.String() != want {
+		t.Errorf("repo stat:\n%s\nwant:\n%s", b.String(), want)
+	}
+
+	b.Reset()
+	_ = printVerifyReport(&b, node.VerifyReport{Checked: 13, Corrupt: []string{"p2", "p1"}, CorruptLinked: []string{"p2"}, Incomplete: []string{"bafy1"}})
+	want = `checked 13 pieces (piece files and linked files): 2 corrupt
+  corrupt piece p1 (quarantined)
+  corrupt piece p2 (in a get's output, changed since: marked missing)
+  pinned content bafy1 misses pieces: dhtnode get bafy1 fetches them again
+`
+	if b.String() != want {
+		t.Errorf("repo verify:\n%s\nwant:\n%s", b.String(), want)
+	}
 }
 
 // TestContentCLIErrors: errors are one clear line.
