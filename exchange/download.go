@@ -337,10 +337,11 @@ func (d *download) link() error {
 }
 
 // abortOutput ends an output that will not be committed: a linked one that holds pieces
-// stays for the next run to resume from; any other is removed.
+// stays for the next run to resume from (so does one reused from an earlier run that this one
+// failed to link); any other is removed.
 func (d *download) abortOutput() {
 	d.mu.Lock()
-	keep := d.linked && d.written > 0
+	keep := (d.linked || d.out.reused) && d.written > 0
 	d.mu.Unlock()
 	d.out.abort(keep)
 	if d.linked && !keep {
