@@ -156,22 +156,11 @@ func (s *Store) Stat() (StatResult, error) {
 	if err != nil {
 		return res, err
 	}
-	for _, id := range s.linkedIDs() {
-		res.Linked++
-		m, err := s.manifest(id, nil)
-		if err != nil {
-			continue
-		}
-		h, err := s.Have(id)
-		if err != nil {
-			continue
-		}
-		for g := 0; g < h.Len(); g++ {
-			if ref, _ := m.Piece(g); h.Has(g) {
-				res.LinkedBytes += int64(ref.Len)
-			}
-		}
-	}
+	res.Linked = len(s.linkedIDs())
+	s.eachLinkedPiece(func(_ content.ID, ref content.PieceRef) bool {
+		res.LinkedBytes += int64(ref.Len)
+		return true
+	})
 	if q, err := os.ReadDir(s.corrupt); err == nil {
 		res.Quarantined = len(q)
 	}
@@ -238,27 +227,17 @@ func (s *Store) Verify(ctx context.Context) (VerifyResult, error) {
 	})
 	// Then the pieces linked content holds in its files (those also in a
 	// piece file were checked above).
-	for _, id := range s.linkedIDs() {
-		if werr != nil {
-			break
-		}
-		m, err := s.manifest(id, nil)
-		if err != nil {
-			continue
-		}
-		h, err := s.Have(id)
-		if err != nil {
-			continue
-		}
-		for g := 0; g < h.Len() && werr == nil; g++ {
-			ref, _ := m.Piece(g)
-			if !h.Has(g) || s.hasPieceLen(ref.ID, ref.Len) {
-				continue
+	if werr == nil {
+		s.eachLinkedPiece(func(id content.ID, ref content.PieceRef) bool {
+			if s.hasPieceLen(ref.ID, ref.Len) {
+				return true
 			}
-			if werr = ctx.Err(); werr == nil {
-				jobs <- job{piece: ref.ID, linked: id, global: g}
+			if werr = ctx.Err(); werr != nil {
+				return false
 			}
-		}
+			jobs <- job{piece: ref.ID, linked: id, global: ref.Global}
+			return true
+		})
 	}
 	close(jobs)
 	wg.Wait()
@@ -304,6 +283,29 @@ func (s *Store) Verify(ctx context.Context) (VerifyResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// eachLinkedPiece calls fn for every held piece of every linked content, until fn
+// returns false.
+func (s *Store) eachLinkedPiece(fn func(id content.ID, ref content.PieceRef) bool) {
+	for _, id := range s.linkedIDs() {
+		m, err := s.manifest(id, nil)
+		if err != nil {
+			continue
+		}
+		h, err := s.Have(id)
+		if err != nil {
+			continue
+		}
+		for g := 0; g < h.Len(); g++ {
+			if !h.Has(g) {
+				continue
+			}
+			if ref, err := m.Piece(g); err != nil || !fn(id, ref) {
+				return
+			}
+		}
+	}
 }
 
 // linkedIDs lists the linked contents.

@@ -158,20 +158,8 @@ func TestResumeSkipsStoredPieces(t *testing.T) {
 	data := randomBytes(2<<20, 5)
 	id := addFile(t, nodes[0].store, "f", data, 64<<10)
 	dl := nodes[1]
-	ctx, cancel := contextWithCancel(t)
 	out := filepath.Join(t.TempDir(), "f")
-	_, err := dl.x.Download(ctx, Request{ID: id, Providers: infos(nodes[0]), Output: out, ProgressInterval: 10 * time.Millisecond,
-		Progress: func(p Progress) {
-			if p.Pieces >= p.TotalPieces/2 {
-				cancel()
-			}
-		}})
-	if err == nil {
-		t.Fatal("first attempt finished; the cancel came too late")
-	}
-	if _, err := os.Stat(out); !os.IsNotExist(err) {
-		t.Fatal("an incomplete output is visible")
-	}
+	downloadHalf(t, dl, id, nodes[0], out)
 	before := int(dl.store.puts.Load())
 	if before == 0 || before >= 32 {
 		t.Fatalf("first attempt stored %d of 32 pieces", before)
@@ -363,5 +351,25 @@ func TestDownloadReusesPieceBuffers(t *testing.T) {
 	}
 	if pooled == 0 {
 		t.Fatalf("no piece frame buffer came back to the pool (pool: %d bytes)", b.x.bufs.bytes)
+	}
+}
+
+// downloadHalf starts a download of id from provider to out and cancels it once half the
+// pieces are in (the downloader's MaxRate must make that happen before the end), checking
+// that it failed and left no visible output.
+func downloadHalf(t *testing.T, dl *testNode, id cid.Cid, provider *testNode, out string) {
+	t.Helper()
+	ctx, cancel := contextWithCancel(t)
+	_, err := dl.x.Download(ctx, Request{ID: id, Providers: infos(provider), Output: out, ProgressInterval: 10 * time.Millisecond,
+		Progress: func(p Progress) {
+			if p.Pieces >= p.TotalPieces/2 {
+				cancel()
+			}
+		}})
+	if err == nil {
+		t.Fatal("first attempt finished; the cancel came too late")
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatal("an incomplete output is visible")
 	}
 }

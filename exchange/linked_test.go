@@ -113,20 +113,8 @@ func TestLinkedDownloadWritesOnceAndResumesFromItsOutput(t *testing.T) {
 	data := randomBytes(2<<20, 11)
 	id := addFile(t, nodes[0].store, "f", data, pieceSize)
 	dl := nodes[1]
-	ctx, cancel := contextWithCancel(t)
 	out := filepath.Join(t.TempDir(), "f")
-	_, err := dl.x.Download(ctx, Request{ID: id, Providers: infos(nodes[0]), Output: out, ProgressInterval: 10 * time.Millisecond,
-		Progress: func(p Progress) {
-			if p.Pieces >= p.TotalPieces/2 {
-				cancel()
-			}
-		}})
-	if err == nil {
-		t.Fatal("first attempt finished; the cancel came too late")
-	}
-	if _, err := os.Stat(out); !os.IsNotExist(err) {
-		t.Fatal("an incomplete output is visible")
-	}
+	downloadHalf(t, dl, id, nodes[0], out)
 	if n := dl.store.puts.Load(); n != 0 {
 		t.Fatalf("%d pieces written to the store as well as the output", n)
 	}
