@@ -2,10 +2,14 @@ package exchange
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -205,5 +209,56 @@ func TestLinkedDownloadThatGetsNothingLeavesNothing(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Dir(out))
 	if len(entries) != 0 || ls.unlinked != 1 {
 		t.Fatalf("left %d files behind, unlinked %d times", len(entries), ls.unlinked)
+	}
+}
+
+// TestLinkedDownloadOntoFullDisk: a get whose output disk fills up fails with the disk's
+// error and no visible output, and loses nothing: a get to a roomier place afterwards takes
+// the pieces that did fit from the partial output instead of fetching them again. It needs
+// root to mount a small tmpfs (CI runs as root).
+func TestLinkedDownloadOntoFullDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a tmpfs")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
+	const pieceSize = 64 << 10
+	var ls *linkStore
+	nodes := newTestNodes(t, 2, func(i int, cfg *Config, s *memStore) Store {
+		if i == 1 {
+			ls = &linkStore{memStore: s, pieceSize: pieceSize}
+			return ls
+		}
+		return nil
+	})
+	data := randomBytes(2<<20, 13)
+	id := addFile(t, nodes[0].store, "f", data, pieceSize)
+	full := filepath.Join(mnt, "f")
+	_, err := nodes[1].x.Download(testContext(t), Request{ID: id, Providers: infos(nodes[0]), Output: full})
+	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "no space left on device") {
+		t.Fatalf("get of 2 MiB onto a 1 MiB disk: %v", err)
+	}
+	if _, err := os.Stat(full); !os.IsNotExist(err) {
+		t.Fatal("an incomplete output is visible")
+	}
+	ls.mu.Lock()
+	kept := len(ls.written)
+	ls.mu.Unlock()
+	if kept == 0 {
+		t.Fatal("no piece of the partial output is claimed: the disk took nothing?")
+	}
+	out := filepath.Join(t.TempDir(), "f")
+	res, err := nodes[1].x.Download(testContext(t), Request{ID: id, Providers: infos(nodes[0]), Output: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Resumed != kept {
+		t.Fatalf("resumed %d pieces, the full disk held %d", res.Resumed, kept)
+	}
+	if got, _ := os.ReadFile(out); !bytes.Equal(got, data) {
+		t.Fatal("output differs")
 	}
 }
