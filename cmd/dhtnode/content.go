@@ -155,11 +155,13 @@ func newGetCmd(g *globals) *cobra.Command {
 		Long: `Get fetches the content's manifest and pieces from several providers at once,
 verifies each piece against the Merkle root as it arrives, and writes the file or
 directory to -o PATH (default: its name in the current directory). The output appears
-only when complete. Pieces already stored are not fetched again, so an interrupted get
-resumes where it stopped. The node keeps no second copy: it serves the content from the
-output (info shows where), so moving or editing the output stops that. Providers: --from MULTIADDR (repeatable, ending in
-/p2p/PEERID), else the router's providers. A progress bar with rate and ETA is drawn on
-stderr when it is a terminal.`,
+only when complete; until then it is assembled in .NAME.dhtnode-partial beside it.
+Pieces already here (in the store, or in that partial file from an interrupted get to
+the same PATH) are verified and not fetched again. The node keeps no second copy: it
+serves the content from the output (info shows where), so moving or editing the output
+stops that. Providers: --from MULTIADDR (repeatable, ending in /p2p/PEERID), else the
+router's providers. A progress bar with rate and ETA is drawn on stderr when it is a
+terminal.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format); err != nil {
@@ -210,8 +212,8 @@ stderr when it is a terminal.`,
 			}
 			rate := float64(res.Size) / max(res.Elapsed, 1e-9) / 1e6
 			if !quiet {
-				fmt.Fprintf(cmd.ErrOrStderr(), "fetched %s in %.1fs (%.0f MB/s) from %d providers, %d of %d pieces already stored\n",
-					humanBytes(res.Size), res.Elapsed, rate, len(res.Fetched), res.Resumed, res.Pieces)
+				fmt.Fprintf(cmd.ErrOrStderr(), "fetched %s in %.1fs (%.0f MB/s) from %d %s, %d of %d pieces already here\n",
+					humanBytes(res.Size), res.Elapsed, rate, len(res.Fetched), plural(len(res.Fetched), "provider", "providers"), res.Resumed, res.Pieces)
 			}
 			fmt.Fprintf(w, "saved %s\n", res.Output)
 			return nil
@@ -458,4 +460,12 @@ func printVerifyReport(w io.Writer, r node.VerifyReport) error {
 		fmt.Fprintf(w, "  pinned content %s misses pieces: dhtnode get %s fetches them again\n", id, id)
 	}
 	return nil
+}
+
+// plural picks the word that goes with n.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
