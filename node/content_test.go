@@ -168,7 +168,7 @@ func TestContentAddGetInfoPinGCThroughAPI(t *testing.T) {
 
 func TestContentDirectoryAndUnknownID(t *testing.T) {
 	a, ca := contentNode(t, nil)
-	_, cb := contentNode(t, nil)
+	bNode, cb := contentNode(t, nil)
 	src := filepath.Join(t.TempDir(), "tree")
 	files := map[string]string{"a.txt": "alpha", "sub/b.txt": strings.Repeat("b", 70000), "sub/deep/c": "c"}
 	for p, s := range files {
@@ -193,6 +193,20 @@ func TestContentDirectoryAndUnknownID(t *testing.T) {
 		got, err := os.ReadFile(filepath.Join(out, p))
 		if err != nil || string(got) != s {
 			t.Fatalf("%s: %q %v", p, got, err)
+		}
+	}
+	// B keeps no piece files: it serves the tree from its output, file by file.
+	if st, err := cb.RepoStat(ctx); err != nil || st.Pieces != 0 || st.Linked != 1 {
+		t.Fatalf("B after getting a tree: %+v %v; want no piece files, one linked content", st, err)
+	}
+	_, cc := contentNode(t, nil)
+	out3 := filepath.Join(t.TempDir(), "copy3")
+	if _, err := cc.Get(ctx, GetRequest{ID: added.ID, Output: out3, From: []string{p2pAddrOf(bNode)}}, nil); err != nil {
+		t.Fatalf("get of a directory from the node that got it: %v", err)
+	}
+	for p, s := range files {
+		if got, err := os.ReadFile(filepath.Join(out3, p)); err != nil || string(got) != s {
+			t.Fatalf("%s from B: %q %v", p, got, err)
 		}
 	}
 	if _, err := cb.Cat(ctx, added.ID, nil, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "directory") {
