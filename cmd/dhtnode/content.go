@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -185,8 +188,15 @@ terminal.`,
 				}
 				req.OutputDir = wd
 			}
+			// Ctrl-C ends the request; the daemon stops the download and keeps what it
+			// verified. Say so instead of dying silently.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			cmd.SetContext(ctx)
+			var last exchange.Progress
 			var bar *progressbar.ProgressBar
 			progress := func(p exchange.Progress) {
+				last = p
 				if bar == nil {
 					if bar = stderrBar(cmd, quiet, p.Total, "get "+p.Name); bar == nil {
 						return
@@ -202,6 +212,12 @@ terminal.`,
 			})
 			if bar != nil {
 				_ = bar.Finish()
+			}
+			if err != nil && ctx.Err() != nil {
+				if last.TotalPieces == 0 {
+					return errors.New("get interrupted before any piece arrived")
+				}
+				return fmt.Errorf("get interrupted with at least %d of %d pieces verified and kept: run the same get again to resume", last.Pieces, last.TotalPieces)
 			}
 			if err != nil {
 				return err

@@ -49,9 +49,10 @@ func contentInfo(t *testing.T, repo, id string) (node.ContentInfo, string) {
 	return info, fmt.Sprintf("%d/%d pieces", info.Have, info.Pieces)
 }
 
-// TestGetResumesAfterSIGKILL: add on A, get --from A on B; B is SIGKILLed part way (its
-// downloads are throttled with content.max_rate so "part way" is reliable), restarted, and
-// the same get completes, fetching only the pieces B did not have.
+// TestGetResumesAfterSIGKILL: add on A, get --from A on B, interrupted by Ctrl-C on the CLI,
+// then again; B is SIGKILLed part way (its downloads are throttled with content.max_rate so
+// "part way" is reliable), restarted, and the same get completes, fetching only the pieces B
+// did not have.
 func TestGetResumesAfterSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test skipped in -short mode")
@@ -86,6 +87,25 @@ func TestGetResumesAfterSIGKILL(t *testing.T) {
 	b := startDaemon(t, repoB)
 	b.id()
 	outPath := filepath.Join(base, "got.bin")
+	// Ctrl-C on the CLI first: it says what was kept and how to resume.
+	interrupted := exec.Command(dhtnodeBin(t), "get", id, "--from", from, "-o", outPath)
+	interrupted.Env = append(os.Environ(), "DHTNODE_PATH="+repoB, "DHTNODE_API=")
+	var intErr bytes.Buffer
+	interrupted.Stderr = &intErr
+	if err := interrupted.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B to hold a sixth of the pieces", 60*time.Second, func() (bool, string) {
+		info, state := contentInfo(t, repoB, id)
+		return info.Pieces > 0 && info.Have >= info.Pieces/6, state
+	})
+	if err := interrupted.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := interrupted.Wait(); err == nil || !strings.Contains(intErr.String(), "get interrupted with at least") ||
+		!strings.Contains(intErr.String(), "run the same get again to resume") {
+		t.Fatalf("interrupted get: %v, stderr %q", err, intErr.String())
+	}
 	get := exec.Command(dhtnodeBin(t), "get", id, "--from", from, "-o", outPath)
 	get.Env = append(os.Environ(), "DHTNODE_PATH="+repoB, "DHTNODE_API=")
 	var getErr bytes.Buffer
