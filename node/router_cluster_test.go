@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -66,19 +67,24 @@ func ringOwner(keys []routing.Key, k routing.Key) routing.Key {
 func waitForLookups(t *testing.T, ctx context.Context, clients []*Client, router string, probes []string,
 	what string, right func(key routing.Key, res RoutingResult) bool) {
 	t.Helper()
+	var lastWrong string // the last wrong answer, so a timeout says what was wrong
 	for {
 		allRight := true
 		for i, c := range clients {
 			for _, p := range probes {
 				resp, err := c.Lookup(ctx, p, router)
 				if err != nil {
+					if ctx.Err() != nil {
+						t.Fatalf("lookups through %s never all %s; last wrong answer: %s", router, what, lastWrong)
+					}
 					t.Fatal(err)
 				}
 				res := resp.Results[0]
 				if !right(resp.Key, res) {
 					allRight = false
+					lastWrong = fmt.Sprintf("node %d: lookup %q: %+v", i, p, res)
 					if ctx.Err() != nil {
-						t.Fatalf("node %d: lookup %q never %s: %+v", i, p, what, res)
+						t.Fatalf("lookups through %s never all %s; last wrong answer: %s", router, what, lastWrong)
 					}
 				}
 			}

@@ -42,9 +42,19 @@ type Router struct {
 	mu       sync.Mutex
 	provided map[routing.Key]struct{} // keys this node announced, for republish
 	suspects map[peer.ID]time.Time    // members that failed a request, until when
-	closed   bool
+	// rechecking holds the suspects a recheck goroutine is asking (at most one each).
+	rechecking map[peer.ID]struct{}
+	closed     bool
 
 	announced atomic.Bool // the join announcement was sent (or is pending)
+
+	// recheckAfter is how long after suspecting a member the first recheck asks it
+	// again (suspectRecheck; tests that need a suspicion to hold set it longer).
+	recheckAfter time.Duration
+	rechecks     sync.WaitGroup // running recheck goroutines; Add under mu while open
+	// life ends at Close, cutting short a recheck's request to a dead member.
+	life    context.Context
+	endLife context.CancelFunc
 
 	stop chan struct{}
 	done chan struct{}
@@ -78,8 +88,12 @@ func New(h host.Host, cfg Config) (*Router, error) {
 		provided: make(map[routing.Key]struct{}),
 		suspects: make(map[peer.ID]time.Time),
 		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
+
+		rechecking:   make(map[peer.ID]struct{}),
+		recheckAfter: suspectRecheck,
+		done:         make(chan struct{}),
 	}
+	r.life, r.endLife = context.WithCancel(context.Background())
 	r.store = newProviderStore(cfg, time.Now)
 	r.metrics = newMetrics(cfg.Registerer, r.store)
 	r.view.add(r.self.info)
@@ -103,7 +117,9 @@ func (r *Router) Close() error {
 	r.mu.Unlock()
 	r.h.RemoveStreamHandler(protocol.ID(ProtocolID))
 	close(r.stop)
+	r.endLife()
 	<-r.done
+	r.rechecks.Wait()
 	return nil
 }
 
@@ -163,13 +179,28 @@ func (r *Router) announce() {
 // failure detection usually removes a dead one for good well within that.
 const suspectTTL = 30 * time.Second
 
-// suspect leaves id out of owner choices for suspectTTL: a member that just failed a
-// request is most likely dead, and gossip has not said so yet.
+// suspectRecheck is how soon a suspect is first asked again (then after twice as long,
+// and so on). SWIM gives a suspect the same chance to refute: a member that failed one
+// request because it was busy, not dead, answers the recheck and is back in lookups
+// within about a second instead of after suspectTTL, during which every lookup for its
+// keys would name the wrong owner. A dead member fails every recheck until gossip
+// removes it or the suspicion runs out: a handful of requests per dead member.
+const suspectRecheck = time.Second
+
+// suspect leaves id out of owner choices for suspectTTL, or until it shows it is alive
+// (see recheck): a member that just failed a request is most likely dead, and gossip
+// has not said so yet.
 func (r *Router) suspect(id peer.ID) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	now := time.Now()
+	if until, ok := r.suspects[id]; ok && now.Before(until) {
+		return // already suspected
+	}
 	if len(r.suspects) >= maxSuspects {
-		now := time.Now()
 		for p, until := range r.suspects {
 			if now.After(until) {
 				delete(r.suspects, p)
@@ -179,7 +210,44 @@ func (r *Router) suspect(id peer.ID) {
 			return
 		}
 	}
-	r.suspects[id] = time.Now().Add(suspectTTL)
+	r.suspects[id] = now.Add(suspectTTL)
+	if _, running := r.rechecking[id]; !running {
+		r.rechecking[id] = struct{}{}
+		r.rechecks.Add(1)
+		go r.recheck(id)
+	}
+}
+
+// recheck asks a suspect again, with doubling pauses, until it answers (call lifts the
+// suspicion), the suspicion is lifted or runs out, gossip removes it from the view, or
+// the router closes.
+func (r *Router) recheck(id peer.ID) {
+	defer r.rechecks.Done()
+	defer func() {
+		r.mu.Lock()
+		delete(r.rechecking, id)
+		r.mu.Unlock()
+	}()
+	for pause := r.recheckAfter; ; pause *= 2 {
+		select {
+		case <-r.stop:
+			return
+		case <-time.After(pause):
+		}
+		info, inView := r.view.get(id)
+		if !inView || !r.isSuspect(id) {
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.life, r.cfg.RPCTimeout)
+		// Any request will do; asking for the owner of the suspect's own key is cheap
+		// for it and, unlike the suspect asking for its own key, is not a join
+		// announcement.
+		_, err := r.call(ctx, info, &Message{Type: MsgFindOwner, Key: routing.PeerKey(id)})
+		cancel()
+		if err == nil {
+			return
+		}
+	}
 }
 
 const maxSuspects = 4096

@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
+	dto "github.com/prometheus/client_model/go"
 )
 
 type cluster struct {
@@ -323,6 +324,7 @@ func TestSuspectClearedByProofOfLife(t *testing.T) {
 			break
 		}
 	}
+	a.recheckAfter = time.Hour // only b's own messages may lift the suspicion here
 	a.suspect(b.h.ID())
 	owners, _, err := a.Lookup(context.Background(), key)
 	if err != nil {
@@ -349,5 +351,45 @@ func TestSuspectClearedByProofOfLife(t *testing.T) {
 	}
 	if a.isSuspect(b.h.ID()) {
 		t.Fatal("b is still suspected after answering a request")
+	}
+}
+
+// TestSuspectRechecked: a member suspected after one failed request is asked again
+// soon; a live one answers and is named owner again well before the suspicion would
+// run out, a dead one stays suspected however often it is asked.
+func TestSuspectRechecked(t *testing.T) {
+	c := newCluster(t, 6)
+	a, busy, dead := c.routers[0], c.routers[1], c.routers[2]
+	a.recheckAfter = 50 * time.Millisecond
+	_ = dead.h.Close()
+	_ = c.mn.UnlinkPeers(a.h.ID(), dead.h.ID())
+
+	a.suspect(busy.h.ID())
+	a.suspect(dead.h.ID())
+	deadline := time.Now().Add(suspectTTL / 2)
+	for a.isSuspect(busy.h.ID()) {
+		if time.Now().After(deadline) {
+			t.Fatal("a live suspect was never rechecked and cleared")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// By now the dead member's recheck has failed at least once (it started at the
+	// same time, with the same pause); wait for a few more to be sure it stays out.
+	failedRechecks := func() float64 {
+		var m dto.Metric
+		if err := a.metrics.rpcs.WithLabelValues(MsgFindOwner.String(), "error").Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetCounter().GetValue()
+	}
+	failedBefore := failedRechecks()
+	for failedRechecks() < failedBefore+2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the dead suspect was not rechecked again")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !a.isSuspect(dead.h.ID()) {
+		t.Fatal("a dead member that failed its rechecks is no longer suspected")
 	}
 }
