@@ -9,6 +9,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
@@ -64,6 +65,8 @@ func newHost(cfg Config, key crypto.PrivKey, reg prometheus.Registerer, version 
 		libp2p.ConnectionManager(cm),
 		libp2p.PrometheusRegisterer(reg),
 		libp2p.DisableRelay(),
+		// Pieces travel faster and cheaper over TCP than over QUIC (dialranker.go).
+		libp2p.SwarmOpts(swarm.WithDialRanker(tcpFirstDialRanker)),
 		libp2p.UserAgent("dhtnode/" + version),
 	}
 	if len(announce) > 0 {
