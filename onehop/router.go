@@ -88,10 +88,10 @@ func New(h host.Host, cfg Config) (*Router, error) {
 		provided: make(map[routing.Key]struct{}),
 		suspects: make(map[peer.ID]time.Time),
 		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
 
 		rechecking:   make(map[peer.ID]struct{}),
 		recheckAfter: suspectRecheck,
-		done:         make(chan struct{}),
 	}
 	r.life, r.endLife = context.WithCancel(context.Background())
 	r.store = newProviderStore(cfg, time.Now)
@@ -218,24 +218,20 @@ func (r *Router) suspect(id peer.ID) {
 	}
 }
 
-// recheck asks a suspect again, with doubling pauses, until it answers (call lifts the
-// suspicion), the suspicion is lifted or runs out, gossip removes it from the view, or
-// the router closes.
+// recheck asks a suspect again, with doubling pauses, until it is no longer suspected
+// (an answer lifts the suspicion, see call; so can gossip or its own request), the
+// suspicion runs out, gossip removes it from the view, or the router closes.
 func (r *Router) recheck(id peer.ID) {
 	defer r.rechecks.Done()
-	defer func() {
-		r.mu.Lock()
-		delete(r.rechecking, id)
-		r.mu.Unlock()
-	}()
-	for pause := r.recheckAfter; ; pause *= 2 {
+	pause := r.recheckAfter
+	for {
 		select {
-		case <-r.stop:
+		case <-r.life.Done():
 			return
 		case <-time.After(pause):
 		}
-		info, inView := r.view.get(id)
-		if !inView || !r.isSuspect(id) {
+		info, ok := r.stillSuspect(id)
+		if !ok {
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.life, r.cfg.RPCTimeout)
@@ -245,9 +241,25 @@ func (r *Router) recheck(id peer.ID) {
 		_, err := r.call(ctx, info, &Message{Type: MsgFindOwner, Key: routing.PeerKey(id)})
 		cancel()
 		if err == nil {
-			return
+			pause = 0 // lifted; the next turn ends this recheck unless it was suspected again
+		} else {
+			pause = max(2*pause, r.recheckAfter)
 		}
 	}
+}
+
+// stillSuspect returns the suspect's view entry while it is suspected and in the view.
+// Otherwise its recheck ends, and it is struck from rechecking under the same lock that
+// suspect reads it under, so a new suspicion always gets a recheck.
+func (r *Router) stillSuspect(id peer.ID) (peer.AddrInfo, bool) {
+	info, inView := r.view.get(id)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if until, ok := r.suspects[id]; inView && ok && time.Now().Before(until) {
+		return info, true
+	}
+	delete(r.rechecking, id)
+	return peer.AddrInfo{}, false
 }
 
 const maxSuspects = 4096
