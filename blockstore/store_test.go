@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -18,6 +17,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/dhtnode/dhtnode/content"
+	"github.com/dhtnode/dhtnode/internal/testfs"
 	"github.com/dhtnode/dhtnode/merkle"
 )
 
@@ -426,14 +426,7 @@ func TestPermissionErrorLeavesStoreAsItWas(t *testing.T) {
 // TestRealFullDisk adds to a 2 MiB tmpfs. It needs root and mount(2); the
 // seam test above covers the same path everywhere else.
 func TestRealFullDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a tmpfs; TestDiskFullLeavesStoreAsItWas covers this path")
-	}
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount tmpfs (%v: %s); TestDiskFullLeavesStoreAsItWas covers this path", err, out)
-	}
-	defer exec.Command("umount", mnt).Run()
+	mnt := testfs.Tmpfs(t, "2m") // skipped without root: TestDiskFullLeavesStoreAsItWas covers this path
 	s, err := Open(Config{Dir: filepath.Join(mnt, "blocks"), FlushInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 
+	"github.com/dhtnode/dhtnode/internal/testfs"
 	"github.com/dhtnode/dhtnode/merkle"
 )
 
@@ -217,14 +217,7 @@ func TestLinkedDownloadThatGetsNothingLeavesNothing(t *testing.T) {
 // the pieces that did fit from the partial output instead of fetching them again. It needs
 // root to mount a small tmpfs (CI runs as root).
 func TestLinkedDownloadOntoFullDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a tmpfs")
-	}
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
+	mnt := testfs.Tmpfs(t, "1m")
 	const pieceSize = 64 << 10
 	var ls *linkStore
 	nodes := newTestNodes(t, 2, func(i int, cfg *Config, s *memStore) Store {
