@@ -84,6 +84,7 @@ func (n *Node) startContent() error {
 		return nil
 	})
 	n.Logger("content").Info("blockstore open", "dir", dir)
+	n.startAnnouncer()
 	return nil
 }
 

@@ -9,6 +9,8 @@
 #   add256   `dhtnode add` of three distinct 256 MiB files from the page cache
 #   cat256   `dhtnode cat` of each, verifying every piece (first cat after add, then repeated)
 #   get1g    `dhtnode get` of 1 GiB from 1 seeder and from 4 (each to a fresh daemon), twice
+#   get1g via DHT  a plain `dhtnode get ID`, as users run it: the providers come from the DHT
+#            with both their TCP and QUIC addresses (the runs above name TCP ones with --from)
 #   add2g / get2g  2 GiB, with each daemon's peak RSS (VmHWM); SKIP2G=1 skips them
 #
 # DATADIR (default /tmp/perf/data) must hold random files f256a f256b f256c (256 MiB each),
@@ -25,9 +27,11 @@ BIN=$1; W=$2; D=${3:-/tmp/perf/data}
 [ -e "$W" ] && { echo "$W exists: give a fresh directory" >&2; exit 1; }
 mkdir -p "$W"
 pids=()
-start() { local i=$1
+# start I [ARGS]: daemon I on its own ports, TCP and QUIC; ARGS go to `dhtnode daemon`.
+start() { local i=$1; shift
 	DHTNODE_PATH=$W/n$i $BIN daemon --api 127.0.0.1:$((58200+i)) --gossip 127.0.0.1:$((58300+i)) \
-		--listen /ip4/127.0.0.1/tcp/$((58400+i)) --log-level warn >"$W/n$i.log" 2>&1 &
+		--listen /ip4/127.0.0.1/tcp/$((58400+i)) --listen /ip4/127.0.0.1/udp/$((58400+i))/quic-v1 \
+		--log-level warn "$@" >"$W/n$i.log" 2>&1 &
 	pids[$i]=$!
 	for _ in $(seq 100); do $BIN --api 127.0.0.1:$((58200+i)) id >/dev/null 2>&1 && break; sleep 0.1; done; }
 stop() { kill "${pids[$1]}"; wait "${pids[$1]}" 2>/dev/null; }
@@ -41,7 +45,7 @@ load() { cut -d' ' -f1 /proc/loadavg; }
 
 cat "$D/f256a" "$D/f256b" "$D/f256c" "$D/f1g" >/dev/null # into the page cache
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
-for i in 0 1 2 3; do start $i; done
+start 0; for i in 1 2 3; do start $i --join 127.0.0.1:58300; done
 for f in f256a f256b f256c; do
 	a=$(cpu "${pids[0]}"); s=$(now); c 0 add -q "$D/$f" >/dev/null || echo "FAIL add $f"; e=$(now); b=$(cpu "${pids[0]}")
 	echo "add256 $f: $(rate 268435456 "$s" "$e") load $(load) daemon cpu $(ms "$a" "$b") ms"
@@ -67,6 +71,17 @@ for r in 1 2; do
 	echo "get1g 4 seeders #$r: $(rate 1073741824 "$s" "$e") load $(load) cpu seeders $(ms "$a" "$b") ms downloader $(ms "$ak" "$bk") ms"
 	cmp -s "$W/out" "$D/f1g" || echo MISMATCH; rm -f "$W/out"; stop $k; k=$((k+1))
 done
+# The downloader joins the cluster and waits until gossip shows all five members alive.
+start $k --join 127.0.0.1:58300
+for _ in $(seq 100); do
+	[ "$(c $k members --format json | python3 -c 'import json,sys;print(sum(m["state"]=="alive" for m in json.load(sys.stdin)))')" -ge 5 ] && break
+	sleep 0.1
+done
+a=0; for i in 0 1 2 3; do a=$((a+$(cpu "${pids[$i]}"))); done; ak=$(cpu "${pids[$k]}"); s=$(now)
+got=$(c $k get "$id1" -o "$W/out" 2>&1 | grep -o 'from [0-9]* providers\?') || echo "FAIL get"; e=$(now)
+b=0; for i in 0 1 2 3; do b=$((b+$(cpu "${pids[$i]}"))); done; bk=$(cpu "${pids[$k]}")
+echo "get1g via DHT ($got): $(rate 1073741824 "$s" "$e") load $(load) cpu seeders $(ms "$a" "$b") ms downloader $(ms "$ak" "$bk") ms"
+cmp -s "$W/out" "$D/f1g" || echo MISMATCH; rm -f "$W/out"; stop $k
 for i in 0 1 2 3; do stop $i; done
 if [ -z "${SKIP2G:-}" ]; then
 	start 10; start 11
