@@ -16,9 +16,10 @@ import (
 
 // GCResult says what GC removed.
 type GCResult struct {
-	RemovedContents int   // unpinned manifests (with their download state)
-	RemovedPieces   int   // piece files no pinned content uses
-	RemovedBytes    int64 // their size
+	RemovedContents int          // unpinned manifests (with their download state)
+	RemovedIDs      []content.ID // their IDs, so the caller can stop announcing them
+	RemovedPieces   int          // piece files no pinned content uses
+	RemovedBytes    int64        // their size
 }
 
 // GC removes every manifest that is not pinned and every piece file that no
@@ -101,7 +102,7 @@ func (s *Store) GC(ctx context.Context) (GCResult, error) {
 			s.log.Warn("gc: removing an abandoned download's partial output", "path", p, "err", err)
 		}
 	}
-	res.RemovedContents = len(unpinned)
+	res.RemovedContents, res.RemovedIDs = len(unpinned), unpinned
 	err = s.walkPieces(func(id merkle.PieceID, path string, size int64) error {
 		if err := ctx.Err(); err != nil {
 			return err

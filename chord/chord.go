@@ -68,6 +68,7 @@ var (
 	_ routing.Router             = (*Chord)(nil)
 	_ routing.MembershipListener = (*Chord)(nil)
 	_ routing.TableReporter      = (*Chord)(nil)
+	_ routing.ProvideStopper     = (*Chord)(nil)
 )
 
 // New starts a Chord node on h: it serves ProtocolID and runs its maintenance goroutine.
@@ -603,6 +604,14 @@ func (c *Chord) addrInfos(ps []Peer) []peer.AddrInfo {
 		out = append(out, peer.AddrInfo{ID: p.ID, Addrs: c.info(p).Addrs})
 	}
 	return out
+}
+
+// StopProviding forgets key: it is no longer republished. Records already stored on the
+// owners expire after ProviderTTL.
+func (c *Chord) StopProviding(key routing.Key) {
+	c.mu.Lock()
+	delete(c.provided, key)
+	c.mu.Unlock()
 }
 
 // Provide announces this node as a provider of key: the record goes to the key's owner

@@ -154,3 +154,32 @@ func TestProviderBounds(t *testing.T) {
 	}
 	must(s.put(k2, ps[3].ID, nil, now.Add(3*time.Minute)))
 }
+
+// TestStopProviding: a provided key is republished until StopProviding drops it.
+func TestStopProviding(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, a, _ := twoHosts(t)
+		node, err := New(a, DefaultConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer node.Close()
+		key := routing.ContentKey([]byte("stop providing"))
+		if _, err := node.Provide(context.Background(), key); err != nil {
+			t.Fatal(err)
+		}
+		republished := func() bool {
+			node.mu.Lock()
+			defer node.mu.Unlock()
+			_, ok := node.provided[key]
+			return ok
+		}
+		if !republished() {
+			t.Fatal("a provided key is not in the republish set")
+		}
+		node.StopProviding(key)
+		if republished() {
+			t.Fatal("StopProviding left the key in the republish set")
+		}
+	})
+}

@@ -63,6 +63,7 @@ var (
 	_ routing.Router             = (*Router)(nil)
 	_ routing.MembershipListener = (*Router)(nil)
 	_ routing.TableReporter      = (*Router)(nil)
+	_ routing.ProvideStopper     = (*Router)(nil)
 )
 
 // New starts a kad-dht server on h with cfg. It dials cfg.BootstrapPeers in the

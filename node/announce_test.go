@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/dhtnode/dhtnode/content"
+	"github.com/dhtnode/dhtnode/kademlia"
 )
 
 // TestStoredContentAnnouncedAfterRestart: provider records live in memory, here and on
@@ -78,5 +79,41 @@ func TestStoredContentAnnouncedAfterRestart(t *testing.T) {
 			t.Fatalf("the restarted node's content was never found through the DHT: %v %v", provs, err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestGCStopsAnnouncing: content removed by repo gc is no longer re-announced (a getter
+// would find this node and be told it lacks the content).
+func TestGCStopsAnnouncing(t *testing.T) {
+	n, _ := contentNode(t, nil)
+	kad, ok := n.DefaultRouter().(*kademlia.Router)
+	if !ok {
+		t.Fatalf("default router %T, want kademlia", n.DefaultRouter())
+	}
+	src := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(src, []byte("soon collected"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxFor(t)
+	res, err := n.Add(ctx, src, AddOptions{NoPin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := content.ParseID(res.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for !slices.Contains(kad.Provided(), id.Key()) {
+		if ctx.Err() != nil {
+			t.Fatal("added content never entered the router's re-announce set")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	gc, err := n.RepoGC(ctx)
+	if err != nil || gc.RemovedContents != 1 {
+		t.Fatalf("gc: %+v %v", gc, err)
+	}
+	if slices.Contains(kad.Provided(), id.Key()) {
+		t.Fatal("content removed by gc is still re-announced")
 	}
 }

@@ -645,12 +645,21 @@ type GCReport struct {
 	RemovedBytes    int64 `json:"removed_bytes"`
 }
 
-// RepoGC removes unpinned content and unused pieces.
+// RepoGC removes unpinned content and unused pieces, and tells the routers to stop
+// re-announcing the removed content (as kubo's reprovider announces only what the
+// blockstore holds): a getter would find us and be told we lack it.
 func (n *Node) RepoGC(ctx context.Context) (GCReport, error) {
 	if err := n.contentReady(); err != nil {
 		return GCReport{}, err
 	}
 	r, err := n.content.store.GC(ctx)
+	for _, id := range r.RemovedIDs {
+		for _, rt := range n.Routers() {
+			if s, ok := rt.(routing.ProvideStopper); ok {
+				s.StopProviding(id.Key())
+			}
+		}
+	}
 	return GCReport{RemovedContents: r.RemovedContents, RemovedPieces: r.RemovedPieces, RemovedBytes: r.RemovedBytes}, err
 }
 

@@ -64,6 +64,7 @@ var (
 	_ routing.Router             = (*Router)(nil)
 	_ routing.MembershipListener = (*Router)(nil)
 	_ routing.TableReporter      = (*Router)(nil)
+	_ routing.ProvideStopper     = (*Router)(nil)
 )
 
 // New starts a one-hop router on h: it registers the stream handler and the
@@ -468,6 +469,14 @@ func infos(ms []member) []peer.AddrInfo {
 
 func distanceText(key, k routing.Key) string {
 	return fmt.Sprintf("2^%.1f", routing.RingDistance(key, k).Log2())
+}
+
+// StopProviding forgets key: it is no longer republished. Records already stored on the
+// owners expire after ProviderTTL.
+func (r *Router) StopProviding(key routing.Key) {
+	r.mu.Lock()
+	delete(r.provided, key)
+	r.mu.Unlock()
 }
 
 // Provide looks up the key's owners and stores this node as a provider on each of

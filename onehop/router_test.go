@@ -393,3 +393,26 @@ func TestSuspectRechecked(t *testing.T) {
 		t.Fatal("a dead member that failed its rechecks is no longer suspected")
 	}
 }
+
+// TestStopProviding: a provided key is republished until StopProviding drops it.
+func TestStopProviding(t *testing.T) {
+	c := newCluster(t, 3)
+	r := c.routers[0]
+	key := randomKey(rand.New(rand.NewPCG(13, 14)))
+	if _, err := r.Provide(context.Background(), key); err != nil {
+		t.Fatal(err)
+	}
+	republished := func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		_, ok := r.provided[key]
+		return ok
+	}
+	if !republished() {
+		t.Fatal("a provided key is not in the republish set")
+	}
+	r.StopProviding(key)
+	if republished() {
+		t.Fatal("StopProviding left the key in the republish set")
+	}
+}

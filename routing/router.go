@@ -42,6 +42,13 @@ type MembershipListener interface {
 	PeerDown(id peer.ID)
 }
 
+// ProvideStopper is implemented by routers that re-announce the keys they provided
+// (republish, reprovide): StopProviding drops key from that set, for content that has
+// left the store. Records already stored on other nodes expire on their own.
+type ProvideStopper interface {
+	StopProviding(key Key)
+}
+
 // TableReporter is implemented by routers that can show their routing state.
 type TableReporter interface {
 	RoutingTable() Table
