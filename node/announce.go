@@ -36,6 +36,7 @@ type storeAnnouncer struct {
 	peers   map[peer.ID]struct{}
 	running bool // an announcement is under way
 	again   bool // the node was cut off and rejoined during it: announce once more
+	closed  bool // the node is closing: start nothing (content.wg is being waited on)
 }
 
 var _ routing.MembershipListener = (*storeAnnouncer)(nil)
@@ -45,7 +46,16 @@ func (n *Node) startAnnouncer() {
 	if n.content.store == nil || n.contentRouter() == nil {
 		return
 	}
-	n.AddMembershipListener(&storeAnnouncer{n: n, peers: make(map[peer.ID]struct{})})
+	a := &storeAnnouncer{n: n, peers: make(map[peer.ID]struct{})}
+	n.AddMembershipListener(a)
+	// Registered after the content state's closer, so it runs first: gossip may still
+	// deliver a PeerUp while that closer waits for content.wg.
+	n.onClose(func() error {
+		a.mu.Lock()
+		a.closed = true
+		a.mu.Unlock()
+		return nil
+	})
 }
 
 // PeerUp counts the peer and, when it is the only one, starts an announcement.
@@ -56,7 +66,7 @@ func (a *storeAnnouncer) PeerUp(info peer.AddrInfo) {
 		return
 	}
 	a.peers[info.ID] = struct{}{}
-	if len(a.peers) != 1 {
+	if len(a.peers) != 1 || a.closed {
 		return
 	}
 	if a.running {
