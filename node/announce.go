@@ -1,8 +1,8 @@
 package node
 
 import (
-	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -127,8 +127,7 @@ func (a *storeAnnouncer) announce() {
 	}
 	r := n.contentRouter()
 	var (
-		mu     sync.Mutex
-		failed int
+		failed atomic.Int64
 		wg     sync.WaitGroup
 		work   = make(chan blockstore.ContentInfo)
 	)
@@ -137,14 +136,9 @@ func (a *storeAnnouncer) announce() {
 		go func() {
 			defer wg.Done()
 			for info := range work {
-				pctx, cancel := context.WithTimeout(ctx, n.cfg.Content.ProvideTimeout.Std())
-				_, err := r.Provide(pctx, info.ID.Key())
-				cancel()
-				if err != nil {
+				if err := n.provideOnce(r, info.ID); err != nil {
 					log.Debug("announcing stored content failed", "id", info.ID.String(), "router", r.Name(), "err", err)
-					mu.Lock()
-					failed++
-					mu.Unlock()
+					failed.Add(1)
 				}
 			}
 		}()
@@ -162,8 +156,8 @@ feed:
 	if ctx.Err() != nil {
 		return
 	}
-	if failed > 0 {
-		log.Warn("announced stored content", "router", r.Name(), "contents", len(servable), "failed", failed)
+	if failed.Load() > 0 {
+		log.Warn("announced stored content", "router", r.Name(), "contents", len(servable), "failed", failed.Load())
 		return
 	}
 	log.Info("announced stored content", "router", r.Name(), "contents", len(servable))

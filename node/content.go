@@ -304,15 +304,22 @@ func (n *Node) provide(id content.ID) {
 	n.content.wg.Add(1)
 	go func() {
 		defer n.content.wg.Done()
-		ctx, cancel := context.WithTimeout(n.content.ctx, n.cfg.Content.ProvideTimeout.Std())
-		defer cancel()
 		log := n.Logger("content")
-		if _, err := r.Provide(ctx, id.Key()); err != nil {
+		if err := n.provideOnce(r, id); err != nil {
 			log.Warn("announcing content failed", "id", id.String(), "router", r.Name(), "err", err)
 			return
 		}
 		log.Info("announced content", "id", id.String(), "router", r.Name())
 	}()
+}
+
+// provideOnce announces id through r, within content.provide_timeout and until the node
+// closes.
+func (n *Node) provideOnce(r routing.Router, id content.ID) error {
+	ctx, cancel := context.WithTimeout(n.content.ctx, n.cfg.Content.ProvideTimeout.Std())
+	defer cancel()
+	_, err := r.Provide(ctx, id.Key())
+	return err
 }
 
 // AddOptions configures (*Node).Add.
