@@ -182,10 +182,35 @@ func (g *Gossip) outdoOwnRecord(seen NodeMeta, raw []byte) {
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
-		if err := g.ml.UpdateNode(time.Second); err != nil {
-			g.logger.Debug("re-signed metadata not yet broadcast", "err", err)
-		}
+		g.announceMeta()
 	}()
+}
+
+// announceMeta has memberlist announce our current metadata. memberlist's
+// UpdateNode takes its incarnation number before it takes its node lock, so a
+// refutation in between (likely just after a restart, when the others still
+// hold our old state) makes it drop the update silently: check that it took,
+// and try again a few times.
+func (g *Gossip) announceMeta() {
+	g.mu.Lock()
+	ml := g.ml
+	g.mu.Unlock()
+	if ml == nil {
+		return // still in New, which announces what is current once memberlist runs
+	}
+	for attempt := 0; attempt < 5; attempt++ {
+		if err := ml.UpdateNode(time.Second); err != nil {
+			g.logger.Debug("metadata update not yet broadcast", "err", err)
+		}
+		g.mu.Lock()
+		r, want, closed := g.members[g.name], g.issued, g.closed
+		took := r != nil && r.issued >= want
+		g.mu.Unlock()
+		if took || closed {
+			return
+		}
+	}
+	g.logger.Warn("memberlist did not take our new metadata after 5 tries")
 }
 
 // refuse counts a refused member and logs it, once per member and reason per

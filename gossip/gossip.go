@@ -274,7 +274,16 @@ func New(cfg Config, key crypto.PrivKey, addrs []ma.Multiaddr) (*Gossip, error) 
 		_ = transport.Shutdown()
 		return nil, fmt.Errorf("gossip: start memberlist: %w", err)
 	}
-	g.ml = ml
+	g.mu.Lock()
+	g.ml = ml // memberlist may already call our delegates: they read g.ml under g.mu
+	self := g.members[g.name]
+	stale := self == nil || self.issued < g.issued
+	g.mu.Unlock()
+	if stale {
+		// We re-signed while memberlist was starting (it already heard a newer
+		// record of ours from the others): announce the current one.
+		g.announceMeta()
+	}
 	if ln := ml.LocalNode(); !g.signedForAnnounced(ln) {
 		// The transport answered differently the second time (an interface
 		// changed in between): sign what memberlist actually announces.
@@ -287,7 +296,7 @@ func New(cfg Config, key crypto.PrivKey, addrs []ma.Multiaddr) (*Gossip, error) 
 			}
 			g.mu.Unlock()
 			if err == nil {
-				_ = ml.UpdateNode(time.Second)
+				g.announceMeta()
 			}
 		}
 	}
@@ -465,9 +474,7 @@ func (g *Gossip) SetAddrs(addrs []ma.Multiaddr) error {
 	g.mu.Unlock()
 	// UpdateNode waits for the broadcast to go out; the change is already applied
 	// locally, so a timeout only means the others hear of it a little later.
-	if err := g.ml.UpdateNode(time.Second); err != nil {
-		g.logger.Debug("address update not yet broadcast", "err", err)
-	}
+	g.announceMeta()
 	return nil
 }
 

@@ -73,7 +73,7 @@ func (g *Gossip) JoinStatus() JoinStatus {
 	case others > 0:
 		st.State, st.Joined = JoinJoined, true
 	case g.join.lastErr != nil:
-		st.State, st.Reason = JoinJoining, "no member answered: "+g.join.lastErr.Error()
+		st.State, st.Reason = JoinJoining, g.join.lastErr.Error()
 	case len(st.Seeds) > 0 && !g.join.succeeded:
 		st.State, st.Reason = JoinJoining, "joining "+strings.Join(st.Seeds, ",")+": first attempt under way"
 	case g.join.hadOthers || g.join.succeeded:

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"net/netip"
 	"slices"
 	"testing"
 	"testing/synctest"
@@ -338,5 +339,67 @@ func TestDeadMemberComesBackAtNewAddress(t *testing.T) {
 		}, all...)
 		t.Logf("back at the new address on every member after %v (fake time)", time.Since(start))
 		nodes = all
+	})
+}
+
+// A member whose earlier life signed a record with a clock ahead of today's (the
+// clock was stepped back between runs) restarts with a record the others find
+// older than what they saw. It notices its own newer record in the gossip it
+// merges, re-signs past it and is taken back.
+func TestRestartAfterClockWentBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		net_ := NewMemNetwork()
+		const victimAddr = "10.9.9.9:7946"
+		victimKey := newKey(t)
+		nodes, victim := replayCluster(t, net_, victimAddr, victimKey, nil)
+		defer func() { shutdownAll(nodes) }()
+		name := victim.Local().Name
+		// The earlier life's clock: an hour ahead. Its record reaches everyone.
+		ahead := uint64(time.Now().Add(time.Hour).UnixNano())
+		future, err := SignMeta(name, victimKey, netip.MustParseAddrPort(victimAddr), ahead, testAddrs(t, 7))
+		if err != nil {
+			t.Fatal(err)
+		}
+		victim.mu.Lock()
+		victim.meta, victim.issued = future, ahead
+		victim.mu.Unlock()
+		if err := victim.ml.UpdateNode(time.Second); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 30*time.Second, "the record from the clock ahead everywhere", func() bool {
+			for _, g := range nodes {
+				g.mu.Lock()
+				r := g.members[name]
+				ok := r != nil && r.issued == ahead
+				g.mu.Unlock()
+				if !ok {
+					return false
+				}
+			}
+			return true
+		})
+		_ = victim.Shutdown()
+
+		back := memNodeAt(t, net_, victimAddr, victimKey, nil)
+		if back.issued >= ahead {
+			t.Fatal("test broken: the restarted node's clock is not behind")
+		}
+		if _, err := back.Join([]string{nodes[0].BoundAddr()}); err != nil {
+			t.Fatal(err)
+		}
+		all := append(slices.Clone(nodes), back)
+		nodes = all
+		waitFor(t, 90*time.Second, "restarted victim alive everywhere with a record past the earlier one", func() bool {
+			for _, g := range nodes[:3] {
+				g.mu.Lock()
+				r := g.members[name]
+				ok := r != nil && r.State == StateAlive && r.issued > ahead
+				g.mu.Unlock()
+				if !ok {
+					return false
+				}
+			}
+			return true
+		}, nodes...)
 	})
 }
