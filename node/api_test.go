@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"github.com/dhtnode/dhtnode/client"
 	"io"
 	"net"
 	"net/http"
@@ -109,7 +110,7 @@ func TestAPIMetricsAndClient(t *testing.T) {
 		}
 	}
 
-	c := NewClient(n.APIAddr())
+	c := client.New(n.APIAddr())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	id, err := c.ID(ctx)
@@ -148,9 +149,9 @@ func TestClientNoDaemon(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now
-	_, err = NewClient(addr).ID(context.Background())
-	if !errors.Is(err, ErrNoDaemon) {
-		t.Errorf("got %v, want ErrNoDaemon", err)
+	_, err = client.New(addr).ID(context.Background())
+	if !errors.Is(err, client.ErrNoDaemon) {
+		t.Errorf("got %v, want client.ErrNoDaemon", err)
 	}
 }
 

@@ -331,20 +331,6 @@ type AddOptions struct {
 	Progress func(content.AddProgress)
 }
 
-// AddResult describes added content.
-type AddResult struct {
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-	Kind      string `json:"kind"`
-	Size      int64  `json:"size"`
-	Files     int    `json:"files"`
-	Pieces    int    `json:"pieces"`
-	PieceSize int64  `json:"piece_size"`
-	Pinned    bool   `json:"pinned"`
-	// Elapsed is the time the add took, in seconds.
-	Elapsed float64 `json:"elapsed"`
-}
-
 // Add reads a file (or a directory with Recursive) at path on this machine, stores its
 // pieces and manifest, pins it unless NoPin, and announces it through the router in the
 // background.
@@ -379,19 +365,6 @@ type GetOptions struct {
 	From []string
 	// Progress, if set, is called from one goroutine a few times a second.
 	Progress func(exchange.Progress)
-}
-
-// GetResult describes a finished get.
-type GetResult struct {
-	ID      string         `json:"id"`
-	Name    string         `json:"name"`
-	Output  string         `json:"output,omitempty"`
-	Size    int64          `json:"size"`
-	Pieces  int            `json:"pieces"`
-	Resumed int            `json:"resumed"`
-	Fetched map[string]int `json:"fetched"` // pieces per provider peer ID
-	Bad     map[string]int `json:"bad,omitempty"`
-	Elapsed float64        `json:"elapsed"` // seconds
 }
 
 // Get fetches content into the store (resuming from the pieces already there) and, with
@@ -478,32 +451,6 @@ func (n *Node) Cat(ctx context.Context, id content.ID, w io.Writer) error {
 	return n.content.store.WriteFile(ctx, id, 0, w)
 }
 
-// FileInfo is one file of ContentInfo.
-type FileInfo struct {
-	Path   string `json:"path"`
-	Size   int64  `json:"size"`
-	Root   string `json:"root"` // Merkle root (BEP 52 pieces root) in hex; "" for an empty file
-	Pieces int    `json:"pieces"`
-	Have   int    `json:"have"` // pieces held locally
-}
-
-// ContentInfo is what info prints: the manifest and how much of it is held locally.
-type ContentInfo struct {
-	ID        string     `json:"id"`
-	Name      string     `json:"name"`
-	Kind      string     `json:"kind"`
-	Size      int64      `json:"size"`
-	PieceSize int64      `json:"piece_size"`
-	Pieces    int        `json:"pieces"`
-	Have      int        `json:"have"`
-	Pinned    bool       `json:"pinned"`
-	Local     bool       `json:"local"` // the manifest is in the local store (info of remote content stores nothing)
-	Files     []FileInfo `json:"files"`
-	// Linked is where the bytes are when they live in a get's output instead of piece
-	// files: the node serves them from there, so moving or editing it loses them.
-	Linked string `json:"linked,omitempty"`
-}
-
 // Info describes content: from the local store, else by fetching its manifest from the
 // given providers or the router.
 func (n *Node) Info(ctx context.Context, idStr string, from []string) (ContentInfo, error) {
@@ -563,19 +510,6 @@ func (n *Node) Info(ctx context.Context, idStr string, from []string) (ContentIn
 		out.Files = append(out.Files, fi)
 	}
 	return out, nil
-}
-
-// ListEntry is one line of ls.
-type ListEntry struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	Kind     string `json:"kind"`
-	Size     int64  `json:"size"`
-	Pieces   int    `json:"pieces"`
-	Have     int    `json:"have"`
-	Complete bool   `json:"complete"`
-	Pinned   bool   `json:"pinned"`
-	Linked   string `json:"linked,omitempty"` // as in ContentInfo: the get output the bytes are in
 }
 
 // List describes all local content (complete and partial).
@@ -645,13 +579,6 @@ func (n *Node) Pins() ([]string, error) {
 	return out, nil
 }
 
-// GCReport is what repo gc removed.
-type GCReport struct {
-	RemovedContents int   `json:"removed_contents"` // unpinned manifests
-	RemovedPieces   int   `json:"removed_pieces"`
-	RemovedBytes    int64 `json:"removed_bytes"`
-}
-
 // RepoGC removes unpinned content and unused pieces, and tells the routers to stop
 // re-announcing the removed content (as kubo's reprovider announces only what the
 // blockstore holds): a getter would find us and be told we lack it.
@@ -670,22 +597,6 @@ func (n *Node) RepoGC(ctx context.Context) (GCReport, error) {
 	return GCReport{RemovedContents: r.RemovedContents, RemovedPieces: r.RemovedPieces, RemovedBytes: r.RemovedBytes}, err
 }
 
-// RepoStatInfo is what repo stat prints.
-type RepoStatInfo struct {
-	Dir          string `json:"dir"`
-	Contents     int    `json:"contents"` // stored manifests
-	Pinned       int    `json:"pinned"`
-	Pieces       int    `json:"pieces"` // piece files (identical pieces stored once)
-	PieceBytes   int64  `json:"piece_bytes"`
-	Quarantined  int    `json:"quarantined"` // corrupt piece files moved aside
-	MetadataSize int64  `json:"metadata_bytes"`
-	// Linked counts the contents whose bytes are in a get's output rather than piece files,
-	// and LinkedBytes the bytes held there: without them a node that got content would
-	// seem to hold nothing.
-	Linked      int   `json:"linked,omitempty"`
-	LinkedBytes int64 `json:"linked_bytes,omitempty"`
-}
-
 // RepoStat counts what the blockstore holds.
 func (n *Node) RepoStat() (RepoStatInfo, error) {
 	if err := n.contentReady(); err != nil {
@@ -694,16 +605,6 @@ func (n *Node) RepoStat() (RepoStatInfo, error) {
 	s, err := n.content.store.Stat()
 	return RepoStatInfo{Dir: s.Dir, Contents: s.Contents, Pinned: s.Pinned, Pieces: s.Pieces, PieceBytes: s.PieceBytes,
 		Quarantined: s.Quarantined, MetadataSize: s.MetadataSize, Linked: s.Linked, LinkedBytes: s.LinkedBytes}, err
-}
-
-// VerifyReport is the result of repo verify in printable form.
-type VerifyReport struct {
-	Checked    int      `json:"checked"`    // piece files and linked pieces hashed
-	Corrupt    []string `json:"corrupt"`    // piece IDs; piece files among them are now quarantined
-	Incomplete []string `json:"incomplete"` // pinned content IDs missing pieces (get refetches them)
-	// CorruptLinked are the pieces of Corrupt read from a get's output (edited since): they
-	// are only marked missing, never quarantined, because the file is the user's.
-	CorruptLinked []string `json:"corrupt_linked,omitempty"`
 }
 
 // RepoVerify rehashes every stored piece, in piece files and in linked files.

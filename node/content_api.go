@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/dhtnode/dhtnode/client"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -16,15 +17,15 @@ import (
 	"github.com/dhtnode/dhtnode/exchange"
 )
 
-// Content endpoints (all under APIPrefix):
+// Content endpoints (all under client.APIPrefix):
 //
-//	POST content/add        AddRequest → NDJSON AddEvent lines (progress…, then result or error)
-//	POST content/get        GetRequest → NDJSON GetEvent lines (progress…, then result or error)
+//	POST content/add        client.AddRequest → NDJSON client.AddEvent lines (progress…, then result or error)
+//	POST content/get        client.GetRequest → NDJSON client.GetEvent lines (progress…, then result or error)
 //	GET  content/cat?id=ID[&from=MULTIADDR…]   the file's bytes (Content-Length set)
 //	GET  content/info?id=ID[&from=MULTIADDR…]  ContentInfo
 //	GET  content/ls                            []ListEntry
-//	POST content/pin/add    IDRequest → StatusResponse (fetches content that is not local)
-//	POST content/pin/rm     IDRequest → StatusResponse
+//	POST content/pin/add    client.IDRequest → client.StatusResponse (fetches content that is not local)
+//	POST content/pin/rm     client.IDRequest → client.StatusResponse
 //	GET  content/pin/ls                        []string
 //	POST repo/gc            → GCReport
 //	GET  repo/stat          → RepoStatInfo
@@ -33,46 +34,6 @@ import (
 // Progress streams are newline-delimited JSON (Content-Type application/x-ndjson), flushed
 // as they go, so a client can draw a progress bar; the last line carries the result or the
 // error. Closing the request cancels the add or get.
-
-// AddRequest is the body of POST content/add. Path is read by the daemon, so it must be
-// absolute (the CLI resolves it against its working directory).
-type AddRequest struct {
-	Path      string `json:"path"`
-	Recursive bool   `json:"recursive,omitempty"`
-	NoPin     bool   `json:"no_pin,omitempty"`
-	PieceSize int64  `json:"piece_size,omitempty"`
-}
-
-// AddEvent is one line of the content/add stream.
-type AddEvent struct {
-	Progress *content.AddProgress `json:"progress,omitempty"`
-	Result   *AddResult           `json:"result,omitempty"`
-	Error    string               `json:"error,omitempty"`
-}
-
-// GetRequest is the body of POST content/get. Output (absolute) names the file or directory
-// to create; OutputDir (absolute) creates the content under its own name there; neither
-// fetches into the store only.
-type GetRequest struct {
-	ID        string   `json:"id"`
-	Output    string   `json:"output,omitempty"`
-	OutputDir string   `json:"output_dir,omitempty"`
-	From      []string `json:"from,omitempty"`
-}
-
-// GetEvent is one line of the content/get stream.
-type GetEvent struct {
-	Progress *exchange.Progress `json:"progress,omitempty"`
-	Result   *GetResult         `json:"result,omitempty"`
-	Error    string             `json:"error,omitempty"`
-}
-
-// IDRequest names one content; From optionally names providers (pin add fetches content
-// that is not local).
-type IDRequest struct {
-	ID   string   `json:"id"`
-	From []string `json:"from,omitempty"`
-}
 
 // contentStatus maps content errors to HTTP statuses.
 func contentStatus(err error) int {
@@ -123,8 +84,8 @@ func absPath(what, p string) error {
 }
 
 func registerContentAPI(n *Node, mux *http.ServeMux) {
-	mux.HandleFunc("POST "+APIPrefix+"content/add", func(w http.ResponseWriter, r *http.Request) {
-		var req AddRequest
+	mux.HandleFunc("POST "+client.APIPrefix+"content/add", func(w http.ResponseWriter, r *http.Request) {
+		var req client.AddRequest
 		if !decodeJSON(w, r, &req) {
 			return
 		}
@@ -142,18 +103,18 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 			Progress: func(p content.AddProgress) {
 				if now := time.Now(); now.Sub(last) >= 100*time.Millisecond {
 					last = now
-					out.send(AddEvent{Progress: &p})
+					out.send(client.AddEvent{Progress: &p})
 				}
 			}})
 		if err != nil {
-			out.send(AddEvent{Error: err.Error()})
+			out.send(client.AddEvent{Error: err.Error()})
 			return
 		}
-		out.send(AddEvent{Result: &res})
+		out.send(client.AddEvent{Result: &res})
 	})
 
-	mux.HandleFunc("POST "+APIPrefix+"content/get", func(w http.ResponseWriter, r *http.Request) {
-		var req GetRequest
+	mux.HandleFunc("POST "+client.APIPrefix+"content/get", func(w http.ResponseWriter, r *http.Request) {
+		var req client.GetRequest
 		if !decodeJSON(w, r, &req) {
 			return
 		}
@@ -169,21 +130,21 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 			// The name comes from the manifest (one path component, checked by content).
 			info, err := n.Info(r.Context(), req.ID, req.From)
 			if err != nil {
-				out.send(GetEvent{Error: err.Error()})
+				out.send(client.GetEvent{Error: err.Error()})
 				return
 			}
 			output = filepath.Join(req.OutputDir, info.Name)
 		}
 		res, err := n.Get(r.Context(), req.ID, GetOptions{Output: output, From: req.From,
-			Progress: func(p exchange.Progress) { out.send(GetEvent{Progress: &p}) }})
+			Progress: func(p exchange.Progress) { out.send(client.GetEvent{Progress: &p}) }})
 		if err != nil {
-			out.send(GetEvent{Error: err.Error()})
+			out.send(client.GetEvent{Error: err.Error()})
 			return
 		}
-		out.send(GetEvent{Result: &res})
+		out.send(client.GetEvent{Result: &res})
 	})
 
-	mux.HandleFunc("GET "+APIPrefix+"content/cat", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+client.APIPrefix+"content/cat", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		id, size, err := n.CatSize(r.Context(), q.Get("id"), q["from"])
 		if err != nil {
@@ -200,7 +161,7 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		}
 	})
 
-	mux.HandleFunc("GET "+APIPrefix+"content/info", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+client.APIPrefix+"content/info", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		info, err := n.Info(r.Context(), q.Get("id"), q["from"])
 		if err != nil {
@@ -210,7 +171,7 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, info)
 	})
 
-	mux.HandleFunc("GET "+APIPrefix+"content/ls", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+client.APIPrefix+"content/ls", func(w http.ResponseWriter, r *http.Request) {
 		list, err := n.List()
 		if err != nil {
 			writeError(w, contentStatus(err), err)
@@ -219,9 +180,9 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, list)
 	})
 
-	pinCall := func(f func(context.Context, IDRequest) error, done string) http.HandlerFunc {
+	pinCall := func(f func(context.Context, client.IDRequest) error, done string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			var req IDRequest
+			var req client.IDRequest
 			if !decodeJSON(w, r, &req) {
 				return
 			}
@@ -229,16 +190,16 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 				writeError(w, contentStatus(err), err)
 				return
 			}
-			writeJSON(w, http.StatusOK, StatusResponse{Status: done})
+			writeJSON(w, http.StatusOK, client.StatusResponse{Status: done})
 		}
 	}
-	mux.HandleFunc("POST "+APIPrefix+"content/pin/add", pinCall(func(ctx context.Context, req IDRequest) error {
+	mux.HandleFunc("POST "+client.APIPrefix+"content/pin/add", pinCall(func(ctx context.Context, req client.IDRequest) error {
 		return n.Pin(ctx, req.ID, req.From)
 	}, "pinned"))
-	mux.HandleFunc("POST "+APIPrefix+"content/pin/rm", pinCall(func(_ context.Context, req IDRequest) error {
+	mux.HandleFunc("POST "+client.APIPrefix+"content/pin/rm", pinCall(func(_ context.Context, req client.IDRequest) error {
 		return n.Unpin(req.ID)
 	}, "unpinned"))
-	mux.HandleFunc("GET "+APIPrefix+"content/pin/ls", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+client.APIPrefix+"content/pin/ls", func(w http.ResponseWriter, r *http.Request) {
 		pins, err := n.Pins()
 		if err != nil {
 			writeError(w, contentStatus(err), err)
@@ -247,7 +208,7 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, pins)
 	})
 
-	mux.HandleFunc("POST "+APIPrefix+"repo/gc", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST "+client.APIPrefix+"repo/gc", func(w http.ResponseWriter, r *http.Request) {
 		res, err := n.RepoGC(r.Context())
 		if err != nil {
 			writeError(w, contentStatus(err), err)
@@ -255,7 +216,7 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, res)
 	})
-	mux.HandleFunc("GET "+APIPrefix+"repo/stat", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+client.APIPrefix+"repo/stat", func(w http.ResponseWriter, r *http.Request) {
 		res, err := n.RepoStat()
 		if err != nil {
 			writeError(w, contentStatus(err), err)
@@ -263,7 +224,7 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, res)
 	})
-	mux.HandleFunc("POST "+APIPrefix+"repo/verify", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST "+client.APIPrefix+"repo/verify", func(w http.ResponseWriter, r *http.Request) {
 		res, err := n.RepoVerify(r.Context())
 		if err != nil {
 			writeError(w, contentStatus(err), err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/dhtnode/dhtnode/client"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -18,7 +19,7 @@ const (
 	ConfigFile = "config.json"
 	KeyFile    = "identity.key"
 	LockFile   = "repo.lock"
-	APIFile    = "api"
+	APIFile    = client.APIFile
 )
 
 // EnvRepoPath names the environment variable that overrides the repo directory.
@@ -32,8 +33,6 @@ var (
 	ErrNoRepo = errors.New("repo not initialised")
 	// ErrRepoLocked: another live process holds the repo lock; see *LockedError.
 	ErrRepoLocked = errors.New("repo is locked")
-	// ErrNoAPIFile: no daemon has written its API address into the repo.
-	ErrNoAPIFile = errors.New("no API address file")
 )
 
 // LockedError says which process holds a repo. It wraps ErrRepoLocked.
@@ -267,19 +266,6 @@ func readPID(f *os.File) (int, error) {
 // WriteAPIAddr records the API's host:port so the CLI can find the daemon.
 func (r *Repo) WriteAPIAddr(addr string) error {
 	return writeFileAtomic(r.file(APIFile), []byte(addr+"\n"), 0o600)
-}
-
-// ReadAPIAddr returns the API address a running daemon wrote into the repo at
-// path, or an error wrapping ErrNoAPIFile.
-func ReadAPIAddr(path string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(path, APIFile))
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("%s: %w", path, ErrNoAPIFile)
-		}
-		return "", err
-	}
-	return strings.TrimSpace(string(b)), nil
 }
 
 // writeFileAtomic writes via a temporary file and rename, so readers never see

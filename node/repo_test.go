@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"github.com/dhtnode/dhtnode/client"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -118,7 +119,7 @@ func TestRepoLockExcludesSecondHolder(t *testing.T) {
 	if err := a.Unlock(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadAPIAddr(path); !errors.Is(err, ErrNoAPIFile) {
+	if _, err := client.ReadAPIAddr(path); !errors.Is(err, client.ErrNoAPIFile) {
 		t.Errorf("unlock should remove the api file: %v", err)
 	}
 	if err := b.Lock(); err != nil {

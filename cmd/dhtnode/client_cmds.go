@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/dhtnode/dhtnode/client"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/dhtnode/dhtnode/node"
 	"github.com/spf13/cobra"
 )
 
@@ -19,7 +19,7 @@ func newIDCmd(g *globals) *cobra.Command {
 		Short: "Show the daemon's peer ID, gossip address and bound listen addresses",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := queryAndPrint(cmd, g, format, 10*time.Second, (*node.Client).ID, printIDInfo)
+			_, err := queryAndPrint(cmd, g, format, 10*time.Second, (*client.Client).ID, printIDInfo)
 			return err
 		},
 	}
@@ -28,7 +28,7 @@ func newIDCmd(g *globals) *cobra.Command {
 }
 
 // printIDInfo is id's text output.
-func printIDInfo(w io.Writer, info node.IDInfo) error {
+func printIDInfo(w io.Writer, info client.IDInfo) error {
 	fmt.Fprintf(w, "peer id:  %s\n", info.PeerID)
 	fmt.Fprintf(w, "gossip:   %s\n", info.GossipAddr)
 	if info.GossipBind != info.GossipAddr {
@@ -54,7 +54,7 @@ func newMembersCmd(g *globals) *cobra.Command {
 		Short: "List cluster members and their state (alive, suspect, dead, left)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := queryAndPrint(cmd, g, format, 10*time.Second, (*node.Client).Members, printMembers)
+			_, err := queryAndPrint(cmd, g, format, 10*time.Second, (*client.Client).Members, printMembers)
 			return err
 		},
 	}
@@ -63,7 +63,7 @@ func newMembersCmd(g *globals) *cobra.Command {
 }
 
 // printMembers is members' text output: one table row per member.
-func printMembers(w io.Writer, members []node.MemberInfo) error {
+func printMembers(w io.Writer, members []client.MemberInfo) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tADDRESS\tSTATE\tPEER ID")
 	for _, m := range members {
@@ -93,7 +93,7 @@ cluster. It fails if none of them answers. (To keep retrying in the background
 instead, start the daemon with --join.)`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return callDaemon(cmd, g, 60*time.Second, func(c *node.Client, ctx context.Context) error {
+			return callDaemon(cmd, g, 60*time.Second, func(c *client.Client, ctx context.Context) error {
 				n, err := c.Join(ctx, args)
 				if err != nil {
 					return err
@@ -113,7 +113,7 @@ func newLeaveCmd(g *globals) *cobra.Command {
 (not failed) and stop trying to reconnect to it, then stops the daemon.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := callDaemon(cmd, g, 30*time.Second, (*node.Client).Leave); err != nil {
+			if err := callDaemon(cmd, g, 30*time.Second, (*client.Client).Leave); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "left the cluster; daemon stopping")
@@ -131,7 +131,7 @@ it failed and keep trying to reconnect, so it rejoins by itself when restarted
 (use this for restarts; use "leave" to go away for good).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := callDaemon(cmd, g, 10*time.Second, (*node.Client).Shutdown); err != nil {
+			if err := callDaemon(cmd, g, 10*time.Second, (*client.Client).Shutdown); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "daemon stopping")

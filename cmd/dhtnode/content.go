@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dhtnode/dhtnode/client"
 	"io"
 	"os"
 	"os/signal"
@@ -19,7 +20,6 @@ import (
 
 	"github.com/dhtnode/dhtnode/content"
 	"github.com/dhtnode/dhtnode/exchange"
-	"github.com/dhtnode/dhtnode/node"
 )
 
 // contentCommands are the content commands: add, get, cat, info, ls, pin, repo.
@@ -98,12 +98,12 @@ nothing and needing no daemon. A progress bar is drawn on stderr when it is a te
 					_ = bar.Finish()
 				}
 			}()
-			var res node.AddResult
+			var res client.AddResult
 			if onlyHash {
 				res, err = hashOnly(cmd, path, recursive, pieceSize, progress)
 			} else {
-				req := node.AddRequest{Path: path, Recursive: recursive, NoPin: !pin, PieceSize: pieceSize}
-				err = callDaemon(cmd, g, longCall, func(c *node.Client, ctx context.Context) (err error) {
+				req := client.AddRequest{Path: path, Recursive: recursive, NoPin: !pin, PieceSize: pieceSize}
+				err = callDaemon(cmd, g, longCall, func(c *client.Client, ctx context.Context) (err error) {
 					res, err = c.Add(ctx, req, progress)
 					return err
 				})
@@ -137,14 +137,14 @@ nothing and needing no daemon. A progress bar is drawn on stderr when it is a te
 }
 
 // hashOnly is add -n: computed in this process, no daemon involved.
-func hashOnly(cmd *cobra.Command, path string, recursive bool, pieceSize int64, progress func(content.AddProgress)) (node.AddResult, error) {
+func hashOnly(cmd *cobra.Command, path string, recursive bool, pieceSize int64, progress func(content.AddProgress)) (client.AddResult, error) {
 	start := time.Now()
 	res, err := content.Add(cmd.Context(), path, content.AddOptions{Recursive: recursive, PieceSize: pieceSize, Progress: progress})
 	if err != nil {
-		return node.AddResult{}, err
+		return client.AddResult{}, err
 	}
 	m := res.Manifest
-	return node.AddResult{ID: res.ID.String(), Name: m.Name, Kind: string(m.Kind), Size: m.Size, Files: len(m.Files),
+	return client.AddResult{ID: res.ID.String(), Name: m.Name, Kind: string(m.Kind), Size: m.Size, Files: len(m.Files),
 		Pieces: m.NumPieces(), PieceSize: m.PieceSize, Elapsed: time.Since(start).Seconds()}, nil
 }
 
@@ -170,7 +170,7 @@ terminal.`,
 			if err := checkFormat(format); err != nil {
 				return err
 			}
-			req := node.GetRequest{ID: args[0], From: from}
+			req := client.GetRequest{ID: args[0], From: from}
 			if output != "" {
 				abs, err := filepath.Abs(output)
 				if err != nil {
@@ -205,8 +205,8 @@ terminal.`,
 				bar.Describe(fmt.Sprintf("get %s (%d peers)", p.Name, p.Peers))
 				_ = bar.Set64(p.Bytes)
 			}
-			var res node.GetResult
-			err := callDaemon(cmd, g, longCall, func(c *node.Client, ctx context.Context) (err error) {
+			var res client.GetResult
+			err := callDaemon(cmd, g, longCall, func(c *client.Client, ctx context.Context) (err error) {
 				res, err = c.Get(ctx, req, progress)
 				return err
 			})
@@ -251,7 +251,7 @@ func newCatCmd(g *globals) *cobra.Command {
 read. Content not stored locally is fetched first (--from MULTIADDR, else the router).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return callDaemon(cmd, g, longCall, func(c *node.Client, ctx context.Context) error {
+			return callDaemon(cmd, g, longCall, func(c *client.Client, ctx context.Context) error {
 				_, err := c.Cat(ctx, args[0], from, cmd.OutOrStdout())
 				return err
 			})
@@ -270,7 +270,9 @@ func newInfoCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, err := queryAndPrint(cmd, g, format, 2*time.Minute,
-				func(c *node.Client, ctx context.Context) (node.ContentInfo, error) { return c.Info(ctx, args[0], from) },
+				func(c *client.Client, ctx context.Context) (client.ContentInfo, error) {
+					return c.Info(ctx, args[0], from)
+				},
 				printContentInfo)
 			return err
 		},
@@ -281,7 +283,7 @@ func newInfoCmd(g *globals) *cobra.Command {
 }
 
 // printContentInfo is info's text output: the manifest, then a row per file.
-func printContentInfo(w io.Writer, info node.ContentInfo) error {
+func printContentInfo(w io.Writer, info client.ContentInfo) error {
 	fmt.Fprintf(w, "id:          %s\n", info.ID)
 	fmt.Fprintf(w, "name:        %s\n", info.Name)
 	fmt.Fprintf(w, "kind:        %s\n", info.Kind)
@@ -313,7 +315,7 @@ func newLsCmd(g *globals) *cobra.Command {
 		Short: "List local content (complete and partial downloads)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := queryAndPrint(cmd, g, format, time.Minute, (*node.Client).List, printContentList)
+			_, err := queryAndPrint(cmd, g, format, time.Minute, (*client.Client).List, printContentList)
 			return err
 		},
 	}
@@ -324,7 +326,7 @@ func newLsCmd(g *globals) *cobra.Command {
 // printContentList is ls's text output: a row per content, partial ones with the
 // pieces held, and where the data is: "store" (piece files) or the get output it is
 // linked to. DATA is last because a path can be long.
-func printContentList(w io.Writer, list []node.ListEntry) error {
+func printContentList(w io.Writer, list []client.ListEntry) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tKIND\tSIZE\tHELD\tPINNED\tDATA")
 	for _, e := range list {
@@ -347,7 +349,7 @@ func newPinCmd(g *globals) *cobra.Command {
 		Short: "Pin, unpin and list pinned content (pinned content survives repo gc)",
 	}
 	var from []string
-	simple := func(use, short, done string, call func(*node.Client, *cobra.Command, string) error) *cobra.Command {
+	simple := func(use, short, done string, call func(*client.Client, *cobra.Command, string) error) *cobra.Command {
 		return &cobra.Command{
 			Use:   use + " ID...",
 			Short: short,
@@ -367,14 +369,14 @@ func newPinCmd(g *globals) *cobra.Command {
 			},
 		}
 	}
-	add := simple("add", "Pin content, fetching it first if it is not complete locally", "pinned", func(c *node.Client, cmd *cobra.Command, id string) error {
+	add := simple("add", "Pin content, fetching it first if it is not complete locally", "pinned", func(c *client.Client, cmd *cobra.Command, id string) error {
 		ctx, cancel := callCtx(cmd, longCall)
 		defer cancel()
 		return c.Pin(ctx, id, from)
 	})
 	add.Flags().StringArrayVar(&from, "from", nil, "provider multiaddr ending in /p2p/PEERID (repeatable; default: ask the router)")
 	cmd.AddCommand(add)
-	cmd.AddCommand(simple("rm", "Unpin content (repo gc may then remove it)", "unpinned", func(c *node.Client, cmd *cobra.Command, id string) error {
+	cmd.AddCommand(simple("rm", "Unpin content (repo gc may then remove it)", "unpinned", func(c *client.Client, cmd *cobra.Command, id string) error {
 		ctx, cancel := callCtx(cmd, time.Minute)
 		defer cancel()
 		return c.Unpin(ctx, id)
@@ -385,7 +387,7 @@ func newPinCmd(g *globals) *cobra.Command {
 		Short: "List pinned content IDs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := queryAndPrint(cmd, g, format, time.Minute, (*node.Client).Pins, func(w io.Writer, pins []string) error {
+			_, err := queryAndPrint(cmd, g, format, time.Minute, (*client.Client).Pins, func(w io.Writer, pins []string) error {
 				for _, p := range pins {
 					fmt.Fprintln(w, p)
 				}
@@ -418,7 +420,7 @@ func newRepoCmd(g *globals) *cobra.Command {
 	}
 	cmd.AddCommand(sub("gc", "Remove unpinned content and the pieces no pinned content uses",
 		func(cmd *cobra.Command, format string) error {
-			_, err := queryAndPrint(cmd, g, format, longCall, (*node.Client).RepoGC, func(w io.Writer, r node.GCReport) error {
+			_, err := queryAndPrint(cmd, g, format, longCall, (*client.Client).RepoGC, func(w io.Writer, r client.GCReport) error {
 				fmt.Fprintf(w, "removed %d contents, %d pieces, %s\n", r.RemovedContents, r.RemovedPieces, humanBytes(r.RemovedBytes))
 				return nil
 			})
@@ -426,12 +428,12 @@ func newRepoCmd(g *globals) *cobra.Command {
 		}))
 	cmd.AddCommand(sub("stat", "Show what the blockstore holds",
 		func(cmd *cobra.Command, format string) error {
-			_, err := queryAndPrint(cmd, g, format, longCall, (*node.Client).RepoStat, printRepoStat)
+			_, err := queryAndPrint(cmd, g, format, longCall, (*client.Client).RepoStat, printRepoStat)
 			return err
 		}))
 	cmd.AddCommand(sub("verify", "Rehash every stored and linked piece; quarantine corrupt piece files (exit 1 if any)",
 		func(cmd *cobra.Command, format string) error {
-			r, err := queryAndPrint(cmd, g, format, longCall, (*node.Client).RepoVerify, printVerifyReport)
+			r, err := queryAndPrint(cmd, g, format, longCall, (*client.Client).RepoVerify, printVerifyReport)
 			if err != nil {
 				return err
 			}
@@ -445,7 +447,7 @@ func newRepoCmd(g *globals) *cobra.Command {
 
 // printRepoStat is repo stat's text output. Piece files and linked contents are counted
 // apart: a node that got content holds it in the get's output, not in piece files.
-func printRepoStat(w io.Writer, s node.RepoStatInfo) error {
+func printRepoStat(w io.Writer, s client.RepoStatInfo) error {
 	fmt.Fprintf(w, "dir:          %s\n", s.Dir)
 	fmt.Fprintf(w, "contents:     %d (%d pinned)\n", s.Contents, s.Pinned)
 	fmt.Fprintf(w, "piece files:  %d (%s)\n", s.Pieces, humanBytes(s.PieceBytes))
@@ -458,7 +460,7 @@ func printRepoStat(w io.Writer, s node.RepoStatInfo) error {
 // printVerifyReport is repo verify's text output: the count, then each corrupt piece and
 // each pinned content that misses pieces. A corrupt piece of a linked file is not
 // quarantined (the file is the user's), so its line says what happened instead.
-func printVerifyReport(w io.Writer, r node.VerifyReport) error {
+func printVerifyReport(w io.Writer, r client.VerifyReport) error {
 	fmt.Fprintf(w, "checked %d pieces (piece files and linked files): %d corrupt\n", r.Checked, len(r.Corrupt))
 	sort.Strings(r.Corrupt)
 	linked := map[string]bool{}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/dhtnode/dhtnode/client"
 	"io"
 	"os"
 	"time"
@@ -34,38 +35,38 @@ func (g *globals) repoPath() (string, error) {
 // the daemon wrote into the repo. The error says plainly when no daemon is running.
 func (g *globals) client() (*daemonClient, error) {
 	if g.api != "" {
-		return &daemonClient{Client: node.NewClient(g.api), where: "at " + g.api}, nil
+		return &daemonClient{Client: client.New(g.api), where: "at " + g.api}, nil
 	}
 	if env := os.Getenv(EnvAPI); env != "" {
-		return &daemonClient{Client: node.NewClient(env), where: "at " + env + " ($" + EnvAPI + ")"}, nil
+		return &daemonClient{Client: client.New(env), where: "at " + env + " ($" + EnvAPI + ")"}, nil
 	}
 	path, err := g.repoPath()
 	if err != nil {
 		return nil, err
 	}
-	addr, err := node.ReadAPIAddr(path)
-	if errors.Is(err, node.ErrNoAPIFile) {
+	addr, err := client.ReadAPIAddr(path)
+	if errors.Is(err, client.ErrNoAPIFile) {
 		return nil, noDaemon("for repo " + path)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &daemonClient{Client: node.NewClient(addr), where: "for repo " + path}, nil
+	return &daemonClient{Client: client.New(addr), where: "for repo " + path}, nil
 }
 
 func noDaemon(where string) error {
 	return fmt.Errorf("no daemon running %s (is `dhtnode daemon` started?)", where)
 }
 
-// daemonClient is node.Client with the CLI's error wording.
+// daemonClient is client.Client with the CLI's error wording.
 type daemonClient struct {
-	*node.Client
+	*client.Client
 	where string
 }
 
 // check turns a client error into the CLI's one-line message.
 func (c *daemonClient) check(err error) error {
-	if errors.Is(err, node.ErrNoDaemon) {
+	if errors.Is(err, client.ErrNoDaemon) {
 		return noDaemon(c.where)
 	}
 	return err
@@ -79,8 +80,8 @@ func callCtx(cmd *cobra.Command, d time.Duration) (context.Context, context.Canc
 // callDaemon runs one call against the running daemon: it finds the daemon's API,
 // bounds the call by timeout and turns the call's error into the CLI's message (no
 // daemon running, with where it looked). call takes the client first so that a method
-// expression such as (*node.Client).Leave is a call.
-func callDaemon(cmd *cobra.Command, g *globals, timeout time.Duration, call func(c *node.Client, ctx context.Context) error) error {
+// expression such as (*client.Client).Leave is a call.
+func callDaemon(cmd *cobra.Command, g *globals, timeout time.Duration, call func(c *client.Client, ctx context.Context) error) error {
 	c, err := g.client()
 	if err != nil {
 		return err
@@ -95,12 +96,12 @@ func callDaemon(cmd *cobra.Command, g *globals, timeout time.Duration, call func
 // indented JSON, or with printText for --format text. It returns the answer too, for
 // commands whose exit status depends on it (a router's failure, corrupt pieces).
 func queryAndPrint[T any](cmd *cobra.Command, g *globals, format string, timeout time.Duration,
-	query func(c *node.Client, ctx context.Context) (T, error), printText func(w io.Writer, answer T) error) (T, error) {
+	query func(c *client.Client, ctx context.Context) (T, error), printText func(w io.Writer, answer T) error) (T, error) {
 	var answer T
 	if err := checkFormat(format); err != nil {
 		return answer, err
 	}
-	err := callDaemon(cmd, g, timeout, func(c *node.Client, ctx context.Context) error {
+	err := callDaemon(cmd, g, timeout, func(c *client.Client, ctx context.Context) error {
 		var err error
 		answer, err = query(c, ctx)
 		return err

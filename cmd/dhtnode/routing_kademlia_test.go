@@ -2,13 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/dhtnode/dhtnode/client"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dhtnode/dhtnode/kademlia"
-	"github.com/dhtnode/dhtnode/node"
 	"github.com/dhtnode/dhtnode/routing"
 )
 
@@ -38,7 +38,7 @@ func TestKademliaRoutingAcrossThreeDaemons(t *testing.T) {
 			if code != 0 {
 				return false, errOut
 			}
-			var resp node.RoutingResponse
+			var resp client.RoutingResponse
 			if err := json.Unmarshal([]byte(out), &resp); err != nil || len(resp.Results) != 2 {
 				return false, out
 			}

@@ -1,4 +1,4 @@
-package node
+package client
 
 import (
 	"bufio"
@@ -14,6 +14,145 @@ import (
 	"github.com/dhtnode/dhtnode/content"
 	"github.com/dhtnode/dhtnode/exchange"
 )
+
+// AddRequest is the body of POST content/add. Path is read by the daemon, so it must be
+// absolute (the CLI resolves it against its working directory).
+type AddRequest struct {
+	Path      string `json:"path"`
+	Recursive bool   `json:"recursive,omitempty"`
+	NoPin     bool   `json:"no_pin,omitempty"`
+	PieceSize int64  `json:"piece_size,omitempty"`
+}
+
+// AddEvent is one line of the content/add stream.
+type AddEvent struct {
+	Progress *content.AddProgress `json:"progress,omitempty"`
+	Result   *AddResult           `json:"result,omitempty"`
+	Error    string               `json:"error,omitempty"`
+}
+
+// GetRequest is the body of POST content/get. Output (absolute) names the file or directory
+// to create; OutputDir (absolute) creates the content under its own name there; neither
+// fetches into the store only.
+type GetRequest struct {
+	ID        string   `json:"id"`
+	Output    string   `json:"output,omitempty"`
+	OutputDir string   `json:"output_dir,omitempty"`
+	From      []string `json:"from,omitempty"`
+}
+
+// GetEvent is one line of the content/get stream.
+type GetEvent struct {
+	Progress *exchange.Progress `json:"progress,omitempty"`
+	Result   *GetResult         `json:"result,omitempty"`
+	Error    string             `json:"error,omitempty"`
+}
+
+// IDRequest names one content; From optionally names providers (pin add fetches content
+// that is not local).
+type IDRequest struct {
+	ID   string   `json:"id"`
+	From []string `json:"from,omitempty"`
+}
+
+// AddResult describes added content.
+type AddResult struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Kind      string `json:"kind"`
+	Size      int64  `json:"size"`
+	Files     int    `json:"files"`
+	Pieces    int    `json:"pieces"`
+	PieceSize int64  `json:"piece_size"`
+	Pinned    bool   `json:"pinned"`
+	// Elapsed is the time the add took, in seconds.
+	Elapsed float64 `json:"elapsed"`
+}
+
+// GetResult describes a finished get.
+type GetResult struct {
+	ID      string         `json:"id"`
+	Name    string         `json:"name"`
+	Output  string         `json:"output,omitempty"`
+	Size    int64          `json:"size"`
+	Pieces  int            `json:"pieces"`
+	Resumed int            `json:"resumed"`
+	Fetched map[string]int `json:"fetched"` // pieces per provider peer ID
+	Bad     map[string]int `json:"bad,omitempty"`
+	Elapsed float64        `json:"elapsed"` // seconds
+}
+
+// FileInfo is one file of ContentInfo.
+type FileInfo struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	Root   string `json:"root"` // Merkle root (BEP 52 pieces root) in hex; "" for an empty file
+	Pieces int    `json:"pieces"`
+	Have   int    `json:"have"` // pieces held locally
+}
+
+// ContentInfo is what info prints: the manifest and how much of it is held locally.
+type ContentInfo struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Kind      string     `json:"kind"`
+	Size      int64      `json:"size"`
+	PieceSize int64      `json:"piece_size"`
+	Pieces    int        `json:"pieces"`
+	Have      int        `json:"have"`
+	Pinned    bool       `json:"pinned"`
+	Local     bool       `json:"local"` // the manifest is in the local store (info of remote content stores nothing)
+	Files     []FileInfo `json:"files"`
+	// Linked is where the bytes are when they live in a get's output instead of piece
+	// files: the node serves them from there, so moving or editing it loses them.
+	Linked string `json:"linked,omitempty"`
+}
+
+// ListEntry is one line of ls.
+type ListEntry struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+	Size     int64  `json:"size"`
+	Pieces   int    `json:"pieces"`
+	Have     int    `json:"have"`
+	Complete bool   `json:"complete"`
+	Pinned   bool   `json:"pinned"`
+	Linked   string `json:"linked,omitempty"` // as in ContentInfo: the get output the bytes are in
+}
+
+// GCReport is what repo gc removed.
+type GCReport struct {
+	RemovedContents int   `json:"removed_contents"` // unpinned manifests
+	RemovedPieces   int   `json:"removed_pieces"`
+	RemovedBytes    int64 `json:"removed_bytes"`
+}
+
+// RepoStatInfo is what repo stat prints.
+type RepoStatInfo struct {
+	Dir          string `json:"dir"`
+	Contents     int    `json:"contents"` // stored manifests
+	Pinned       int    `json:"pinned"`
+	Pieces       int    `json:"pieces"` // piece files (identical pieces stored once)
+	PieceBytes   int64  `json:"piece_bytes"`
+	Quarantined  int    `json:"quarantined"` // corrupt piece files moved aside
+	MetadataSize int64  `json:"metadata_bytes"`
+	// Linked counts the contents whose bytes are in a get's output rather than piece files,
+	// and LinkedBytes the bytes held there: without them a node that got content would
+	// seem to hold nothing.
+	Linked      int   `json:"linked,omitempty"`
+	LinkedBytes int64 `json:"linked_bytes,omitempty"`
+}
+
+// VerifyReport is the result of repo verify in printable form.
+type VerifyReport struct {
+	Checked    int      `json:"checked"`    // piece files and linked pieces hashed
+	Corrupt    []string `json:"corrupt"`    // piece IDs; piece files among them are now quarantined
+	Incomplete []string `json:"incomplete"` // pinned content IDs missing pieces (get refetches them)
+	// CorruptLinked are the pieces of Corrupt read from a get's output (edited since): they
+	// are only marked missing, never quarantined, because the file is the user's.
+	CorruptLinked []string `json:"corrupt_linked,omitempty"`
+}
 
 // ErrStreamEnded: a progress stream ended without a result (the daemon died or was stopped).
 var ErrStreamEnded = errors.New("the daemon stopped answering before the operation finished")
