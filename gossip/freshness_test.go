@@ -113,3 +113,25 @@ func TestRefusalReasons(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkVetAlive is the cost of checking one repeat of a member's alive
+// message (the common case: cached signature, address and freshness checks).
+func BenchmarkVetAlive(b *testing.B) {
+	g := memNode(b, NewMemNetwork(), 0, nil)
+	defer g.Shutdown()
+	key := newKey(b)
+	meta, err := SignMeta("m", key, testGossipAddr, uint64(time.Now().UnixNano()), testAddrs(b, 1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := &memberlist.Node{Name: "m", Addr: testGossipAddr.Addr().AsSlice(), Port: testGossipAddr.Port(), Meta: meta}
+	if _, err := g.vetAlive(n); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := g.vetAlive(n); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -503,7 +503,12 @@ func (g *Gossip) Leave(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 
 	if g.numAlive() > 1 {
-		intent, err := signLeaveIntent(g.name, uint64(time.Now().UnixNano()), g.key)
+		// The intent must be newer than our last record: the others refuse any
+		// record not newer than our leave, so our bytes cannot be replayed after it.
+		g.mu.Lock()
+		at := g.nextIssuedLocked()
+		g.mu.Unlock()
+		intent, err := signLeaveIntent(g.name, at, g.key)
 		if err != nil {
 			return err
 		}
