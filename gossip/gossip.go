@@ -212,6 +212,9 @@ func New(cfg Config, key crypto.PrivKey, addrs []ma.Multiaddr) (*Gossip, error) 
 		subs:          make(map[*subscriber]struct{}),
 		stop:          make(chan struct{}),
 	}
+	if err := m.watchJoined(cfg.Registerer, func() bool { return g.JoinStatus().Joined }); err != nil {
+		return nil, err
+	}
 
 	mlLogger := newMemberlistLogger(logger, g.noteMemberlistLog)
 	transport := cfg.Transport
