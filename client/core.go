@@ -24,6 +24,23 @@ type IDInfo struct {
 	APIAddr string   `json:"api_addr"`
 	Version string   `json:"version"`
 	PID     int      `json:"pid"`
+	// Cluster says whether the node has joined a gossip cluster, and if not why.
+	Cluster ClusterInfo `json:"cluster"`
+}
+
+// ClusterInfo is a node's gossip join state, in GET /api/v1/id and on the
+// node's own entry of GET /api/v1/members.
+type ClusterInfo struct {
+	// State is "joined" (another member is alive), "joining" (no member has
+	// answered yet; retry-join keeps trying) or "alone" (no other member and no
+	// failed join: the first member of a cluster).
+	State  string `json:"state"`
+	Joined bool   `json:"joined"`
+	// Reason explains a state other than joined in one line, e.g. the last join
+	// error with its likely cause (a cluster secret that differs).
+	Reason string `json:"reason,omitempty"`
+	// Seeds are the configured join addresses.
+	Seeds []string `json:"seeds,omitempty"`
 }
 
 // MemberInfo is one entry of GET /api/v1/members.
@@ -33,6 +50,9 @@ type MemberInfo struct {
 	State  string   `json:"state"`
 	PeerID string   `json:"peer_id"`
 	Addrs  []string `json:"addrs"`
+	// Self marks the node's own entry, which also carries its join state.
+	Self    bool         `json:"self,omitempty"`
+	Cluster *ClusterInfo `json:"cluster,omitempty"`
 }
 
 // JoinRequest is the body of POST /api/v1/join.

@@ -46,9 +46,10 @@ func refusalReason(err error) string {
 		return refusedSignature
 	case errors.Is(err, ErrAnnouncedElsewhere):
 		return refusedAddress
-	default:
+	case errors.Is(err, ErrStaleMeta):
 		return refusedStale
 	}
+	return refusedMalformed // no other error reaches a refusal
 }
 
 // DeadNodeReclaimTime is what New sets memberlist's DeadNodeReclaimTime to.

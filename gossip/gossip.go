@@ -212,6 +212,9 @@ func New(cfg Config, key crypto.PrivKey, addrs []ma.Multiaddr) (*Gossip, error) 
 		subs:          make(map[*subscriber]struct{}),
 		stop:          make(chan struct{}),
 	}
+	if err := m.watchJoined(cfg.Registerer, func() bool { return g.JoinStatus().Joined }); err != nil {
+		return nil, err
+	}
 
 	mlLogger := newMemberlistLogger(logger, g.noteMemberlistLog)
 	transport := cfg.Transport
@@ -503,7 +506,12 @@ func (g *Gossip) Leave(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 
 	if g.numAlive() > 1 {
-		intent, err := signLeaveIntent(g.name, uint64(time.Now().UnixNano()), g.key)
+		// The intent must be newer than our last record: the others refuse any
+		// record not newer than our leave, so our bytes cannot be replayed after it.
+		g.mu.Lock()
+		at := g.nextIssuedLocked()
+		g.mu.Unlock()
+		intent, err := signLeaveIntent(g.name, at, g.key)
 		if err != nil {
 			return err
 		}

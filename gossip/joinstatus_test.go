@@ -5,6 +5,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // A node whose cluster secret differs from the cluster's keeps running and
@@ -25,7 +27,9 @@ func TestJoinStatusSaysWhyNotJoined(t *testing.T) {
 				t.Fatalf("%s: %+v", g.Local().Name, st)
 			}
 		}
+		reg := prometheus.NewRegistry()
 		wrong := memNode(t, net_, 5, func(c *Config) {
+			c.Registerer = reg
 			c.SecretKey = []byte("fedcba9876543210")
 			c.RetryJoin = []string{nodes[0].BoundAddr()}
 			c.RetryJoinInterval = 5 * time.Second
@@ -40,6 +44,13 @@ func TestJoinStatusSaysWhyNotJoined(t *testing.T) {
 		if st.Joined || st.State != JoinJoining || !strings.Contains(st.Reason, "cluster secret") ||
 			strings.Contains(st.Reason, "\n") || len(st.Seeds) != 1 {
 			t.Fatalf("wrong secret: %+v", st)
+		}
+		m, err := newMetricsView(reg)
+		if err != nil || m["dhtnode_gossip_joined{}"] != 0 {
+			t.Fatalf("joined gauge %v (%v)", m["dhtnode_gossip_joined{}"], err)
+		}
+		if _, ok := m["dhtnode_gossip_joined{}"]; !ok {
+			t.Fatalf("no joined gauge: %v", m)
 		}
 	})
 }

@@ -30,9 +30,9 @@ const metaSigDomain = "dhtnode/gossip/meta/v2"
 var (
 	// ErrMalformedMeta: the bytes are not a NodeMeta of a known version.
 	ErrMalformedMeta = errors.New("malformed gossip metadata")
-	// ErrMetaVersion: the metadata is of a format this node does not accept
-	// (also wrapped with ErrMalformedMeta).
-	ErrMetaVersion = errors.New("unsupported gossip metadata format")
+	// ErrMetaVersion: the metadata is in format 1, which older dhtnode releases
+	// sent and this node no longer accepts (also wrapped with ErrMalformedMeta).
+	ErrMetaVersion = errors.New("retired gossip metadata format")
 	// ErrMetaSignature: the signature does not verify with the public key embedded
 	// in the claimed peer ID, i.e. the sender cannot sign for that peer ID.
 	ErrMetaSignature = errors.New("gossip metadata signature does not verify against the claimed peer ID")
@@ -145,8 +145,7 @@ func SignMeta(name string, key crypto.PrivKey, gossipAddr netip.AddrPort, issued
 
 // DecodeMeta parses wire bytes. It checks structure only (bounds, version,
 // address, multiaddr and peer ID syntax); call Verify to check the signature.
-// Errors wrap ErrMalformedMeta, and also ErrMetaVersion for an unknown or
-// retired format.
+// Errors wrap ErrMalformedMeta, and also ErrMetaVersion for the retired format 1.
 func DecodeMeta(b []byte) (NodeMeta, error) {
 	var m NodeMeta
 	if len(b) > MetaMaxSize {
@@ -160,7 +159,7 @@ func DecodeMeta(b []byte) (NodeMeta, error) {
 		return m, fmt.Errorf("%w: %w 1, from an older dhtnode that does not bind the gossip address or a freshness time; upgrade that member",
 			ErrMalformedMeta, ErrMetaVersion)
 	case v != MetaVersion:
-		return m, fmt.Errorf("%w: %w %d (this node knows %d)", ErrMalformedMeta, ErrMetaVersion, v, MetaVersion)
+		return m, fmt.Errorf("%w: unknown format %d (this node knows %d)", ErrMalformedMeta, v, MetaVersion)
 	}
 	idBytes := r.bytes(int(r.u8()))
 	ipBytes := r.bytes(int(r.u8()))

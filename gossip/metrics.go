@@ -16,6 +16,7 @@ type metrics struct {
 	streams  *prometheus.CounterVec // by direction
 	refused  *prometheus.CounterVec // by reason
 	joinErrs prometheus.Counter
+	joined   prometheus.Collector // gauge func, set by watchJoined; nil before
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -73,7 +74,34 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.members, m.events, m.packets, m.bytes, m.streams, m.refused, m.joinErrs}
+	cs := []prometheus.Collector{m.members, m.events, m.packets, m.bytes, m.streams, m.refused, m.joinErrs}
+	if m.joined != nil {
+		cs = append(cs, m.joined)
+	}
+	return cs
+}
+
+// watchJoined registers dhtnode_gossip_joined, read from joined at each scrape,
+// so that an alert can catch a node that runs but never got into its cluster
+// (a wrong cluster secret, unreachable seeds).
+func (m *metrics) watchJoined(reg prometheus.Registerer, joined func() bool) error {
+	if m == nil || reg == nil {
+		return nil
+	}
+	g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "dhtnode", Subsystem: "gossip", Name: "joined",
+		Help: "1 if another cluster member is alive in this node's view, else 0 (see GET /api/v1/id for why not).",
+	}, func() float64 {
+		if joined() {
+			return 1
+		}
+		return 0
+	})
+	if err := reg.Register(g); err != nil {
+		return fmt.Errorf("register gossip metrics: %w", err)
+	}
+	m.joined = g
+	return nil
 }
 
 // unregister undoes newMetrics, so a New that fails later leaves the registry

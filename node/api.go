@@ -169,17 +169,29 @@ func (n *Node) IDInfo() IDInfo {
 	if info.GossipAddr == "" {
 		info.GossipAddr = info.GossipBind
 	}
+	info.Cluster = n.clusterInfo()
 	slices.Sort(info.ListenAddrs)
 	return info
+}
+
+// clusterInfo is gossip's join state as the API reports it.
+func (n *Node) clusterInfo() client.ClusterInfo {
+	st := n.gossip.JoinStatus()
+	return client.ClusterInfo{State: st.State, Joined: st.Joined, Reason: st.Reason, Seeds: st.Seeds}
 }
 
 // MemberInfos lists every member gossip knows, this node included, sorted by
 // gossip address so repeated listings line up.
 func (n *Node) MemberInfos() []MemberInfo {
 	members := n.gossip.Members()
+	self := n.gossip.Local().Name
 	out := make([]MemberInfo, 0, len(members))
 	for _, m := range members {
 		mi := MemberInfo{Name: m.Name, Addr: m.Addr, State: string(m.State), PeerID: m.PeerID.String(), Addrs: []string{}}
+		if m.Name == self {
+			ci := n.clusterInfo()
+			mi.Self, mi.Cluster = true, &ci
+		}
 		for _, a := range m.Addrs {
 			mi.Addrs = append(mi.Addrs, a.String())
 		}

@@ -34,6 +34,7 @@ func printIDInfo(w io.Writer, info client.IDInfo) error {
 	if info.GossipBind != info.GossipAddr {
 		fmt.Fprintf(w, "          (bound to %s)\n", info.GossipBind)
 	}
+	fmt.Fprintf(w, "cluster:  %s\n", clusterLine(info.Cluster))
 	fmt.Fprintf(w, "api:      %s\n", info.APIAddr)
 	fmt.Fprintf(w, "version:  %s\n", info.Version)
 	fmt.Fprintln(w, "listen:")
@@ -73,7 +74,28 @@ func printMembers(w io.Writer, members []client.MemberInfo) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, m.Addr, m.State, m.PeerID)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, m := range members {
+		if m.Self && m.Cluster != nil && !m.Cluster.Joined {
+			fmt.Fprintf(w, "this node: %s\n", clusterLine(*m.Cluster))
+		}
+	}
+	return nil
+}
+
+// clusterLine is the node's join state on one line: "joined", or why not.
+func clusterLine(c client.ClusterInfo) string {
+	switch {
+	case c.Joined:
+		return "joined"
+	case c.State == "joining":
+		return "NOT JOINED: " + c.Reason
+	case c.State == "":
+		return "unknown (daemon too old to say)"
+	}
+	return c.State + ": " + c.Reason
 }
 
 // shortID abbreviates a peer ID used as a name, since the full ID has its own column.
