@@ -31,10 +31,6 @@ var (
 	ErrNoContent = errors.New("content is not enabled on this node (no repo)")
 	// ErrNoRouter: the content is not local, no --from was given and no router runs.
 	ErrNoRouter = errors.New("no router to find providers: give --from MULTIADDR")
-	// ErrBadID: the string is not a content ID.
-	ErrBadID = errors.New("invalid content ID")
-	// ErrIsDir: cat of a directory.
-	ErrIsDir = errors.New("is a directory (use get)")
 )
 
 // contentState holds the node's blockstore and exchange (a field of Node).
@@ -236,22 +232,11 @@ func (s exchangeStore) OutputPieceWritten(id cid.Cid, index int) error {
 	return s.bs.MarkLinkedPiece(cid2, index)
 }
 
-// ParseContentID parses a content ID as the CLI and API take it.
+// ParseContentID parses a content ID as the CLI and API take it (surrounding space
+// ignored). Errors wrap content.ErrInvalidID.
 func ParseContentID(s string) (content.ID, error) {
-	id, err := content.ParseID(strings.TrimSpace(s))
-	if err != nil {
-		return content.ID{}, badIDError{err}
-	}
-	return id, nil
+	return content.ParseID(strings.TrimSpace(s))
 }
-
-// badIDError keeps the content package's message (it names the string and the reason) and
-// matches ErrBadID.
-type badIDError struct{ err error }
-
-func (e badIDError) Error() string        { return e.err.Error() }
-func (e badIDError) Unwrap() error        { return e.err }
-func (e badIDError) Is(target error) bool { return target == ErrBadID }
 
 // ParseProviders parses --from addresses: multiaddrs ending in /p2p/PEERID.
 func ParseProviders(addrs []string) ([]peer.AddrInfo, error) {
@@ -441,7 +426,7 @@ func (n *Node) CatSize(ctx context.Context, idStr string, from []string) (conten
 		return id, 0, err
 	}
 	if m.Kind == content.KindDir {
-		return id, 0, fmt.Errorf("%s: %w", id, ErrIsDir)
+		return id, 0, fmt.Errorf("%s: %w: cat streams one file, get writes a directory", id, content.ErrIsDir)
 	}
 	return id, m.Size, nil
 }

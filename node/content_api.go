@@ -38,7 +38,7 @@ import (
 // contentStatus maps content errors to HTTP statuses.
 func contentStatus(err error) int {
 	switch {
-	case errors.Is(err, ErrBadID), errors.Is(err, ErrIsDir), errors.Is(err, ErrNoRouter),
+	case errors.Is(err, content.ErrInvalidID), errors.Is(err, ErrNoRouter),
 		errors.Is(err, exchange.ErrUnsafePath), errors.Is(err, content.ErrIsDir):
 		return http.StatusBadRequest
 	case errors.Is(err, exchange.ErrNotFound), errors.Is(err, blockstore.ErrNotFound):
@@ -106,6 +106,9 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 					out.send(client.AddEvent{Progress: &p})
 				}
 			}})
+		if errors.Is(err, content.ErrIsDir) {
+			err = fmt.Errorf("%w (add it with -r)", err) // the hint for the CLI, the API's main client
+		}
 		if err != nil {
 			out.send(client.AddEvent{Error: err.Error()})
 			return
