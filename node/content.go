@@ -31,10 +31,6 @@ var (
 	ErrNoContent = errors.New("content is not enabled on this node (no repo)")
 	// ErrNoRouter: the content is not local, no --from was given and no router runs.
 	ErrNoRouter = errors.New("no router to find providers: give --from MULTIADDR")
-	// ErrBadID: the string is not a content ID.
-	ErrBadID = errors.New("invalid content ID")
-	// ErrIsDir: cat of a directory.
-	ErrIsDir = errors.New("is a directory (use get)")
 )
 
 // contentState holds the node's blockstore and exchange (a field of Node).
@@ -236,22 +232,11 @@ func (s exchangeStore) OutputPieceWritten(id cid.Cid, index int) error {
 	return s.bs.MarkLinkedPiece(cid2, index)
 }
 
-// ParseContentID parses a content ID as the CLI and API take it.
+// ParseContentID parses a content ID as the CLI and API take it (surrounding space
+// ignored). Errors wrap content.ErrInvalidID.
 func ParseContentID(s string) (content.ID, error) {
-	id, err := content.ParseID(strings.TrimSpace(s))
-	if err != nil {
-		return content.ID{}, badIDError{err}
-	}
-	return id, nil
+	return content.ParseID(strings.TrimSpace(s))
 }
-
-// badIDError keeps the content package's message (it names the string and the reason) and
-// matches ErrBadID.
-type badIDError struct{ err error }
-
-func (e badIDError) Error() string        { return e.err.Error() }
-func (e badIDError) Unwrap() error        { return e.err }
-func (e badIDError) Is(target error) bool { return target == ErrBadID }
 
 // ParseProviders parses --from addresses: multiaddrs ending in /p2p/PEERID.
 func ParseProviders(addrs []string) ([]peer.AddrInfo, error) {
@@ -270,10 +255,10 @@ func ParseProviders(addrs []string) ([]peer.AddrInfo, error) {
 	return out, nil
 }
 
-// providers returns who to fetch id from: the --from peers, else the router's providers.
-func (n *Node) providers(ctx context.Context, id content.ID, from []string) ([]peer.AddrInfo, error) {
+// providers returns who to fetch id from: the given peers, else the router's providers.
+func (n *Node) providers(ctx context.Context, id content.ID, from []peer.AddrInfo) ([]peer.AddrInfo, error) {
 	if len(from) > 0 {
-		return ParseProviders(from)
+		return from, nil
 	}
 	r := n.contentRouter()
 	if r == nil {
@@ -361,8 +346,9 @@ func (n *Node) Add(ctx context.Context, path string, opts AddOptions) (AddResult
 type GetOptions struct {
 	// Output is the path to write the file or directory to; "" fetches into the store only.
 	Output string
-	// From names providers as multiaddrs ending in /p2p/PEERID; empty asks the router.
-	From []string
+	// From names the providers to fetch from (ParseProviders reads them from text);
+	// empty asks the router.
+	From []peer.AddrInfo
 	// Progress, if set, is called from one goroutine a few times a second.
 	Progress func(exchange.Progress)
 }
@@ -372,14 +358,11 @@ type GetOptions struct {
 // complete locally needs no provider. Errors say what failed in one line: an invalid ID,
 // no provider reachable, unknown ID (no provider has it), verification failed (naming
 // the peers), the output exists.
-func (n *Node) Get(ctx context.Context, idStr string, opts GetOptions) (GetResult, error) {
+func (n *Node) Get(ctx context.Context, id content.ID, opts GetOptions) (GetResult, error) {
 	if err := n.contentReady(); err != nil {
 		return GetResult{}, err
 	}
-	id, err := ParseContentID(idStr)
-	if err != nil {
-		return GetResult{}, err
-	}
+	var err error
 	if opts.Output != "" {
 		// Say so before fetching anything, not after the download when the rename fails.
 		if dir := filepath.Dir(opts.Output); !isDir(dir) {
@@ -423,27 +406,23 @@ func (n *Node) complete(id content.ID) bool {
 
 // CatSize fetches a single-file content into the store if needed (from the given providers
 // or the router) and returns its size; Cat then streams it.
-func (n *Node) CatSize(ctx context.Context, idStr string, from []string) (content.ID, int64, error) {
+func (n *Node) CatSize(ctx context.Context, id content.ID, from []peer.AddrInfo) (int64, error) {
 	if err := n.contentReady(); err != nil {
-		return content.ID{}, 0, err
-	}
-	id, err := ParseContentID(idStr)
-	if err != nil {
-		return id, 0, err
+		return 0, err
 	}
 	if !n.complete(id) {
-		if _, err := n.Get(ctx, idStr, GetOptions{From: from}); err != nil {
-			return id, 0, err
+		if _, err := n.Get(ctx, id, GetOptions{From: from}); err != nil {
+			return 0, err
 		}
 	}
 	m, _, err := n.content.store.Manifest(id)
 	if err != nil {
-		return id, 0, err
+		return 0, err
 	}
 	if m.Kind == content.KindDir {
-		return id, 0, fmt.Errorf("%s: %w", id, ErrIsDir)
+		return 0, fmt.Errorf("%s: %w: cat streams one file, get writes a directory", id, content.ErrIsDir)
 	}
-	return id, m.Size, nil
+	return m.Size, nil
 }
 
 // Cat writes a stored single-file content to w, verifying every piece as it is read.
@@ -453,12 +432,8 @@ func (n *Node) Cat(ctx context.Context, id content.ID, w io.Writer) error {
 
 // Info describes content: from the local store, else by fetching its manifest from the
 // given providers or the router.
-func (n *Node) Info(ctx context.Context, idStr string, from []string) (ContentInfo, error) {
+func (n *Node) Info(ctx context.Context, id content.ID, from []peer.AddrInfo) (ContentInfo, error) {
 	if err := n.contentReady(); err != nil {
-		return ContentInfo{}, err
-	}
-	id, err := ParseContentID(idStr)
-	if err != nil {
 		return ContentInfo{}, err
 	}
 	m, _, err := n.content.store.Manifest(id)
@@ -531,29 +506,21 @@ func (n *Node) List() ([]ListEntry, error) {
 
 // Pin keeps content through GC. Content that is not complete locally is fetched first
 // (from the given providers, else the router's), the way a pin in kubo fetches.
-func (n *Node) Pin(ctx context.Context, idStr string, from []string) error {
+func (n *Node) Pin(ctx context.Context, id content.ID, from []peer.AddrInfo) error {
 	if err := n.contentReady(); err != nil {
-		return err
-	}
-	id, err := ParseContentID(idStr)
-	if err != nil {
 		return err
 	}
 	if !n.complete(id) {
 		// Download stores the manifest pinned, then the pieces.
-		_, err := n.Get(ctx, idStr, GetOptions{From: from})
+		_, err := n.Get(ctx, id, GetOptions{From: from})
 		return err
 	}
 	return n.content.store.Pin(id)
 }
 
 // Unpin lets GC remove content.
-func (n *Node) Unpin(idStr string) error {
+func (n *Node) Unpin(id content.ID) error {
 	if err := n.contentReady(); err != nil {
-		return err
-	}
-	id, err := ParseContentID(idStr)
-	if err != nil {
 		return err
 	}
 	if pinned, err := n.content.store.Pinned(id); err == nil && !pinned {

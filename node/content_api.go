@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/dhtnode/dhtnode/client"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -13,8 +12,10 @@ import (
 	"time"
 
 	"github.com/dhtnode/dhtnode/blockstore"
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/content"
 	"github.com/dhtnode/dhtnode/exchange"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // Content endpoints (all under client.APIPrefix):
@@ -38,7 +39,7 @@ import (
 // contentStatus maps content errors to HTTP statuses.
 func contentStatus(err error) int {
 	switch {
-	case errors.Is(err, ErrBadID), errors.Is(err, ErrIsDir), errors.Is(err, ErrNoRouter),
+	case errors.Is(err, content.ErrInvalidID), errors.Is(err, ErrNoRouter),
 		errors.Is(err, exchange.ErrUnsafePath), errors.Is(err, content.ErrIsDir):
 		return http.StatusBadRequest
 	case errors.Is(err, exchange.ErrNotFound), errors.Is(err, blockstore.ErrNotFound):
@@ -106,6 +107,9 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 					out.send(client.AddEvent{Progress: &p})
 				}
 			}})
+		if errors.Is(err, content.ErrIsDir) {
+			err = fmt.Errorf("%w (add it with -r)", err) // the hint for the CLI, the API's main client
+		}
 		if err != nil {
 			out.send(client.AddEvent{Error: err.Error()})
 			return
@@ -125,17 +129,22 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 			}
 		}
 		out := newNDJSON(w)
+		id, from, err := contentRef(req.ID, req.From)
+		if err != nil {
+			out.send(client.GetEvent{Error: err.Error()})
+			return
+		}
 		output := req.Output
 		if output == "" && req.OutputDir != "" {
 			// The name comes from the manifest (one path component, checked by content).
-			info, err := n.Info(r.Context(), req.ID, req.From)
+			info, err := n.Info(r.Context(), id, from)
 			if err != nil {
 				out.send(client.GetEvent{Error: err.Error()})
 				return
 			}
 			output = filepath.Join(req.OutputDir, info.Name)
 		}
-		res, err := n.Get(r.Context(), req.ID, GetOptions{Output: output, From: req.From,
+		res, err := n.Get(r.Context(), id, GetOptions{Output: output, From: from,
 			Progress: func(p exchange.Progress) { out.send(client.GetEvent{Progress: &p}) }})
 		if err != nil {
 			out.send(client.GetEvent{Error: err.Error()})
@@ -146,7 +155,11 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 
 	mux.HandleFunc("GET "+client.APIPrefix+"content/cat", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		id, size, err := n.CatSize(r.Context(), q.Get("id"), q["from"])
+		id, from, err := contentRef(q.Get("id"), q["from"])
+		var size int64
+		if err == nil {
+			size, err = n.CatSize(r.Context(), id, from)
+		}
 		if err != nil {
 			writeError(w, contentStatus(err), err)
 			return
@@ -163,7 +176,11 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 
 	mux.HandleFunc("GET "+client.APIPrefix+"content/info", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		info, err := n.Info(r.Context(), q.Get("id"), q["from"])
+		id, from, err := contentRef(q.Get("id"), q["from"])
+		var info ContentInfo
+		if err == nil {
+			info, err = n.Info(r.Context(), id, from)
+		}
 		if err != nil {
 			writeError(w, contentStatus(err), err)
 			return
@@ -194,10 +211,18 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		}
 	}
 	mux.HandleFunc("POST "+client.APIPrefix+"content/pin/add", pinCall(func(ctx context.Context, req client.IDRequest) error {
-		return n.Pin(ctx, req.ID, req.From)
+		id, from, err := contentRef(req.ID, req.From)
+		if err != nil {
+			return err
+		}
+		return n.Pin(ctx, id, from)
 	}, "pinned"))
 	mux.HandleFunc("POST "+client.APIPrefix+"content/pin/rm", pinCall(func(_ context.Context, req client.IDRequest) error {
-		return n.Unpin(req.ID)
+		id, err := ParseContentID(req.ID)
+		if err != nil {
+			return err
+		}
+		return n.Unpin(id)
 	}, "unpinned"))
 	mux.HandleFunc("GET "+client.APIPrefix+"content/pin/ls", func(w http.ResponseWriter, r *http.Request) {
 		pins, err := n.Pins()
@@ -232,4 +257,15 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, res)
 	})
+}
+
+// contentRef reads the content ID and the provider addresses a request names: the API
+// speaks text, the node's methods take typed values.
+func contentRef(id string, from []string) (content.ID, []peer.AddrInfo, error) {
+	cid, err := ParseContentID(id)
+	if err != nil {
+		return content.ID{}, nil, err
+	}
+	provs, err := ParseProviders(from)
+	return cid, provs, err
 }

@@ -144,6 +144,9 @@ nothing and needing no daemon. A progress bar is drawn on stderr when it is a te
 func hashOnly(cmd *cobra.Command, path string, recursive bool, pieceSize int64, progress func(content.AddProgress)) (client.AddResult, error) {
 	start := time.Now()
 	res, err := content.Add(cmd.Context(), path, content.AddOptions{Recursive: recursive, PieceSize: pieceSize, Progress: progress})
+	if errors.Is(err, content.ErrIsDir) {
+		return client.AddResult{}, fmt.Errorf("%w (add it with -r)", err)
+	}
 	if err != nil {
 		return client.AddResult{}, err
 	}

@@ -87,7 +87,7 @@ func run(ctx context.Context, w io.Writer, dir string) error {
 	}
 
 	out := filepath.Join(dir, "fetched.txt")
-	got, err := bob.Get(ctx, added.ID, node.GetOptions{Output: out})
+	got, err := bob.Get(ctx, id, node.GetOptions{Output: out})
 	if err != nil {
 		return err
 	}
