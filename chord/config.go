@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -55,6 +56,13 @@ type Config struct {
 	MaxRecordsPerPeer int
 	// MaxRecords bounds all provider records on this node. Default 200,000.
 	MaxRecords int
+	// IsMember, when set, admits a remote peer to this node's Chord: requests from
+	// peers it rejects have their stream reset unanswered, so they are never adopted
+	// into the successor list or fingers (a node looking up its own key is otherwise
+	// taken as a joiner). Set it to the cluster membership when only members may
+	// route; nil serves everyone. It is called on each incoming stream and must be
+	// fast and safe for concurrent use.
+	IsMember func(peer.ID) bool
 	// Logger receives the node's logs; nil discards them.
 	Logger *slog.Logger
 	// Registerer receives the node's metrics; nil keeps them unregistered.

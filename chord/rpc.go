@@ -76,8 +76,15 @@ func ctxErr(ctx context.Context, err error) error {
 	return err
 }
 
-// handleStream serves one request. Malformed or oversized input resets the stream.
+// handleStream serves one request. Malformed or oversized input resets the stream, and
+// so does any request from a peer Config.IsMember rejects.
 func (c *Chord) handleStream(s network.Stream) {
+	if from := s.Conn().RemotePeer(); c.cfg.IsMember != nil && !c.cfg.IsMember(from) {
+		// Not a member: no answer, and nothing it sends can reach the ring.
+		c.log.Debug("refused a request from a non-member", "peer", from)
+		_ = s.Reset()
+		return
+	}
 	timer := time.AfterFunc(c.cfg.RPCTimeout, func() { _ = s.Reset() })
 	defer timer.Stop()
 	_ = s.SetDeadline(time.Now().Add(c.cfg.RPCTimeout))
