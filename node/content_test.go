@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"github.com/dhtnode/dhtnode/client"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/content"
 	"github.com/dhtnode/dhtnode/exchange"
 )
@@ -33,7 +33,7 @@ func contentNode(t *testing.T, edit func(*Config)) (*Node, *client.Client) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = n.Close() })
-	return n, client.New(n.APIAddr())
+	return n, client.New(n.APIAddr(), client.WithToken(n.APIToken()))
 }
 
 func p2pAddrOf(n *Node) string {
