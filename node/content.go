@@ -270,47 +270,81 @@ func ParseProviders(addrs []string) ([]peer.AddrInfo, error) {
 	return out, nil
 }
 
-// providers returns who to fetch id from: the --from peers, else the router's providers.
-func (n *Node) providers(ctx context.Context, id content.ID, from []string) ([]peer.AddrInfo, error) {
+// providers returns who to fetch id from: the --from peers; else through via (a router
+// name, or "all"); else the default router first and then each other running router,
+// until one names a provider, so that nodes whose default routers differ still find
+// each other's content. The error stays one line; why each router failed goes to the
+// debug log.
+func (n *Node) providers(ctx context.Context, id content.ID, from []string, via string) ([]peer.AddrInfo, error) {
 	if len(from) > 0 {
 		return ParseProviders(from)
 	}
-	r := n.contentRouter()
-	if r == nil {
+	routers, err := n.searchOrder(via)
+	if err != nil {
+		return nil, err
+	}
+	if len(routers) == 0 {
 		return nil, fmt.Errorf("content %s is not in the local store and %w", id, ErrNoRouter)
 	}
-	infos, _, err := r.FindProviders(ctx, id.Key(), n.cfg.Content.MaxProviders)
-	if err != nil {
-		return nil, fmt.Errorf("%w: finding providers of %s through %s: %v (name one with --from MULTIADDR)", exchange.ErrNoProviders, id, r.Name(), err)
-	}
-	var out []peer.AddrInfo
-	for _, info := range infos {
-		if info.ID != n.host.ID() {
-			out = append(out, info)
+	log := n.Logger("content")
+	var asked []string
+	for _, r := range routers {
+		infos, _, err := r.FindProviders(ctx, id.Key(), n.cfg.Content.MaxProviders)
+		var out []peer.AddrInfo
+		for _, info := range infos {
+			if info.ID != n.host.ID() {
+				out = append(out, info)
+			}
+		}
+		if len(out) > 0 {
+			return out, nil
+		}
+		if err != nil {
+			log.Debug("finding providers failed", "id", id.String(), "router", r.Name(), "err", err)
+			asked = append(asked, r.Name()+" failed")
+		} else {
+			asked = append(asked, r.Name()+" found none")
+		}
+		if ctx.Err() != nil {
+			break
 		}
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: %s found no providers of %s (name one with --from MULTIADDR)", exchange.ErrNoProviders, r.Name(), id)
+	return nil, fmt.Errorf("%w of %s (%s; name one with --from MULTIADDR)", exchange.ErrNoProviders, id, strings.Join(asked, ", "))
+}
+
+// searchOrder lists the routers a content search asks, in order: via's (see
+// routersFor) when given, else the default router and then the others.
+func (n *Node) searchOrder(via string) ([]routing.Router, error) {
+	if via != "" {
+		return n.routersFor(via)
+	}
+	var out []routing.Router
+	if d := n.DefaultRouter(); d != nil {
+		out = append(out, d)
+	}
+	for _, r := range n.Routers() {
+		if r != n.DefaultRouter() {
+			out = append(out, r)
+		}
 	}
 	return out, nil
 }
 
-// provide announces id through the router in the background (no router: nothing to do).
+// provide announces id through every running router in the background, so a getter
+// finds it whichever router it searches (no router: nothing to do).
 func (n *Node) provide(id content.ID) {
-	r := n.contentRouter()
-	if r == nil {
-		return
+	for _, r := range n.Routers() {
+		n.content.wg.Add(1)
+		go func() {
+			defer n.content.wg.Done()
+			log := n.Logger("content")
+			if err := n.provideOnce(r, id); err != nil {
+				log.Warn("announcing content failed", "id", id.String(), "router", r.Name(), "err", err)
+				return
+			}
+			log.Info("announced content", "id", id.String(), "router", r.Name())
+		}()
 	}
-	n.content.wg.Add(1)
-	go func() {
-		defer n.content.wg.Done()
-		log := n.Logger("content")
-		if err := n.provideOnce(r, id); err != nil {
-			log.Warn("announcing content failed", "id", id.String(), "router", r.Name(), "err", err)
-			return
-		}
-		log.Info("announced content", "id", id.String(), "router", r.Name())
-	}()
 }
 
 // provideOnce announces id through r, within content.provide_timeout and until the node
