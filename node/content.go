@@ -101,12 +101,6 @@ func (n *Node) contentReady() error {
 	return nil
 }
 
-// contentRouter is the router used to find and announce providers (the default router;
-// nil when no router runs, and then get needs --from).
-func (n *Node) contentRouter() routing.Router {
-	return n.DefaultRouter()
-}
-
 // DecodeManifest is the exchange's view of the content package's manifests: it checks the
 // block against the ID and lists the files.
 func DecodeManifest(id cid.Cid, block []byte) (exchange.Description, error) {
@@ -309,7 +303,7 @@ func (n *Node) providers(ctx context.Context, id content.ID, from []string, via 
 			break
 		}
 	}
-	return nil, fmt.Errorf("%w of %s (%s; name one with --from MULTIADDR)", exchange.ErrNoProviders, id, strings.Join(asked, ", "))
+	return nil, fmt.Errorf("%w: none found for %s (%s; name one with --from MULTIADDR)", exchange.ErrNoProviders, id, strings.Join(asked, ", "))
 }
 
 // searchOrder lists the routers a content search asks, in order: via's (see
@@ -395,8 +389,11 @@ func (n *Node) Add(ctx context.Context, path string, opts AddOptions) (AddResult
 type GetOptions struct {
 	// Output is the path to write the file or directory to; "" fetches into the store only.
 	Output string
-	// From names providers as multiaddrs ending in /p2p/PEERID; empty asks the router.
+	// From names providers as multiaddrs ending in /p2p/PEERID; empty asks the routers.
 	From []string
+	// Via names the router to search ("all": every one); empty asks the default
+	// router first, then the others.
+	Via string
 	// Progress, if set, is called from one goroutine a few times a second.
 	Progress func(exchange.Progress)
 }
@@ -422,7 +419,7 @@ func (n *Node) Get(ctx context.Context, idStr string, opts GetOptions) (GetResul
 	}
 	var provs []peer.AddrInfo
 	if !n.complete(id) || len(opts.From) > 0 {
-		if provs, err = n.providers(ctx, id, opts.From); err != nil {
+		if provs, err = n.providers(ctx, id, opts.From, opts.Via); err != nil {
 			return GetResult{}, err
 		}
 	}
@@ -457,7 +454,7 @@ func (n *Node) complete(id content.ID) bool {
 
 // CatSize fetches a single-file content into the store if needed (from the given providers
 // or the router) and returns its size; Cat then streams it.
-func (n *Node) CatSize(ctx context.Context, idStr string, from []string) (content.ID, int64, error) {
+func (n *Node) CatSize(ctx context.Context, idStr string, from []string, via string) (content.ID, int64, error) {
 	if err := n.contentReady(); err != nil {
 		return content.ID{}, 0, err
 	}
@@ -466,7 +463,7 @@ func (n *Node) CatSize(ctx context.Context, idStr string, from []string) (conten
 		return id, 0, err
 	}
 	if !n.complete(id) {
-		if _, err := n.Get(ctx, idStr, GetOptions{From: from}); err != nil {
+		if _, err := n.Get(ctx, idStr, GetOptions{From: from, Via: via}); err != nil {
 			return id, 0, err
 		}
 	}
@@ -487,7 +484,7 @@ func (n *Node) Cat(ctx context.Context, id content.ID, w io.Writer) error {
 
 // Info describes content: from the local store, else by fetching its manifest from the
 // given providers or the router.
-func (n *Node) Info(ctx context.Context, idStr string, from []string) (ContentInfo, error) {
+func (n *Node) Info(ctx context.Context, idStr string, from []string, via string) (ContentInfo, error) {
 	if err := n.contentReady(); err != nil {
 		return ContentInfo{}, err
 	}
@@ -498,7 +495,7 @@ func (n *Node) Info(ctx context.Context, idStr string, from []string) (ContentIn
 	m, _, err := n.content.store.Manifest(id)
 	local := err == nil
 	if errors.Is(err, blockstore.ErrNotFound) {
-		provs, perr := n.providers(ctx, id, from)
+		provs, perr := n.providers(ctx, id, from, via)
 		if perr != nil {
 			return ContentInfo{}, perr
 		}
@@ -565,7 +562,7 @@ func (n *Node) List() ([]ListEntry, error) {
 
 // Pin keeps content through GC. Content that is not complete locally is fetched first
 // (from the given providers, else the router's), the way a pin in kubo fetches.
-func (n *Node) Pin(ctx context.Context, idStr string, from []string) error {
+func (n *Node) Pin(ctx context.Context, idStr string, from []string, via string) error {
 	if err := n.contentReady(); err != nil {
 		return err
 	}
@@ -575,7 +572,7 @@ func (n *Node) Pin(ctx context.Context, idStr string, from []string) error {
 	}
 	if !n.complete(id) {
 		// Download stores the manifest pinned, then the pieces.
-		_, err := n.Get(ctx, idStr, GetOptions{From: from})
+		_, err := n.Get(ctx, idStr, GetOptions{From: from, Via: via})
 		return err
 	}
 	return n.content.store.Pin(id)

@@ -21,8 +21,8 @@ import (
 //
 //	POST content/add        client.AddRequest → NDJSON client.AddEvent lines (progress…, then result or error)
 //	POST content/get        client.GetRequest → NDJSON client.GetEvent lines (progress…, then result or error)
-//	GET  content/cat?id=ID[&from=MULTIADDR…]   the file's bytes (Content-Length set)
-//	GET  content/info?id=ID[&from=MULTIADDR…]  ContentInfo
+//	GET  content/cat?id=ID[&from=MULTIADDR…][&via=R]   the file's bytes (Content-Length set)
+//	GET  content/info?id=ID[&from=MULTIADDR…][&via=R]  ContentInfo
 //	GET  content/ls                            []ListEntry
 //	POST content/pin/add    client.IDRequest → client.StatusResponse (fetches content that is not local)
 //	POST content/pin/rm     client.IDRequest → client.StatusResponse
@@ -38,7 +38,7 @@ import (
 // contentStatus maps content errors to HTTP statuses.
 func contentStatus(err error) int {
 	switch {
-	case errors.Is(err, ErrBadID), errors.Is(err, ErrIsDir), errors.Is(err, ErrNoRouter),
+	case errors.Is(err, ErrBadID), errors.Is(err, ErrIsDir), errors.Is(err, ErrNoRouter), errors.Is(err, ErrUnknownRouter),
 		errors.Is(err, exchange.ErrUnsafePath), errors.Is(err, content.ErrIsDir):
 		return http.StatusBadRequest
 	case errors.Is(err, exchange.ErrNotFound), errors.Is(err, blockstore.ErrNotFound):
@@ -128,14 +128,14 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		output := req.Output
 		if output == "" && req.OutputDir != "" {
 			// The name comes from the manifest (one path component, checked by content).
-			info, err := n.Info(r.Context(), req.ID, req.From)
+			info, err := n.Info(r.Context(), req.ID, req.From, req.Via)
 			if err != nil {
 				out.send(client.GetEvent{Error: err.Error()})
 				return
 			}
 			output = filepath.Join(req.OutputDir, info.Name)
 		}
-		res, err := n.Get(r.Context(), req.ID, GetOptions{Output: output, From: req.From,
+		res, err := n.Get(r.Context(), req.ID, GetOptions{Output: output, From: req.From, Via: req.Via,
 			Progress: func(p exchange.Progress) { out.send(client.GetEvent{Progress: &p}) }})
 		if err != nil {
 			out.send(client.GetEvent{Error: err.Error()})
@@ -146,7 +146,7 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 
 	mux.HandleFunc("GET "+client.APIPrefix+"content/cat", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		id, size, err := n.CatSize(r.Context(), q.Get("id"), q["from"])
+		id, size, err := n.CatSize(r.Context(), q.Get("id"), q["from"], q.Get("via"))
 		if err != nil {
 			writeError(w, contentStatus(err), err)
 			return
@@ -163,7 +163,7 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 
 	mux.HandleFunc("GET "+client.APIPrefix+"content/info", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		info, err := n.Info(r.Context(), q.Get("id"), q["from"])
+		info, err := n.Info(r.Context(), q.Get("id"), q["from"], q.Get("via"))
 		if err != nil {
 			writeError(w, contentStatus(err), err)
 			return
@@ -194,7 +194,7 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		}
 	}
 	mux.HandleFunc("POST "+client.APIPrefix+"content/pin/add", pinCall(func(ctx context.Context, req client.IDRequest) error {
-		return n.Pin(ctx, req.ID, req.From)
+		return n.Pin(ctx, req.ID, req.From, req.Via)
 	}, "pinned"))
 	mux.HandleFunc("POST "+client.APIPrefix+"content/pin/rm", pinCall(func(_ context.Context, req client.IDRequest) error {
 		return n.Unpin(req.ID)
