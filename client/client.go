@@ -28,16 +28,41 @@ type APIError struct {
 
 func (e *APIError) Error() string { return e.Message }
 
+// ErrUnauthorized matches (errors.Is) an *APIError with status 401: the call sent no
+// token, or not the daemon's.
+var ErrUnauthorized = errors.New("unauthorized")
+
+// Is makes errors.Is(err, ErrUnauthorized) true for a 401.
+func (e *APIError) Is(target error) bool {
+	return target == ErrUnauthorized && e.Status == http.StatusUnauthorized
+}
+
 // Client calls a daemon's HTTP API; the CLI uses it, and so can scripts in Go.
 // Feature files add methods on *Client built on Call (content.go, routing.go).
 type Client struct {
-	addr string
-	http *http.Client
+	addr  string
+	token string
+	http  *http.Client
 }
 
+// Option customises New.
+type Option func(*Client)
+
+// WithToken sends tok (the repo's api.token, see ReadToken) as
+// "Authorization: Bearer tok" with every call; without it the daemon answers 401.
+func WithToken(tok string) Option { return func(c *Client) { c.token = tok } }
+
+// WithHTTPClient makes the client send its requests through hc (timeouts, a
+// custom transport).
+func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
+
 // New returns a client of the API at addr (host:port, or an http:// URL).
-func New(addr string) *Client {
-	return &Client{addr: strings.TrimSuffix(strings.TrimPrefix(addr, "http://"), "/"), http: &http.Client{}}
+func New(addr string, opts ...Option) *Client {
+	c := &Client{addr: strings.TrimSuffix(strings.TrimPrefix(addr, "http://"), "/"), http: &http.Client{}}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
 
 // Addr is the API address the client talks to.
@@ -83,6 +108,9 @@ func (c *Client) do(ctx context.Context, method, path string, in any) (*http.Res
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -39,6 +39,8 @@ type GetRequest struct {
 	Output    string   `json:"output,omitempty"`
 	OutputDir string   `json:"output_dir,omitempty"`
 	From      []string `json:"from,omitempty"`
+	// Via names the router to search ("all": each); empty: the default, then the others.
+	Via string `json:"via,omitempty"`
 }
 
 // GetEvent is one line of the content/get stream.
@@ -53,6 +55,7 @@ type GetEvent struct {
 type IDRequest struct {
 	ID   string   `json:"id"`
 	From []string `json:"from,omitempty"`
+	Via  string   `json:"via,omitempty"` // as in GetRequest
 }
 
 // AddResult describes added content.
@@ -229,8 +232,11 @@ func (c *Client) Get(ctx context.Context, req GetRequest, progress func(exchange
 	return streamResult[exchange.Progress, GetResult](ctx, c, "content/get", "get", req, progress)
 }
 
-func idQuery(id string, from []string) string {
+func idQuery(id string, from []string, via string) string {
 	q := url.Values{"id": {id}}
+	if via != "" {
+		q.Set("via", via)
+	}
 	for _, f := range from {
 		q.Add("from", f)
 	}
@@ -239,8 +245,8 @@ func idQuery(id string, from []string) string {
 
 // Cat copies a single-file content to w (fetching it first if the daemon lacks it). A
 // transfer cut short is an error, never a silently short file.
-func (c *Client) Cat(ctx context.Context, id string, from []string, w io.Writer) (int64, error) {
-	resp, err := c.do(ctx, http.MethodGet, "content/cat?"+idQuery(id, from), nil)
+func (c *Client) Cat(ctx context.Context, id string, from []string, via string, w io.Writer) (int64, error) {
+	resp, err := c.do(ctx, http.MethodGet, "content/cat?"+idQuery(id, from, via), nil)
 	if err != nil {
 		return 0, err
 	}
@@ -256,9 +262,9 @@ func (c *Client) Cat(ctx context.Context, id string, from []string, w io.Writer)
 }
 
 // Info describes content (the daemon fetches the manifest if it lacks it).
-func (c *Client) Info(ctx context.Context, id string, from []string) (ContentInfo, error) {
+func (c *Client) Info(ctx context.Context, id string, from []string, via string) (ContentInfo, error) {
 	var out ContentInfo
-	return out, c.Call(ctx, http.MethodGet, "content/info?"+idQuery(id, from), nil, &out)
+	return out, c.Call(ctx, http.MethodGet, "content/info?"+idQuery(id, from, via), nil, &out)
 }
 
 // List describes all local content.
@@ -269,8 +275,8 @@ func (c *Client) List(ctx context.Context) ([]ListEntry, error) {
 
 // Pin pins content, fetching it first (from providers in from, else the router's) when it
 // is not complete locally.
-func (c *Client) Pin(ctx context.Context, id string, from []string) error {
-	return c.Call(ctx, http.MethodPost, "content/pin/add", IDRequest{ID: id, From: from}, nil)
+func (c *Client) Pin(ctx context.Context, id string, from []string, via string) error {
+	return c.Call(ctx, http.MethodPost, "content/pin/add", IDRequest{ID: id, From: from, Via: via}, nil)
 }
 
 // Unpin unpins content.

@@ -8,9 +8,17 @@
 // link a node. The daemon's server (package node) encodes these same types, so
 // both ends agree on the wire by construction.
 //
-//	c := client.New("127.0.0.1:5001")
+// The daemon answers only callers holding its repo's API token (<repo>/api.token,
+// readable by the repo's owner alone): FromRepo reads the address and the token the
+// daemon keeps in its repo, WithToken gives a token found elsewhere.
+//
+//	c, err := client.FromRepo(os.ExpandEnv("$HOME/.dhtnode"))
 //	info, err := c.ID(ctx)
 //
+// A browser gets in with BrowserLoginURL: a one-time URL that sets a session cookie
+// and opens the web UI, so the token itself never enters a URL or a history.
+//
 // Calls that fail because nothing listens wrap ErrNoDaemon; calls the daemon refused
-// return an *APIError with its status and message. A Client is safe for concurrent use.
+// return an *APIError with its status and message (errors.Is(err, ErrUnauthorized) for
+// a missing or wrong token). A Client is safe for concurrent use.
 package client

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/dhtnode/dhtnode/client"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -23,7 +23,9 @@ import (
 // changes state is POST (a GET to it gets 405), so a browser page cannot trigger one
 // with an <img> tag. Requests that carry a foreign Origin header are refused with
 // 403, and when the API listens on loopback the Host header must name a loopback
-// host, which stops DNS-rebinding pages from reaching it through a browser.
+// host, which stops DNS-rebinding pages from reaching it through a browser. Behind
+// those checks, every call must carry the repo's API token or a browser session made
+// from a one-time login code (api_auth.go); request bodies are exactly one JSON value.
 //
 // Adding a feature's endpoints (the pattern every feature follows):
 //
@@ -37,12 +39,13 @@ import (
 //     on (*client.Client).Call, in package client (e.g. client/content.go), and test
 //     the handler with httptest against n.Handler().
 //
-// The middleware (Origin/Host checks, JSON errors) wraps the whole mux, so feature
+// The middleware (Origin/Host checks, the token, JSON errors) wraps the whole mux, so feature
 // handlers get it for free.
 
 // registerAPIs installs every feature's endpoints. One line per feature.
 func registerAPIs(n *Node, mux *http.ServeMux) {
 	registerCoreAPI(n, mux)
+	registerAuthAPI(n, mux) // api_auth.go
 	registerDebugAPI(n, mux)
 	registerRoutingAPI(n, mux) // routers_api.go
 	registerContentAPI(n, mux) // content_api.go
@@ -51,14 +54,48 @@ func registerAPIs(n *Node, mux *http.ServeMux) {
 // Handler is the API as an http.Handler, middleware included. The server started
 // by New serves it; tests call it through httptest.
 func (n *Node) Handler() http.Handler {
+	if n.auth == nil {
+		if err := n.initAuth(); err != nil {
+			// Only a repo whose token cannot be read gets here (startAPI reports it):
+			// a random token keeps the API closed rather than open.
+			n.Logger("api").Error("API token unavailable; the API refuses every call", "err", err)
+			n.auth = newAPIAuth(randomToken())
+		}
+	}
 	if n.mux == nil {
 		n.mux = http.NewServeMux()
 		registerAPIs(n, n.mux)
 	}
-	return guardLocal(n.mux)
+	return guardLocal(n.auth.middleware(n.mux))
+}
+
+// initAuth loads the repo's API token, creating it for a repo made before tokens
+// existed; a node without a repo gets a random token, which APIToken tells its
+// embedder.
+func (n *Node) initAuth() error {
+	if n.repo == nil {
+		n.auth = newAPIAuth(randomToken())
+		return nil
+	}
+	tok, err := n.repo.EnsureAPIToken()
+	if err != nil {
+		return err
+	}
+	n.auth = newAPIAuth(tok)
+	return nil
+}
+
+// APIToken is the token API callers must send (Authorization: Bearer): the repo's
+// api.token, or for a node without a repo one made at start.
+func (n *Node) APIToken() string {
+	n.Handler()
+	return string(n.auth.token)
 }
 
 func (n *Node) startAPI(addr string) error {
+	if err := n.initAuth(); err != nil {
+		return fmt.Errorf("start API: %w", err)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("start API on %s: %w", addr, err)
@@ -205,17 +242,32 @@ func (n *Node) MemberInfos() []MemberInfo {
 // (uploads) read the body themselves.
 const maxRequestBody = 1 << 20
 
-// decodeJSON reads r's body into v strictly (unknown fields refused, size bounded).
-// An empty body leaves v at its zero value. On failure it writes a 400 and returns false.
+// decodeJSON reads r's body into v strictly: exactly one JSON value (an empty body,
+// or anything but white space after the value, is refused), unknown fields refused,
+// size bounded. On failure it writes a 400 and returns false.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	body := http.MaxBytesReader(w, r.Body, maxRequestBody)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("bad request body: %w", err))
+	if err := decodeBody(http.MaxBytesReader(w, r.Body, maxRequestBody), v); err != nil {
+		writeError(w, http.StatusBadRequest, err)
 		return false
 	}
 	return true
+}
+
+// decodeBody is decodeJSON's reader, apart from HTTP so it can be fuzzed.
+func decodeBody(body io.Reader, v any) error {
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return errors.New("bad request body: want one JSON value, got none")
+		}
+		return fmt.Errorf("bad request body: %w", err)
+	}
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return errors.New("bad request body: want exactly one JSON value, got more after it")
+	}
+	return nil
 }
 
 // writeJSON sends v with status.

@@ -97,12 +97,6 @@ func (n *Node) contentReady() error {
 	return nil
 }
 
-// contentRouter is the router used to find and announce providers (the default router;
-// nil when no router runs, and then get needs --from).
-func (n *Node) contentRouter() routing.Router {
-	return n.DefaultRouter()
-}
-
 // DecodeManifest is the exchange's view of the content package's manifests: it checks the
 // block against the ID and lists the files.
 func DecodeManifest(id cid.Cid, block []byte) (exchange.Description, error) {
@@ -255,47 +249,81 @@ func ParseProviders(addrs []string) ([]peer.AddrInfo, error) {
 	return out, nil
 }
 
-// providers returns who to fetch id from: the given peers, else the router's providers.
-func (n *Node) providers(ctx context.Context, id content.ID, from []peer.AddrInfo) ([]peer.AddrInfo, error) {
+// providers returns who to fetch id from: the --from peers; else through via (a router
+// name, or "all"); else the default router first and then each other running router,
+// until one names a provider, so that nodes whose default routers differ still find
+// each other's content. The error stays one line; why each router failed goes to the
+// debug log.
+func (n *Node) providers(ctx context.Context, id content.ID, from []peer.AddrInfo, via string) ([]peer.AddrInfo, error) {
 	if len(from) > 0 {
 		return from, nil
 	}
-	r := n.contentRouter()
-	if r == nil {
+	routers, err := n.searchOrder(via)
+	if err != nil {
+		return nil, err
+	}
+	if len(routers) == 0 {
 		return nil, fmt.Errorf("content %s is not in the local store and %w", id, ErrNoRouter)
 	}
-	infos, _, err := r.FindProviders(ctx, id.Key(), n.cfg.Content.MaxProviders)
-	if err != nil {
-		return nil, fmt.Errorf("%w: finding providers of %s through %s: %v (name one with --from MULTIADDR)", exchange.ErrNoProviders, id, r.Name(), err)
-	}
-	var out []peer.AddrInfo
-	for _, info := range infos {
-		if info.ID != n.host.ID() {
-			out = append(out, info)
+	log := n.Logger("content")
+	var asked []string
+	for _, r := range routers {
+		infos, _, err := r.FindProviders(ctx, id.Key(), n.cfg.Content.MaxProviders)
+		var out []peer.AddrInfo
+		for _, info := range infos {
+			if info.ID != n.host.ID() {
+				out = append(out, info)
+			}
+		}
+		if len(out) > 0 {
+			return out, nil
+		}
+		if err != nil {
+			log.Debug("finding providers failed", "id", id.String(), "router", r.Name(), "err", err)
+			asked = append(asked, r.Name()+" failed")
+		} else {
+			asked = append(asked, r.Name()+" found none")
+		}
+		if ctx.Err() != nil {
+			break
 		}
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: %s found no providers of %s (name one with --from MULTIADDR)", exchange.ErrNoProviders, r.Name(), id)
+	return nil, fmt.Errorf("%w: none found for %s (%s; name one with --from MULTIADDR)", exchange.ErrNoProviders, id, strings.Join(asked, ", "))
+}
+
+// searchOrder lists the routers a content search asks, in order: via's (see
+// routersFor) when given, else the default router and then the others.
+func (n *Node) searchOrder(via string) ([]routing.Router, error) {
+	if via != "" {
+		return n.routersFor(via)
+	}
+	var out []routing.Router
+	if d := n.DefaultRouter(); d != nil {
+		out = append(out, d)
+	}
+	for _, r := range n.Routers() {
+		if r != n.DefaultRouter() {
+			out = append(out, r)
+		}
 	}
 	return out, nil
 }
 
-// provide announces id through the router in the background (no router: nothing to do).
+// provide announces id through every running router in the background, so a getter
+// finds it whichever router it searches (no router: nothing to do).
 func (n *Node) provide(id content.ID) {
-	r := n.contentRouter()
-	if r == nil {
-		return
+	for _, r := range n.Routers() {
+		n.content.wg.Add(1)
+		go func() {
+			defer n.content.wg.Done()
+			log := n.Logger("content")
+			if err := n.provideOnce(r, id); err != nil {
+				log.Warn("announcing content failed", "id", id.String(), "router", r.Name(), "err", err)
+				return
+			}
+			log.Info("announced content", "id", id.String(), "router", r.Name())
+		}()
 	}
-	n.content.wg.Add(1)
-	go func() {
-		defer n.content.wg.Done()
-		log := n.Logger("content")
-		if err := n.provideOnce(r, id); err != nil {
-			log.Warn("announcing content failed", "id", id.String(), "router", r.Name(), "err", err)
-			return
-		}
-		log.Info("announced content", "id", id.String(), "router", r.Name())
-	}()
 }
 
 // provideOnce announces id through r, within content.provide_timeout and until the node
@@ -347,8 +375,11 @@ type GetOptions struct {
 	// Output is the path to write the file or directory to; "" fetches into the store only.
 	Output string
 	// From names the providers to fetch from (ParseProviders reads them from text);
-	// empty asks the router.
+	// empty asks the routers.
 	From []peer.AddrInfo
+	// Via names the router to search ("all": every one); empty asks the default
+	// router first, then the others.
+	Via string
 	// Progress, if set, is called from one goroutine a few times a second.
 	Progress func(exchange.Progress)
 }
@@ -371,7 +402,7 @@ func (n *Node) Get(ctx context.Context, id content.ID, opts GetOptions) (GetResu
 	}
 	var provs []peer.AddrInfo
 	if !n.complete(id) || len(opts.From) > 0 {
-		if provs, err = n.providers(ctx, id, opts.From); err != nil {
+		if provs, err = n.providers(ctx, id, opts.From, opts.Via); err != nil {
 			return GetResult{}, err
 		}
 	}
@@ -406,12 +437,12 @@ func (n *Node) complete(id content.ID) bool {
 
 // CatSize fetches a single-file content into the store if needed (from the given providers
 // or the router) and returns its size; Cat then streams it.
-func (n *Node) CatSize(ctx context.Context, id content.ID, from []peer.AddrInfo) (int64, error) {
+func (n *Node) CatSize(ctx context.Context, id content.ID, from []peer.AddrInfo, via string) (int64, error) {
 	if err := n.contentReady(); err != nil {
 		return 0, err
 	}
 	if !n.complete(id) {
-		if _, err := n.Get(ctx, id, GetOptions{From: from}); err != nil {
+		if _, err := n.Get(ctx, id, GetOptions{From: from, Via: via}); err != nil {
 			return 0, err
 		}
 	}
@@ -432,14 +463,14 @@ func (n *Node) Cat(ctx context.Context, id content.ID, w io.Writer) error {
 
 // Info describes content: from the local store, else by fetching its manifest from the
 // given providers or the router.
-func (n *Node) Info(ctx context.Context, id content.ID, from []peer.AddrInfo) (ContentInfo, error) {
+func (n *Node) Info(ctx context.Context, id content.ID, from []peer.AddrInfo, via string) (ContentInfo, error) {
 	if err := n.contentReady(); err != nil {
 		return ContentInfo{}, err
 	}
 	m, _, err := n.content.store.Manifest(id)
 	local := err == nil
 	if errors.Is(err, blockstore.ErrNotFound) {
-		provs, perr := n.providers(ctx, id, from)
+		provs, perr := n.providers(ctx, id, from, via)
 		if perr != nil {
 			return ContentInfo{}, perr
 		}
@@ -506,13 +537,13 @@ func (n *Node) List() ([]ListEntry, error) {
 
 // Pin keeps content through GC. Content that is not complete locally is fetched first
 // (from the given providers, else the router's), the way a pin in kubo fetches.
-func (n *Node) Pin(ctx context.Context, id content.ID, from []peer.AddrInfo) error {
+func (n *Node) Pin(ctx context.Context, id content.ID, from []peer.AddrInfo, via string) error {
 	if err := n.contentReady(); err != nil {
 		return err
 	}
 	if !n.complete(id) {
 		// Download stores the manifest pinned, then the pieces.
-		_, err := n.Get(ctx, id, GetOptions{From: from})
+		_, err := n.Get(ctx, id, GetOptions{From: from, Via: via})
 		return err
 	}
 	return n.content.store.Pin(id)

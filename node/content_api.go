@@ -22,8 +22,8 @@ import (
 //
 //	POST content/add        client.AddRequest → NDJSON client.AddEvent lines (progress…, then result or error)
 //	POST content/get        client.GetRequest → NDJSON client.GetEvent lines (progress…, then result or error)
-//	GET  content/cat?id=ID[&from=MULTIADDR…]   the file's bytes (Content-Length set)
-//	GET  content/info?id=ID[&from=MULTIADDR…]  ContentInfo
+//	GET  content/cat?id=ID[&from=MULTIADDR…][&via=R]   the file's bytes (Content-Length set)
+//	GET  content/info?id=ID[&from=MULTIADDR…][&via=R]  ContentInfo
 //	GET  content/ls                            []ListEntry
 //	POST content/pin/add    client.IDRequest → client.StatusResponse (fetches content that is not local)
 //	POST content/pin/rm     client.IDRequest → client.StatusResponse
@@ -39,7 +39,7 @@ import (
 // contentStatus maps content errors to HTTP statuses.
 func contentStatus(err error) int {
 	switch {
-	case errors.Is(err, content.ErrInvalidID), errors.Is(err, ErrNoRouter),
+	case errors.Is(err, content.ErrInvalidID), errors.Is(err, ErrNoRouter), errors.Is(err, ErrUnknownRouter),
 		errors.Is(err, exchange.ErrUnsafePath), errors.Is(err, content.ErrIsDir):
 		return http.StatusBadRequest
 	case errors.Is(err, exchange.ErrNotFound), errors.Is(err, blockstore.ErrNotFound):
@@ -137,14 +137,14 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		output := req.Output
 		if output == "" && req.OutputDir != "" {
 			// The name comes from the manifest (one path component, checked by content).
-			info, err := n.Info(r.Context(), id, from)
+			info, err := n.Info(r.Context(), id, from, req.Via)
 			if err != nil {
 				out.send(client.GetEvent{Error: err.Error()})
 				return
 			}
 			output = filepath.Join(req.OutputDir, info.Name)
 		}
-		res, err := n.Get(r.Context(), id, GetOptions{Output: output, From: from,
+		res, err := n.Get(r.Context(), id, GetOptions{Output: output, From: from, Via: req.Via,
 			Progress: func(p exchange.Progress) { out.send(client.GetEvent{Progress: &p}) }})
 		if err != nil {
 			out.send(client.GetEvent{Error: err.Error()})
@@ -158,7 +158,7 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		id, from, err := contentRef(q.Get("id"), q["from"])
 		var size int64
 		if err == nil {
-			size, err = n.CatSize(r.Context(), id, from)
+			size, err = n.CatSize(r.Context(), id, from, q.Get("via"))
 		}
 		if err != nil {
 			writeError(w, contentStatus(err), err)
@@ -179,7 +179,7 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		id, from, err := contentRef(q.Get("id"), q["from"])
 		var info ContentInfo
 		if err == nil {
-			info, err = n.Info(r.Context(), id, from)
+			info, err = n.Info(r.Context(), id, from, q.Get("via"))
 		}
 		if err != nil {
 			writeError(w, contentStatus(err), err)
@@ -215,7 +215,7 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		if err != nil {
 			return err
 		}
-		return n.Pin(ctx, id, from)
+		return n.Pin(ctx, id, from, req.Via)
 	}, "pinned"))
 	mux.HandleFunc("POST "+client.APIPrefix+"content/pin/rm", pinCall(func(_ context.Context, req client.IDRequest) error {
 		id, err := ParseContentID(req.ID)

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"github.com/dhtnode/dhtnode/client"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/content"
 	"github.com/dhtnode/dhtnode/exchange"
 )
@@ -33,7 +33,7 @@ func contentNode(t *testing.T, edit func(*Config)) (*Node, *client.Client) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = n.Close() })
-	return n, client.New(n.APIAddr())
+	return n, client.New(n.APIAddr(), client.WithToken(n.APIToken()))
 }
 
 func p2pAddrOf(n *Node) string {
@@ -77,7 +77,7 @@ func TestContentAddGetInfoPinGCThroughAPI(t *testing.T) {
 	}
 
 	// info of remote content fetches the manifest and stores nothing.
-	remote, err := cb.Info(ctx, added.ID, []string{p2pAddrOf(a)})
+	remote, err := cb.Info(ctx, added.ID, []string{p2pAddrOf(a)}, "")
 	if err != nil || remote.Local || remote.Have != 0 || remote.Name != "data.bin" || remote.Pieces == 0 {
 		t.Fatalf("remote info %+v, %v", remote, err)
 	}
@@ -103,7 +103,7 @@ func TestContentAddGetInfoPinGCThroughAPI(t *testing.T) {
 		t.Fatalf("progress %d events, result %+v", len(progress), res)
 	}
 
-	info, err := cb.Info(ctx, added.ID, nil)
+	info, err := cb.Info(ctx, added.ID, nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestContentAddGetInfoPinGCThroughAPI(t *testing.T) {
 		t.Fatalf("B's stat %+v %v; want no piece files and 1 linked content of %d bytes", st, err, len(data))
 	}
 	var cat bytes.Buffer
-	if _, err := cb.Cat(ctx, added.ID, nil, &cat); err != nil || !bytes.Equal(cat.Bytes(), data) {
+	if _, err := cb.Cat(ctx, added.ID, nil, "", &cat); err != nil || !bytes.Equal(cat.Bytes(), data) {
 		t.Fatalf("cat: %v", err)
 	}
 	list, err := cb.List(ctx)
@@ -131,7 +131,7 @@ func TestContentAddGetInfoPinGCThroughAPI(t *testing.T) {
 		t.Fatalf("gc: %+v %v", gc, err)
 	}
 	// pin add fetches content that is not local.
-	if err := ca.Pin(ctx, added.ID, []string{p2pAddrOf(b)}); err != nil {
+	if err := ca.Pin(ctx, added.ID, []string{p2pAddrOf(b)}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := ca.RepoStat(ctx); err != nil || st.Contents != 1 || st.PieceBytes != int64(len(data)) || st.Linked != 0 {
@@ -162,7 +162,7 @@ func TestContentAddGetInfoPinGCThroughAPI(t *testing.T) {
 	if st, err := os.Stat(outFile); err != nil || st.Size() != int64(len(data)) {
 		t.Fatalf("verify touched the edited output: %v", err)
 	}
-	if info, err := cb.Info(ctx, added.ID, nil); err != nil || info.Have != info.Pieces-1 || info.Linked != outFile {
+	if info, err := cb.Info(ctx, added.ID, nil, ""); err != nil || info.Have != info.Pieces-1 || info.Linked != outFile {
 		t.Fatalf("info after editing the output: %+v %v", info, err)
 	}
 }
@@ -210,7 +210,7 @@ func TestContentDirectoryAndUnknownID(t *testing.T) {
 			t.Fatalf("%s from B: %q %v", p, got, err)
 		}
 	}
-	if _, err := cb.Cat(ctx, added.ID, nil, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "directory") {
+	if _, err := cb.Cat(ctx, added.ID, nil, "", &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "directory") {
 		t.Fatalf("cat of a directory: %v", err)
 	}
 	unknown := "bagaaierajfrjhjbhw7cpwr7gr5l7yotc6e7emplibaacnogzenbqpnoalkoa"
@@ -219,7 +219,7 @@ func TestContentDirectoryAndUnknownID(t *testing.T) {
 		t.Fatalf("unknown ID: %v", err)
 	}
 	var api *client.APIError
-	if _, err := cb.Info(ctx, "nonsense", nil); err == nil || !strings.Contains(err.Error(), "invalid content ID") {
+	if _, err := cb.Info(ctx, "nonsense", nil, ""); err == nil || !strings.Contains(err.Error(), "invalid content ID") {
 		t.Fatalf("bad ID: %v", err)
 	} else if ok := asAPIError(err, &api); !ok || api.Status != 400 {
 		t.Fatalf("bad ID status: %v", err)
@@ -255,7 +255,7 @@ func TestContentEmptyFile(t *testing.T) {
 		t.Fatalf("empty file: %v %+v", err, res)
 	}
 	var buf bytes.Buffer
-	if n, err := cb.Cat(ctx, added.ID, nil, &buf); err != nil || n != 0 {
+	if n, err := cb.Cat(ctx, added.ID, nil, "", &buf); err != nil || n != 0 {
 		t.Fatalf("cat of an empty file: %d, %v", n, err)
 	}
 }

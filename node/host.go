@@ -31,6 +31,9 @@ func newHost(cfg Config, key crypto.PrivKey, reg prometheus.Registerer, version 
 		}
 		listen = append(listen, a)
 	}
+	if err := checkListenPorts(listen); err != nil {
+		return nil, err
+	}
 	var announce []ma.Multiaddr
 	for _, s := range cfg.Addresses.Announce {
 		a, err := ma.NewMultiaddr(s)

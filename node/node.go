@@ -40,6 +40,7 @@ type Node struct {
 	api         *http.Server
 	apiListener net.Listener
 	mux         *http.ServeMux
+	auth        *apiAuth // the API token and browser sessions (api_auth.go)
 
 	// stopRequests is closed when an API client asks the daemon to stop.
 	stopRequests chan struct{}

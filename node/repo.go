@@ -4,22 +4,24 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/dhtnode/dhtnode/client"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/libp2p/go-libp2p/core/crypto"
 )
 
-// Files in a repo directory. Only ConfigFile and KeyFile are state; the lock and
-// API files are rebuilt by every daemon run.
+// Files in a repo directory. ConfigFile, KeyFile and TokenFile are state (the
+// token is made at init, or by the first daemon run of a repo without one); the
+// lock and API files are rebuilt by every daemon run.
 const (
 	ConfigFile = "config.json"
 	KeyFile    = "identity.key"
 	LockFile   = "repo.lock"
 	APIFile    = client.APIFile
+	TokenFile  = client.TokenFile
 )
 
 // EnvRepoPath names the environment variable that overrides the repo directory.
@@ -99,6 +101,9 @@ func InitRepo(path string, cfg Config) (*Repo, error) {
 		if err := writeFileAtomic(r.file(KeyFile), raw, 0o600); err != nil {
 			return nil, err
 		}
+	}
+	if _, err := r.EnsureAPIToken(); err != nil {
+		return nil, err
 	}
 	if err := r.WriteConfig(cfg); err != nil {
 		return nil, err

@@ -3,11 +3,11 @@ package node
 import (
 	"context"
 	"fmt"
-	"github.com/dhtnode/dhtnode/client"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/routing"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -35,7 +35,7 @@ func startRouterCluster(t *testing.T, configure func(*Config)) ([]*Node, []*clie
 		}
 		t.Cleanup(func() { _ = n.Close() })
 		nodes = append(nodes, n)
-		clients = append(clients, client.New(n.APIAddr()))
+		clients = append(clients, client.New(n.APIAddr(), client.WithToken(n.APIToken())))
 	}
 	return nodes, clients
 }

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/dhtnode/dhtnode/client"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/kademlia"
 	"github.com/dhtnode/dhtnode/routing"
 )

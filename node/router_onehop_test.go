@@ -2,10 +2,10 @@ package node
 
 import (
 	"context"
-	"github.com/dhtnode/dhtnode/client"
 	"testing"
 	"time"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/routing"
 )
 

@@ -3,10 +3,10 @@ package node
 import (
 	"context"
 	"errors"
-	"github.com/dhtnode/dhtnode/client"
 	"testing"
 	"time"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/routing"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"

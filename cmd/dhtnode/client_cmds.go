@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/dhtnode/dhtnode/client"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/spf13/cobra"
 )
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/dhtnode/dhtnode/client"
 	"io"
 	"os"
 	"os/signal"
@@ -14,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -158,6 +158,7 @@ func hashOnly(cmd *cobra.Command, path string, recursive bool, pieceSize int64, 
 func newGetCmd(g *globals) *cobra.Command {
 	var output, format string
 	var from []string
+	var via string
 	var quiet bool
 	cmd := &cobra.Command{
 		Use: "get ID",
@@ -173,14 +174,14 @@ Pieces already here (in the store, or in that partial file from an interrupted g
 the same PATH) are verified and not fetched again. The node keeps no second copy: it
 serves the content from the output (info shows where), so moving or editing the output
 stops that. Providers: --from MULTIADDR (repeatable, ending in /p2p/PEERID), else the
-router's providers. A progress bar with rate and ETA is drawn on stderr when it is a
+routers' (the default router first, then the others; --via R asks one). A progress bar with rate and ETA is drawn on stderr when it is a
 terminal.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format); err != nil {
 				return err
 			}
-			req := client.GetRequest{ID: args[0], From: from}
+			req := client.GetRequest{ID: args[0], From: from, Via: via}
 			if output != "" {
 				abs, err := filepath.Abs(output)
 				if err != nil {
@@ -246,7 +247,8 @@ terminal.`,
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "where to write the file or directory; an existing directory gets DIR/NAME (default: ./NAME)")
-	cmd.Flags().StringArrayVar(&from, "from", nil, "provider multiaddr ending in /p2p/PEERID (repeatable; default: ask the router)")
+	cmd.Flags().StringArrayVar(&from, "from", nil, "provider multiaddr ending in /p2p/PEERID (repeatable; default: ask the routers)")
+	cmd.Flags().StringVar(&via, "via", "", "router to search for providers: chord, kademlia, onehop or all (default: the default router, then the others)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress or summary on stderr")
 	addFormatFlag(cmd, &format)
 	return cmd
@@ -254,27 +256,30 @@ terminal.`,
 
 func newCatCmd(g *globals) *cobra.Command {
 	var from []string
+	var via string
 	cmd := &cobra.Command{
 		Use: "cat ID",
 		Example: `  dhtnode cat bagaaiera... > photo.jpg
   dhtnode cat bagaaiera... | sha256sum`,
 		Short: "Write a file's content to stdout, verifying every piece",
 		Long: `Cat streams a single-file content to stdout; every piece is verified as it is
-read. Content not stored locally is fetched first (--from MULTIADDR, else the router).`,
+read. Content not stored locally is fetched first (--from MULTIADDR, else the routers).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return callDaemon(cmd, g, longCall, func(c *client.Client, ctx context.Context) error {
-				_, err := c.Cat(ctx, args[0], from, cmd.OutOrStdout())
+				_, err := c.Cat(ctx, args[0], from, via, cmd.OutOrStdout())
 				return err
 			})
 		},
 	}
 	cmd.Flags().StringArrayVar(&from, "from", nil, "provider multiaddr ending in /p2p/PEERID (repeatable)")
+	cmd.Flags().StringVar(&via, "via", "", "router to search for providers: chord, kademlia, onehop or all (default: the default router, then the others)")
 	return cmd
 }
 
 func newInfoCmd(g *globals) *cobra.Command {
 	var from []string
+	var via string
 	var format string
 	cmd := &cobra.Command{
 		Use: "info ID",
@@ -285,13 +290,14 @@ func newInfoCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, err := queryAndPrint(cmd, g, format, 2*time.Minute,
 				func(c *client.Client, ctx context.Context) (client.ContentInfo, error) {
-					return c.Info(ctx, args[0], from)
+					return c.Info(ctx, args[0], from, via)
 				},
 				printContentInfo)
 			return err
 		},
 	}
 	cmd.Flags().StringArrayVar(&from, "from", nil, "provider multiaddr to fetch the manifest from (repeatable)")
+	cmd.Flags().StringVar(&via, "via", "", "router to search for providers: chord, kademlia, onehop or all (default: the default router, then the others)")
 	addFormatFlag(cmd, &format)
 	return cmd
 }
@@ -366,6 +372,7 @@ func newPinCmd(g *globals) *cobra.Command {
 		Short: "Pin, unpin and list pinned content (pinned content survives repo gc)",
 	}
 	var from []string
+	var via string
 	simple := func(use, short, done string, call func(*client.Client, *cobra.Command, string) error) *cobra.Command {
 		return &cobra.Command{
 			Use:   use + " ID...",
@@ -389,9 +396,10 @@ func newPinCmd(g *globals) *cobra.Command {
 	add := simple("add", "Pin content, fetching it first if it is not complete locally", "pinned", func(c *client.Client, cmd *cobra.Command, id string) error {
 		ctx, cancel := callCtx(cmd, longCall)
 		defer cancel()
-		return c.Pin(ctx, id, from)
+		return c.Pin(ctx, id, from, via)
 	})
-	add.Flags().StringArrayVar(&from, "from", nil, "provider multiaddr ending in /p2p/PEERID (repeatable; default: ask the router)")
+	add.Flags().StringArrayVar(&from, "from", nil, "provider multiaddr ending in /p2p/PEERID (repeatable; default: ask the routers)")
+	add.Flags().StringVar(&via, "via", "", "router to search for providers: chord, kademlia, onehop or all (default: the default router, then the others)")
 	cmd.AddCommand(add)
 	cmd.AddCommand(simple("rm", "Unpin content (repo gc may then remove it)", "unpinned", func(c *client.Client, cmd *cobra.Command, id string) error {
 		ctx, cancel := callCtx(cmd, time.Minute)

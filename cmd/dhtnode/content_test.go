@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"github.com/dhtnode/dhtnode/client"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/node"
 )
 

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/dhtnode/dhtnode/client"
 	"io"
 	"os"
 	"time"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/node"
 	"github.com/spf13/cobra"
 )
@@ -32,26 +32,36 @@ func (g *globals) repoPath() (string, error) {
 }
 
 // client finds the running daemon's API: --api, else $DHTNODE_API, else the address
-// the daemon wrote into the repo. The error says plainly when no daemon is running.
+// the daemon wrote into the repo; it sends the repo's API token (the daemon refuses
+// calls without it). The error says plainly when no daemon is running.
 func (g *globals) client() (*daemonClient, error) {
-	if g.api != "" {
-		return &daemonClient{Client: client.New(g.api), where: "at " + g.api}, nil
-	}
-	if env := os.Getenv(EnvAPI); env != "" {
-		return &daemonClient{Client: client.New(env), where: "at " + env + " ($" + EnvAPI + ")"}, nil
+	addr, where := g.api, "at "+g.api
+	if addr == "" {
+		if env := os.Getenv(EnvAPI); env != "" {
+			addr, where = env, "at "+env+" ($"+EnvAPI+")"
+		}
 	}
 	path, err := g.repoPath()
-	if err != nil {
+	if err != nil && addr == "" {
 		return nil, err
 	}
-	addr, err := client.ReadAPIAddr(path)
-	if errors.Is(err, client.ErrNoAPIFile) {
-		return nil, noDaemon("for repo " + path)
+	if addr == "" {
+		addr, err = client.ReadAPIAddr(path)
+		if errors.Is(err, client.ErrNoAPIFile) {
+			return nil, noDaemon("for repo " + path)
+		}
+		if err != nil {
+			return nil, err
+		}
+		where = "for repo " + path
 	}
-	if err != nil {
-		return nil, err
+	// Without a readable token the call still goes out: the daemon's 401 then
+	// explains itself, with the reason the token could not be read (check).
+	tok, tokErr := "", err
+	if tokErr == nil {
+		tok, tokErr = client.ReadToken(path)
 	}
-	return &daemonClient{Client: client.New(addr), where: "for repo " + path}, nil
+	return &daemonClient{Client: client.New(addr, client.WithToken(tok)), where: where, tokenErr: tokErr}, nil
 }
 
 func noDaemon(where string) error {
@@ -61,13 +71,17 @@ func noDaemon(where string) error {
 // daemonClient is client.Client with the CLI's error wording.
 type daemonClient struct {
 	*client.Client
-	where string
+	where    string
+	tokenErr error // why the repo's token could not be read, if it could not
 }
 
 // check turns a client error into the CLI's one-line message.
 func (c *daemonClient) check(err error) error {
 	if errors.Is(err, client.ErrNoDaemon) {
 		return noDaemon(c.where)
+	}
+	if errors.Is(err, client.ErrUnauthorized) && c.tokenErr != nil {
+		return fmt.Errorf("the daemon %s refused the call: no API token (%v); use the repo of the user who runs the daemon", c.where, c.tokenErr)
 	}
 	return err
 }

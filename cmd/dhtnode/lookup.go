@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/dhtnode/dhtnode/client"
 	"io"
 	"text/tabwriter"
 	"time"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/spf13/cobra"
 )
 

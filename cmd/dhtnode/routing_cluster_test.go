@@ -3,13 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/dhtnode/dhtnode/client"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/node"
 	"github.com/dhtnode/dhtnode/routing"
 	"github.com/libp2p/go-libp2p/core/peer"

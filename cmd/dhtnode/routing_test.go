@@ -2,12 +2,12 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/dhtnode/dhtnode/client"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/routing"
 )
 

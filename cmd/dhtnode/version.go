@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/dhtnode/dhtnode/client"
 	"time"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/node"
 	"github.com/spf13/cobra"
 )
