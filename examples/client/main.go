@@ -2,10 +2,12 @@
 // package, the same way the dhtnode CLI does: it prints the daemon's identity and
 // gossip members, then looks one key up through every router the daemon runs.
 //
-// Start a daemon first (`dhtnode init && dhtnode daemon`), then
+// Start a daemon first (`dhtnode daemon`), then
 //
-//	go run ./examples/client               # finds the API address in ~/.dhtnode/api
-//	go run ./examples/client 127.0.0.1:5101 some-key
+//	go run ./examples/client               # API address and token from ~/.dhtnode
+//	go run ./examples/client ~/.dhtnode some-key
+//
+// Only the repo's owner can read its api.token, and the daemon answers nobody else.
 package main
 
 import (
@@ -22,9 +24,13 @@ import (
 func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	addr, key, err := args(os.Args[1:])
+	repo, key, err := args(os.Args[1:])
+	var c *client.Client
 	if err == nil {
-		err = run(ctx, os.Stdout, addr, key)
+		c, err = client.FromRepo(repo)
+	}
+	if err == nil {
+		err = run(ctx, os.Stdout, c, key)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "client:", err)
@@ -32,9 +38,9 @@ func main() {
 	}
 }
 
-// args reads [API-ADDR [KEY]]; without an address it reads the one the daemon wrote into
-// its repo ($DHTNODE_PATH, else ~/.dhtnode).
-func args(a []string) (addr, key string, err error) {
+// args reads [REPO [KEY]]; without a repo it takes the daemon's default one
+// ($DHTNODE_PATH, else ~/.dhtnode).
+func args(a []string) (repo, key string, err error) {
 	key = "hello"
 	if len(a) > 1 {
 		key = a[1]
@@ -42,7 +48,7 @@ func args(a []string) (addr, key string, err error) {
 	if len(a) > 0 {
 		return a[0], key, nil
 	}
-	repo := os.Getenv("DHTNODE_PATH")
+	repo = os.Getenv("DHTNODE_PATH")
 	if repo == "" {
 		home, err := os.UserHomeDir()
 		if err != nil {
@@ -50,15 +56,13 @@ func args(a []string) (addr, key string, err error) {
 		}
 		repo = filepath.Join(home, ".dhtnode")
 	}
-	addr, err = client.ReadAPIAddr(repo)
-	return addr, key, err
+	return repo, key, nil
 }
 
-func run(ctx context.Context, w io.Writer, addr, key string) error {
-	c := client.New(addr)
+func run(ctx context.Context, w io.Writer, c *client.Client, key string) error {
 	id, err := c.ID(ctx)
 	if err != nil {
-		return err // wraps client.ErrNoDaemon when nothing listens at addr
+		return err // wraps client.ErrNoDaemon when nothing listens, client.ErrUnauthorized on a wrong token
 	}
 	fmt.Fprintf(w, "daemon %s (version %s), gossip at %s\n", id.PeerID, id.Version, id.GossipAddr)
 	members, err := c.Members(ctx)

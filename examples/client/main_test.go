@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/node"
 )
 
@@ -43,7 +44,7 @@ func TestRun(t *testing.T) {
 	}
 
 	var out bytes.Buffer
-	if err := run(ctx, &out, daemon.APIAddr(), "hello"); err != nil {
+	if err := run(ctx, &out, client.New(daemon.APIAddr(), client.WithToken(daemon.APIToken())), "hello"); err != nil {
 		t.Fatal(err)
 	}
 	t.Log("\n" + out.String())
