@@ -478,19 +478,45 @@ func (s *Store) readContentPiece(id content.ID, global int, buf []byte, keep boo
 		return nil, err
 	}
 	data, err := s.readPiece(ref.ID, buf, keep)
+	quarantined := ""
+	if errors.Is(err, ErrCorrupt) {
+		quarantined = s.quarantineDst(ref.ID)
+	}
 	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt) {
 		if l, ok := s.Linked(id); ok {
-			data, err = s.readLinked(m, l, ref, buf, keep)
+			var lerr error
+			if data, lerr = s.readLinked(m, l, ref, buf, keep); lerr == nil || !errors.Is(err, ErrCorrupt) {
+				err = lerr
+			}
 		}
 	}
 	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt) {
 		s.markHave(id, global, false)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("piece %d of %s: %w", global, id, err)
+		return nil, &PieceError{Content: id, Index: global, Piece: ref.ID, Quarantined: quarantined, Err: err}
 	}
 	return data, nil
 }
+
+// PieceError is a failed read of one piece of a content: which piece, and, when
+// its stored bytes failed verification, where they were moved. Err wraps
+// ErrNotFound, ErrCorrupt or the I/O error.
+type PieceError struct {
+	Content content.ID
+	Index   int // content-wide piece index
+	Piece   merkle.PieceID
+	// Quarantined is where the corrupt bytes of the piece were moved; "" when
+	// none were (a missing piece, or a linked file that changed: the user's
+	// file is never moved).
+	Quarantined string
+	Err         error
+}
+
+func (e *PieceError) Error() string { return fmt.Sprintf("piece %d of %s: %v", e.Index, e.Content, e.Err) }
+
+// Unwrap returns the cause.
+func (e *PieceError) Unwrap() error { return e.Err }
 
 // PieceProof reads piece global of content id, verified, with the uncle
 // hashes that prove it against its file's root (merkle.VerifyPiece), for a

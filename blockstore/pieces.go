@@ -174,13 +174,18 @@ func (s *Store) readPiece(id merkle.PieceID, buf []byte, keep bool) ([]byte, err
 // ErrCorrupt to report.
 func (s *Store) quarantine(id merkle.PieceID, why error) error {
 	path := s.piecePath(id)
-	dst := filepath.Join(s.corrupt, nameOf(id))
+	dst := s.quarantineDst(id)
 	if err := os.Rename(path, dst); err != nil && !errors.Is(err, os.ErrNotExist) {
 		os.Remove(path)
 	}
 	s.metrics.corrupt.Inc()
 	s.log.Warn("corrupt piece quarantined", "piece", id.String(), "path", path, "moved_to", dst, "reason", why)
 	return fmt.Errorf("%w: %s (%s): %v; moved to %s", ErrCorrupt, id, path, why, dst)
+}
+
+// quarantineDst is where the corrupt bytes of piece id are moved.
+func (s *Store) quarantineDst(id merkle.PieceID) string {
+	return filepath.Join(s.corrupt, nameOf(id))
 }
 
 // removePiece deletes a piece file (GC, rollback of a failed add).

@@ -245,15 +245,42 @@ func (c *Client) Cat(ctx context.Context, id string, from []string, w io.Writer)
 		return 0, err
 	}
 	defer resp.Body.Close()
-	n, err := io.Copy(w, resp.Body)
+	n, err := io.CopyBuffer(w, onlyReader{resp.Body}, make([]byte, catBuffer))
 	if err != nil {
 		return n, fmt.Errorf("cat %s: %w", id, err)
 	}
-	if want, perr := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64); perr == nil && n != want {
+	// The trailer is read with the end of the body: it says why a cat stopped part way.
+	if msg := resp.Trailer.Get(CatErrorTrailer); msg != "" {
+		return n, fmt.Errorf("cat %s: %w after %d bytes: %s", id, ErrCatFailed, n, msg)
+	}
+	want, perr := strconv.ParseInt(resp.Header.Get(CatSizeHeader), 10, 64)
+	if perr != nil {
+		want, perr = strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64)
+	}
+	if perr == nil && n != want {
 		return n, fmt.Errorf("cat %s: %w after %d of %d bytes", id, ErrStreamEnded, n, want)
 	}
 	return n, nil
 }
+
+// catBuffer is the size of cat's copies: large, so that a cat of a big file costs few
+// system calls on either side of the copy.
+const catBuffer = 1 << 20
+
+// onlyReader hides everything but Read, so io.CopyBuffer uses its buffer instead of
+// the writer's ReadFrom (which for a file copies through 32 KiB).
+type onlyReader struct{ io.Reader }
+
+// Headers of the content/cat answer: its size, and (a trailer, after the body) the
+// error that stopped it part way.
+const (
+	CatSizeHeader   = "Dhtnode-Content-Size"
+	CatErrorTrailer = "Dhtnode-Error"
+)
+
+// ErrCatFailed: the daemon stopped a cat part way and said why (a piece that failed
+// verification, naming it and where it was quarantined).
+var ErrCatFailed = errors.New("the daemon stopped the cat")
 
 // Info describes content (the daemon fetches the manifest if it lacks it).
 func (c *Client) Info(ctx context.Context, id string, from []string) (ContentInfo, error) {

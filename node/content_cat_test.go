@@ -1,0 +1,105 @@
+package node
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dhtnode/dhtnode/client"
+)
+
+// corruptStored flips a byte of the stored copy of data[off:off+32] wherever the store
+// keeps it under dir (whatever its layout), and reports the file it changed.
+func corruptStored(t *testing.T, dir string, needle []byte) string {
+	t.Helper()
+	var changed string
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || changed != "" || strings.HasSuffix(p, ".db") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil
+		}
+		if i := bytes.Index(b, needle); i >= 0 {
+			b[i+5] ^= 0x20
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			changed = p
+		}
+		return nil
+	})
+	if changed == "" {
+		t.Fatal("test setup: the stored bytes were not found")
+	}
+	return changed
+}
+
+// TestCatCorruptPieceSaysWhich: a cat through the daemon that meets a piece failing
+// verification ends with an error naming the piece and saying it was quarantined (sent
+// as a trailer), never a bare "unexpected EOF"; the bytes before it arrive, none after.
+func TestCatCorruptPieceSaysWhich(t *testing.T) {
+	n, c := contentNode(t, nil)
+	data := make([]byte, 6<<18+100) // 6 pieces of 256 KiB and a short one
+	_, _ = rand.Read(data)
+	src := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxFor(t)
+	added, err := c.Add(ctx, client.AddRequest{Path: src}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const piece = 3
+	off := piece<<18 + 1000
+	corruptStored(t, n.Blockstore().Dir(), data[off:off+32])
+	var out bytes.Buffer
+	got, err := c.Cat(ctx, added.ID, nil, &out)
+	if !errors.Is(err, client.ErrCatFailed) {
+		t.Fatalf("cat of content with a corrupt piece: %d bytes, %v; want ErrCatFailed", got, err)
+	}
+	for _, want := range []string{"piece 3 ", "failed verification", "quarantined", "dhtnode get " + added.ID} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("cat error %q does not say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "unexpected EOF") {
+		t.Errorf("cat error %q is still a bare EOF", err)
+	}
+	if got != piece<<18 || !bytes.Equal(out.Bytes(), data[:piece<<18]) {
+		t.Fatalf("cat wrote %d bytes before the corrupt piece, want the %d before it", got, piece<<18)
+	}
+	// The piece is quarantined: repo stat counts it and the content misses it (a second
+	// cat would fetch it from a provider).
+	if st, err := c.RepoStat(ctx); err != nil || st.Quarantined != 1 {
+		t.Fatalf("repo stat after the cat: %+v %v", st, err)
+	}
+	if info, err := c.Info(ctx, added.ID, nil); err != nil || info.Have != info.Pieces-1 {
+		t.Fatalf("info after the cat: %+v %v", info, err)
+	}
+	// A whole cat still works and checks its length.
+	res2, err := c.Add(ctx, client.AddRequest{Path: writeTemp(t, data[:1<<20])}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if got, err := c.Cat(ctx, res2.ID, nil, &out); err != nil || got != 1<<20 || !bytes.Equal(out.Bytes(), data[:1<<20]) {
+		t.Fatalf("clean cat: %d %v", got, err)
+	}
+}
+
+func writeTemp(t *testing.T, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "g")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
