@@ -335,7 +335,8 @@ func (s *Store) reconcile(m *content.Manifest, bits *Bitfield, full, linked bool
 	return changed
 }
 
-// flush writes dirty download state in one transaction.
+// flush commits, in one transaction after the segments are synced, the index
+// entries of downloaded pieces and dirty download state (have bits).
 func (s *Store) flush() error {
 	s.mu.Lock()
 	pending := map[string][]byte{}
@@ -346,11 +347,26 @@ func (s *Store) flush() error {
 		}
 	}
 	s.mu.Unlock()
-	if len(pending) == 0 {
+	s.pmu.Lock()
+	var kept []*pendingPiece
+	for _, p := range s.pending {
+		if !p.keep {
+			continue
+		}
+		select {
+		case <-p.done:
+			if p.err == nil {
+				kept = append(kept, p)
+			}
+		default:
+		}
+	}
+	s.pmu.Unlock()
+	if len(pending) == 0 && len(kept) == 0 {
 		return nil
 	}
 	// Every piece whose bit is in pending was written before the snapshot
-	// above: make them durable before the bits that claim them are.
+	// above: make them durable before the entries and bits that claim them.
 	err := s.syncPieces()
 	if err == nil {
 		ids := make([]string, 0, len(pending))
@@ -359,8 +375,21 @@ func (s *Store) flush() error {
 		}
 		err = s.syncLinked(ids)
 	}
+	var dups []loc
 	if err == nil {
 		err = s.db.Update(func(tx *bolt.Tx) error {
+			dups = dups[:0]
+			for _, p := range kept {
+				if cur, ok := decodeLoc(tx.Bucket(bucketIndex).Get(pieceKey(p.id))); ok {
+					if cur != p.loc {
+						dups = append(dups, p.loc) // stored twice by a race: keep the first
+					}
+					continue
+				}
+				if err := putIndex(tx, p.id, p.loc); err != nil {
+					return err
+				}
+			}
 			b := tx.Bucket(bucketHave)
 			for k, v := range pending {
 				if tx.Bucket(bucketManifests).Get([]byte(k)) == nil {
@@ -382,6 +411,16 @@ func (s *Store) flush() error {
 		}
 		s.mu.Unlock()
 		return fmt.Errorf("blockstore: writing download state: %w", err)
+	}
+	s.pmu.Lock()
+	for _, p := range kept {
+		if s.pending[p.id] == p {
+			delete(s.pending, p.id)
+		}
+	}
+	s.pmu.Unlock()
+	for _, l := range dups {
+		s.segs.punch(l)
 	}
 	return nil
 }
@@ -430,7 +469,7 @@ func (s *Store) PutVerifiedContentPiece(id content.ID, global int, data []byte) 
 func (s *Store) putContentPiece(id content.ID, global int, ref content.PieceRef, data []byte) error {
 	s.gcLock.RLock()
 	defer s.gcLock.RUnlock()
-	if _, err := s.putVerified(ref.ID, data); err != nil {
+	if _, _, err := s.putVerified(ref.ID, data, true); err != nil {
 		return err
 	}
 	return s.markHave(id, global, true)
@@ -513,7 +552,9 @@ type PieceError struct {
 	Err         error
 }
 
-func (e *PieceError) Error() string { return fmt.Sprintf("piece %d of %s: %v", e.Index, e.Content, e.Err) }
+func (e *PieceError) Error() string {
+	return fmt.Sprintf("piece %d of %s: %v", e.Index, e.Content, e.Err)
+}
 
 // Unwrap returns the cause.
 func (e *PieceError) Unwrap() error { return e.Err }
