@@ -22,6 +22,9 @@ type AddRequest struct {
 	Recursive bool   `json:"recursive,omitempty"`
 	NoPin     bool   `json:"no_pin,omitempty"`
 	PieceSize int64  `json:"piece_size,omitempty"`
+	// Link stores no copy: the daemon serves the file from Path, verifying every read
+	// (add --link); editing or moving it stops it being served.
+	Link bool `json:"link,omitempty"`
 }
 
 // AddEvent is one line of the content/add stream.
@@ -65,6 +68,8 @@ type AddResult struct {
 	Pieces    int    `json:"pieces"`
 	PieceSize int64  `json:"piece_size"`
 	Pinned    bool   `json:"pinned"`
+	// Linked is the path the content is served from (add --link); "" when copied.
+	Linked string `json:"linked,omitempty"`
 	// Elapsed is the time the add took, in seconds.
 	Elapsed float64 `json:"elapsed"`
 }

@@ -101,7 +101,7 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		}
 		out := newNDJSON(w)
 		var last time.Time
-		res, err := n.Add(r.Context(), req.Path, AddOptions{Recursive: req.Recursive, NoPin: req.NoPin, PieceSize: req.PieceSize,
+		res, err := n.Add(r.Context(), req.Path, AddOptions{Recursive: req.Recursive, NoPin: req.NoPin, PieceSize: req.PieceSize, Link: req.Link,
 			Progress: func(p content.AddProgress) {
 				if now := time.Now(); now.Sub(last) >= 100*time.Millisecond {
 					last = now

@@ -103,3 +103,48 @@ func writeTemp(t *testing.T, data []byte) string {
 	}
 	return p
 }
+
+// TestAddLinkThroughAPI: add --link through the API stores no copy, serves and cats the
+// file from where it is, and repo verify reports the piece of an edited file as a linked
+// one (marked missing, never quarantined); a moved file leaves the content incomplete.
+func TestAddLinkThroughAPI(t *testing.T) {
+	_, c := contentNode(t, nil)
+	data := make([]byte, 5<<18+10)
+	_, _ = rand.Read(data)
+	src := writeTemp(t, data)
+	ctx := ctxFor(t)
+	added, err := c.Add(ctx, client.AddRequest{Path: src, Link: true}, nil)
+	if err != nil || added.Linked != src {
+		t.Fatalf("add --link: %+v %v", added, err)
+	}
+	if st, err := c.RepoStat(ctx); err != nil || st.Pieces != 0 || st.Linked != 1 || st.LinkedBytes != int64(len(data)) {
+		t.Fatalf("stat after add --link: %+v %v", st, err)
+	}
+	var out bytes.Buffer
+	if _, err := c.Cat(ctx, added.ID, nil, &out); err != nil || !bytes.Equal(out.Bytes(), data) {
+		t.Fatalf("cat of linked content: %v", err)
+	}
+	if info, err := c.Info(ctx, added.ID, nil); err != nil || info.Linked != src || info.Have != info.Pieces {
+		t.Fatalf("info: %+v %v", info, err)
+	}
+	data[2<<18+7] ^= 1
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.RepoVerify(ctx)
+	if err != nil || len(v.Corrupt) != 1 || len(v.CorruptLinked) != 1 || len(v.Incomplete) != 1 {
+		t.Fatalf("verify of an edited linked file: %+v %v", v, err)
+	}
+	if st, _ := c.RepoStat(ctx); st.Quarantined != 0 {
+		t.Fatalf("the user's file was quarantined: %+v", st)
+	}
+	if err := os.Rename(src, src+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RepoVerify(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := c.Info(ctx, added.ID, nil); err != nil || info.Have != 0 {
+		t.Fatalf("info after the file moved: %+v %v", info, err)
+	}
+}
