@@ -55,7 +55,9 @@ func BenchmarkSHA256File(b *testing.B) {
 // benchAdd measures adds into a store in use (its shard directories exist,
 // as in any repo after its first add); each iteration removes the content
 // again (unpin + GC, untimed) so every add writes all its pieces.
-func benchAdd(b *testing.B, cfg Config, opts AddOptions) {
+func benchAdd(b *testing.B, cfg Config, opts AddOptions) { benchAddMode(b, cfg, opts, false) }
+
+func benchAddMode(b *testing.B, cfg Config, opts AddOptions, buffered bool) {
 	path := benchFile(b)
 	cfg.Dir = filepath.Join(b.TempDir(), "store")
 	cfg.FlushInterval = time.Hour
@@ -64,6 +66,9 @@ func benchAdd(b *testing.B, cfg Config, opts AddOptions) {
 		b.Fatal(err)
 	}
 	defer s.Close()
+	if buffered {
+		s.noDirect.Store(true)
+	}
 	warm, err := s.Add(context.Background(), path, AddOptions{NoPin: true})
 	if err != nil {
 		b.Fatal(err)
@@ -91,6 +96,10 @@ func benchAdd(b *testing.B, cfg Config, opts AddOptions) {
 // BenchmarkAdd is add of 256 MiB: read, hash, write + fsync every piece,
 // syncfs, commit.
 func BenchmarkAdd(b *testing.B) { benchAdd(b, Config{}, AddOptions{}) }
+
+// BenchmarkAddBuffered is BenchmarkAdd writing through the page cache
+// instead of with O_DIRECT, the two ways a segment can be written.
+func BenchmarkAddBuffered(b *testing.B) { benchAddMode(b, Config{}, AddOptions{}, true) }
 
 // BenchmarkAddNoSync is BenchmarkAdd without fsync (Config.NoSync).
 func BenchmarkAddNoSync(b *testing.B) { benchAdd(b, Config{NoSync: true}, AddOptions{}) }
