@@ -373,7 +373,7 @@ func (s *Store) trim(id uint32) (removed bool, reclaimed int64, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketExtents).Cursor()
 		prefix := segKey(id)
-		for k, v := c.Seek(prefix); k != nil && len(k) == 12 && string(k[:4]) == string(prefix); k, v = c.Next() {
+		for k, v := c.Seek(prefix); len(k) == 12 && string(k[:4]) == string(prefix); k, v = c.Next() {
 			if len(v) != 37 {
 				continue
 			}
@@ -515,6 +515,7 @@ func (s *Store) readSegment(l loc, buf []byte, keep bool) ([]byte, error) {
 	return buf, nil
 }
 
+// errSegmentGone: an index entry points into a segment file that is not there.
 var errSegmentGone = errors.New("segment missing")
 
 // usage counts the segment files and the blocks they take on disk.
