@@ -147,6 +147,10 @@ type RepoStatInfo struct {
 	// seem to hold nothing.
 	Linked      int   `json:"linked,omitempty"`
 	LinkedBytes int64 `json:"linked_bytes,omitempty"`
+	// Segments are the files the pieces are appended to, and DiskBytes the blocks they
+	// take on disk (what repo gc gives back shows here).
+	Segments  int   `json:"segments"`
+	DiskBytes int64 `json:"disk_bytes"`
 }
 
 // VerifyReport is the result of repo verify in printable form.

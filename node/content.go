@@ -613,7 +613,8 @@ func (n *Node) RepoStat() (RepoStatInfo, error) {
 	}
 	s, err := n.content.store.Stat()
 	return RepoStatInfo{Dir: s.Dir, Contents: s.Contents, Pinned: s.Pinned, Pieces: s.Pieces, PieceBytes: s.PieceBytes,
-		Quarantined: s.Quarantined, MetadataSize: s.MetadataSize, Linked: s.Linked, LinkedBytes: s.LinkedBytes}, err
+		Quarantined: s.Quarantined, MetadataSize: s.MetadataSize, Linked: s.Linked, LinkedBytes: s.LinkedBytes,
+		Segments: s.Segments, DiskBytes: s.DiskBytes}, err
 }
 
 // RepoVerify rehashes every stored piece, in piece files and in linked files.

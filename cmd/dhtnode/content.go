@@ -470,7 +470,7 @@ func newRepoCmd(g *globals) *cobra.Command {
 func printRepoStat(w io.Writer, s client.RepoStatInfo) error {
 	fmt.Fprintf(w, "dir:          %s\n", s.Dir)
 	fmt.Fprintf(w, "contents:     %d (%d pinned)\n", s.Contents, s.Pinned)
-	fmt.Fprintf(w, "piece files:  %d (%s)\n", s.Pieces, humanBytes(s.PieceBytes))
+	fmt.Fprintf(w, "pieces:       %d (%s) in %d segment files (%s on disk)\n", s.Pieces, humanBytes(s.PieceBytes), s.Segments, humanBytes(s.DiskBytes))
 	fmt.Fprintf(w, "linked:       %d contents (%s in get outputs)\n", s.Linked, humanBytes(s.LinkedBytes))
 	fmt.Fprintf(w, "quarantined:  %d\n", s.Quarantined)
 	fmt.Fprintf(w, "metadata:     %s\n", humanBytes(s.MetadataSize))
