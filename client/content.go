@@ -138,11 +138,11 @@ type RepoStatInfo struct {
 	Dir          string `json:"dir"`
 	Contents     int    `json:"contents"` // stored manifests
 	Pinned       int    `json:"pinned"`
-	Pieces       int    `json:"pieces"` // piece files (identical pieces stored once)
+	Pieces       int    `json:"pieces"` // stored pieces (identical pieces stored once)
 	PieceBytes   int64  `json:"piece_bytes"`
-	Quarantined  int    `json:"quarantined"` // corrupt piece files moved aside
+	Quarantined  int    `json:"quarantined"` // corrupt pieces copied aside
 	MetadataSize int64  `json:"metadata_bytes"`
-	// Linked counts the contents whose bytes are in a get's output rather than piece files,
+	// Linked counts the contents whose bytes are in a get's output rather than the store,
 	// and LinkedBytes the bytes held there: without them a node that got content would
 	// seem to hold nothing.
 	Linked      int   `json:"linked,omitempty"`
@@ -155,8 +155,8 @@ type RepoStatInfo struct {
 
 // VerifyReport is the result of repo verify in printable form.
 type VerifyReport struct {
-	Checked    int      `json:"checked"`    // piece files and linked pieces hashed
-	Corrupt    []string `json:"corrupt"`    // piece IDs; piece files among them are now quarantined
+	Checked    int      `json:"checked"`    // stored and linked pieces hashed
+	Corrupt    []string `json:"corrupt"`    // piece IDs; stored ones among them are now quarantined
 	Incomplete []string `json:"incomplete"` // pinned content IDs missing pieces (get refetches them)
 	// CorruptLinked are the pieces of Corrupt read from a get's output (edited since): they
 	// are only marked missing, never quarantined, because the file is the user's.
@@ -332,7 +332,7 @@ func (c *Client) RepoStat(ctx context.Context) (RepoStatInfo, error) {
 	return out, c.Call(ctx, http.MethodGet, "repo/stat", nil, &out)
 }
 
-// RepoVerify rehashes every stored piece, in piece files and in linked files.
+// RepoVerify rehashes every stored piece, in segments and in linked files.
 func (c *Client) RepoVerify(ctx context.Context) (VerifyReport, error) {
 	var out VerifyReport
 	return out, c.Call(ctx, http.MethodPost, "repo/verify", nil, &out)
