@@ -232,28 +232,73 @@ func (s *Store) Info(id content.ID) (ContentInfo, error) {
 }
 
 // List describes every content whose manifest is stored (complete, partial,
-// pinned or not), sorted by name then ID.
+// pinned or not), sorted by name then ID. It reads manifests and pins in one
+// transaction: a repo of 100,000 contents is listed without 200,000 of them.
 func (s *Store) List() ([]ContentInfo, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
-	ids, err := s.contentIDs()
-	if err != nil {
-		return nil, err
+	type row struct {
+		id     content.ID
+		raw    []byte
+		pinned time.Time
+		isPin  bool
 	}
-	out := make([]ContentInfo, 0, len(ids))
-	for _, id := range ids {
-		info, err := s.Info(id)
+	var rows []row
+	err := s.db.View(func(tx *bolt.Tx) error {
+		pins := tx.Bucket(bucketPins)
+		return tx.Bucket(bucketManifests).ForEach(func(k, v []byte) error {
+			id, err := content.IDFromBytes(k)
+			if err != nil {
+				return nil
+			}
+			r := row{id: id}
+			s.mu.Lock()
+			cached := s.manifests[key(id)] != nil
+			s.mu.Unlock()
+			if !cached {
+				r.raw = append([]byte(nil), v...)
+			}
+			if p := pins.Get(k); len(p) == 8 {
+				r.isPin, r.pinned = true, time.Unix(int64(binary.BigEndian.Uint64(p)), 0)
+			}
+			rows = append(rows, r)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("blockstore: listing contents: %w", err)
+	}
+	out := make([]ContentInfo, 0, len(rows))
+	for _, r := range rows {
+		m, err := s.manifest(r.id, r.raw)
 		if err != nil {
 			return nil, err
 		}
+		h, err := s.haveState(r.id)
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		have := h.bits.Count()
+		s.mu.Unlock()
+		info := ContentInfo{ID: r.id, Kind: m.Kind, Name: m.Name, Size: m.Size, Files: len(m.Files),
+			Pieces: m.NumPieces(), Have: have, PieceSize: m.PieceSize, Pinned: r.isPin, PinnedAt: r.pinned}
+		if l, ok := s.Linked(r.id); ok {
+			info.Linked = l.Where()
+		}
 		out = append(out, info)
+	}
+	// IDs are compared by their string form, computed once each.
+	strs := make(map[content.ID]string, len(out))
+	for _, c := range out {
+		strs[c.ID] = c.ID.String()
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Name != out[j].Name {
 			return out[i].Name < out[j].Name
 		}
-		return out[i].ID.String() < out[j].ID.String()
+		return strs[out[i].ID] < strs[out[j].ID]
 	})
 	return out, nil
 }
