@@ -82,3 +82,28 @@ func TestAddLinked(t *testing.T) {
 		t.Fatalf("gc touched the user's file: %v", err)
 	}
 }
+
+// TestAddLinkedDirectory: add --link -r serves each file of a tree from where it is.
+func TestAddLinkedDirectory(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	dir := filepath.Join(t.TempDir(), "d")
+	files := map[string][]byte{"x/1": testData(5, 1), "x/2": testData(300000, 2), "z": testData(merkle.DefaultPieceSize+1, 3)}
+	for p, d := range files {
+		writeFile(t, filepath.Join(dir, p), d)
+	}
+	res, err := s.AddLinked(context.Background(), dir, AddOptions{Recursive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s.Stat(); st.Pieces != 0 || st.Linked != 1 {
+		t.Fatalf("stat %+v", st)
+	}
+	for i, f := range res.Manifest.Files {
+		if got := catFile(t, s, res.ID, i); !bytes.Equal(got, files[f.Path]) {
+			t.Fatalf("%s differs", f.Path)
+		}
+	}
+	if v, err := s.Verify(context.Background()); err != nil || len(v.Corrupt) != 0 || len(v.Incomplete) != 0 || v.Checked != res.Manifest.NumPieces() {
+		t.Fatalf("verify %+v %v", v, err)
+	}
+}
