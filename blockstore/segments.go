@@ -408,7 +408,12 @@ func (s *Store) trim(id uint32) (removed bool, reclaimed int64, err error) {
 	}
 	if len(exts) == 0 && !active {
 		s.segs.forget(id)
-		return true, st.Size(), os.Remove(p)
+		if err := os.Remove(p); err != nil {
+			return false, 0, err
+		}
+		// Its number may be given to a new segment: that one starts unclean.
+		err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketSegments).Delete(segKey(id)) })
+		return true, st.Size(), err
 	}
 	sf, err := s.segs.get(id)
 	if err != nil {
