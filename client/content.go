@@ -22,6 +22,9 @@ type AddRequest struct {
 	Recursive bool   `json:"recursive,omitempty"`
 	NoPin     bool   `json:"no_pin,omitempty"`
 	PieceSize int64  `json:"piece_size,omitempty"`
+	// Link stores no copy: the daemon serves the file from Path, verifying every read
+	// (add --link); editing or moving it stops it being served.
+	Link bool `json:"link,omitempty"`
 }
 
 // AddEvent is one line of the content/add stream.
@@ -68,6 +71,8 @@ type AddResult struct {
 	Pieces    int    `json:"pieces"`
 	PieceSize int64  `json:"piece_size"`
 	Pinned    bool   `json:"pinned"`
+	// Linked is the path the content is served from (add --link); "" when copied.
+	Linked string `json:"linked,omitempty"`
 	// Elapsed is the time the add took, in seconds.
 	Elapsed float64 `json:"elapsed"`
 }
@@ -136,21 +141,25 @@ type RepoStatInfo struct {
 	Dir          string `json:"dir"`
 	Contents     int    `json:"contents"` // stored manifests
 	Pinned       int    `json:"pinned"`
-	Pieces       int    `json:"pieces"` // piece files (identical pieces stored once)
+	Pieces       int    `json:"pieces"` // stored pieces (identical pieces stored once)
 	PieceBytes   int64  `json:"piece_bytes"`
-	Quarantined  int    `json:"quarantined"` // corrupt piece files moved aside
+	Quarantined  int    `json:"quarantined"` // corrupt pieces copied aside
 	MetadataSize int64  `json:"metadata_bytes"`
-	// Linked counts the contents whose bytes are in a get's output rather than piece files,
+	// Linked counts the contents whose bytes are in a get's output rather than the store,
 	// and LinkedBytes the bytes held there: without them a node that got content would
 	// seem to hold nothing.
 	Linked      int   `json:"linked,omitempty"`
 	LinkedBytes int64 `json:"linked_bytes,omitempty"`
+	// Segments are the files the pieces are appended to, and DiskBytes the blocks they
+	// take on disk (what repo gc gives back shows here).
+	Segments  int   `json:"segments"`
+	DiskBytes int64 `json:"disk_bytes"`
 }
 
 // VerifyReport is the result of repo verify in printable form.
 type VerifyReport struct {
-	Checked    int      `json:"checked"`    // piece files and linked pieces hashed
-	Corrupt    []string `json:"corrupt"`    // piece IDs; piece files among them are now quarantined
+	Checked    int      `json:"checked"`    // stored and linked pieces hashed
+	Corrupt    []string `json:"corrupt"`    // piece IDs; stored ones among them are now quarantined
 	Incomplete []string `json:"incomplete"` // pinned content IDs missing pieces (get refetches them)
 	// CorruptLinked are the pieces of Corrupt read from a get's output (edited since): they
 	// are only marked missing, never quarantined, because the file is the user's.
@@ -251,15 +260,42 @@ func (c *Client) Cat(ctx context.Context, id string, from []string, via string, 
 		return 0, err
 	}
 	defer resp.Body.Close()
-	n, err := io.Copy(w, resp.Body)
+	n, err := io.CopyBuffer(w, onlyReader{resp.Body}, make([]byte, catBuffer))
 	if err != nil {
 		return n, fmt.Errorf("cat %s: %w", id, err)
 	}
-	if want, perr := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64); perr == nil && n != want {
+	// The trailer is read with the end of the body: it says why a cat stopped part way.
+	if msg := resp.Trailer.Get(CatErrorTrailer); msg != "" {
+		return n, fmt.Errorf("cat %s: %w after %d bytes: %s", id, ErrCatFailed, n, msg)
+	}
+	want, perr := strconv.ParseInt(resp.Header.Get(CatSizeHeader), 10, 64)
+	if perr != nil {
+		want, perr = strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64)
+	}
+	if perr == nil && n != want {
 		return n, fmt.Errorf("cat %s: %w after %d of %d bytes", id, ErrStreamEnded, n, want)
 	}
 	return n, nil
 }
+
+// catBuffer is the size of cat's copies: large, so that a cat of a big file costs few
+// system calls on either side of the copy.
+const catBuffer = 1 << 20
+
+// onlyReader hides everything but Read, so io.CopyBuffer uses its buffer instead of
+// the writer's ReadFrom (which for a file copies through 32 KiB).
+type onlyReader struct{ io.Reader }
+
+// Headers of the content/cat answer: its size, and (a trailer, after the body) the
+// error that stopped it part way.
+const (
+	CatSizeHeader   = "Dhtnode-Content-Size"
+	CatErrorTrailer = "Dhtnode-Error"
+)
+
+// ErrCatFailed: the daemon stopped a cat part way and said why (a piece that failed
+// verification, naming it and where it was quarantined).
+var ErrCatFailed = errors.New("the daemon stopped the cat")
 
 // Info describes content (the daemon fetches the manifest if it lacks it).
 func (c *Client) Info(ctx context.Context, id string, from []string, via string) (ContentInfo, error) {
@@ -302,7 +338,7 @@ func (c *Client) RepoStat(ctx context.Context) (RepoStatInfo, error) {
 	return out, c.Call(ctx, http.MethodGet, "repo/stat", nil, &out)
 }
 
-// RepoVerify rehashes every stored piece, in piece files and in linked files.
+// RepoVerify rehashes every stored piece, in segments and in linked files.
 func (c *Client) RepoVerify(ctx context.Context) (VerifyReport, error) {
 	var out VerifyReport
 	return out, c.Call(ctx, http.MethodPost, "repo/verify", nil, &out)

@@ -340,6 +340,9 @@ type AddOptions struct {
 	Recursive bool  // allow a directory
 	NoPin     bool  // leave the content unpinned (GC may remove it)
 	PieceSize int64 // 0 = content.piece_size from the config
+	// Link stores no copy: the node serves the file from path, verifying every read
+	// (add --link); editing or moving the file stops it being served.
+	Link bool
 	// Progress, if set, is called on the adding goroutine after each read.
 	Progress func(content.AddProgress)
 }
@@ -356,15 +359,21 @@ func (n *Node) Add(ctx context.Context, path string, opts AddOptions) (AddResult
 		ps = int64(n.cfg.Content.PieceSize)
 	}
 	start := time.Now()
-	res, err := n.content.store.Add(ctx, path, blockstore.AddOptions{
-		Recursive: opts.Recursive, PieceSize: ps, Progress: opts.Progress, NoPin: opts.NoPin,
-	})
+	bopts := blockstore.AddOptions{Recursive: opts.Recursive, PieceSize: ps, Progress: opts.Progress, NoPin: opts.NoPin}
+	add := n.content.store.Add
+	if opts.Link {
+		add = n.content.store.AddLinked
+	}
+	res, err := add(ctx, path, bopts)
 	if err != nil {
 		return AddResult{}, err
 	}
 	m := res.Manifest
 	out := AddResult{ID: res.ID.String(), Name: m.Name, Kind: string(m.Kind), Size: m.Size, Files: len(m.Files),
 		Pieces: m.NumPieces(), PieceSize: m.PieceSize, Pinned: !opts.NoPin, Elapsed: time.Since(start).Seconds()}
+	if opts.Link {
+		out.Linked = path
+	}
 	n.Logger("content").Info("added content", "id", out.ID, "name", out.Name, "size", out.Size)
 	n.provide(res.ID)
 	return out, nil
@@ -602,7 +611,8 @@ func (n *Node) RepoStat() (RepoStatInfo, error) {
 	}
 	s, err := n.content.store.Stat()
 	return RepoStatInfo{Dir: s.Dir, Contents: s.Contents, Pinned: s.Pinned, Pieces: s.Pieces, PieceBytes: s.PieceBytes,
-		Quarantined: s.Quarantined, MetadataSize: s.MetadataSize, Linked: s.Linked, LinkedBytes: s.LinkedBytes}, err
+		Quarantined: s.Quarantined, MetadataSize: s.MetadataSize, Linked: s.Linked, LinkedBytes: s.LinkedBytes,
+		Segments: s.Segments, DiskBytes: s.DiskBytes}, err
 }
 
 // RepoVerify rehashes every stored piece, in piece files and in linked files.

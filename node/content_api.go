@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,7 +23,8 @@ import (
 //
 //	POST content/add        client.AddRequest → NDJSON client.AddEvent lines (progress…, then result or error)
 //	POST content/get        client.GetRequest → NDJSON client.GetEvent lines (progress…, then result or error)
-//	GET  content/cat?id=ID[&from=MULTIADDR…][&via=R]   the file's bytes (Content-Length set)
+//	GET  content/cat?id=ID[&from=MULTIADDR…][&via=R]   the file's bytes (size in Dhtnode-Content-Size;
+//	                                                    an error part way in the Dhtnode-Error trailer)
 //	GET  content/info?id=ID[&from=MULTIADDR…][&via=R]  ContentInfo
 //	GET  content/ls                            []ListEntry
 //	POST content/pin/add    client.IDRequest → client.StatusResponse (fetches content that is not local)
@@ -100,7 +102,7 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		}
 		out := newNDJSON(w)
 		var last time.Time
-		res, err := n.Add(r.Context(), req.Path, AddOptions{Recursive: req.Recursive, NoPin: req.NoPin, PieceSize: req.PieceSize,
+		res, err := n.Add(r.Context(), req.Path, AddOptions{Recursive: req.Recursive, NoPin: req.NoPin, PieceSize: req.PieceSize, Link: req.Link,
 			Progress: func(p content.AddProgress) {
 				if now := time.Now(); now.Sub(last) >= 100*time.Millisecond {
 					last = now
@@ -164,13 +166,16 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 			writeError(w, contentStatus(err), err)
 			return
 		}
+		// No Content-Length: the body is chunked so that a failure part way (a piece that
+		// fails verification) arrives as a trailer the client turns into a clear error,
+		// instead of a connection cut the client can only call "unexpected EOF".
 		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+		w.Header().Set(client.CatSizeHeader, strconv.FormatInt(size, 10))
+		w.Header().Set("Trailer", client.CatErrorTrailer)
 		w.WriteHeader(http.StatusOK)
 		if err := n.Cat(r.Context(), id, w); err != nil {
-			// The status is sent; the short body (less than Content-Length) tells the client.
 			n.Logger("content").Warn("cat failed part way", "id", id.String(), "err", err)
-			panic(http.ErrAbortHandler)
+			w.Header().Set(client.CatErrorTrailer, oneLine(catError(id, err).Error()))
 		}
 	})
 
@@ -268,4 +273,34 @@ func contentRef(id string, from []string) (content.ID, []peer.AddrInfo, error) {
 	}
 	provs, err := ParseProviders(from)
 	return cid, provs, err
+}
+
+// catError says what stopped a cat part way, for a person: which piece, that it failed
+// verification and where its bytes went, and how to get it back.
+func catError(id content.ID, err error) error {
+	var pe *blockstore.PieceError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	switch {
+	case errors.Is(err, blockstore.ErrCorrupt) && pe.Quarantined != "":
+		return fmt.Errorf("piece %d (%s) failed verification and was quarantined to %s; `dhtnode get %s` fetches it again",
+			pe.Index, pe.Piece, pe.Quarantined, id)
+	case errors.Is(err, blockstore.ErrCorrupt):
+		return fmt.Errorf("piece %d (%s) failed verification in its linked file (it changed since it was added or fetched); it is marked missing: `dhtnode get %s` fetches it again: %v",
+			pe.Index, pe.Piece, id, pe.Err)
+	case errors.Is(err, blockstore.ErrNotFound):
+		return fmt.Errorf("piece %d (%s) is missing from the store; `dhtnode get %s` fetches it again", pe.Index, pe.Piece, id)
+	}
+	return err
+}
+
+// oneLine makes s fit a header value.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < ' ' {
+			return ' '
+		}
+		return r
+	}, s)
 }

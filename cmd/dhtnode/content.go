@@ -65,7 +65,7 @@ func humanBytes(n int64) string {
 }
 
 func newAddCmd(g *globals) *cobra.Command {
-	var recursive, quiet, pin, onlyHash bool
+	var recursive, quiet, pin, onlyHash, link bool
 	var pieceSize int64
 	var format string
 	cmd := &cobra.Command{
@@ -78,7 +78,9 @@ func newAddCmd(g *globals) *cobra.Command {
 		Long: `Add reads PATH once, hashes it into a BEP 52 Merkle tree, stores its pieces and
 manifest, pins it and announces it through the router (when one runs), then prints
 "added ID NAME" (-q: only the ID). With -n it only computes and prints the ID, storing
-nothing and needing no daemon. A progress bar is drawn on stderr when it is a terminal.`,
+nothing and needing no daemon. With --link it stores no copy: the daemon serves the file
+from where it is, verifying every read, so editing or moving it stops that (repo verify
+says which pieces). A progress bar is drawn on stderr when it is a terminal.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format); err != nil {
@@ -106,7 +108,7 @@ nothing and needing no daemon. A progress bar is drawn on stderr when it is a te
 			if onlyHash {
 				res, err = hashOnly(cmd, path, recursive, pieceSize, progress)
 			} else {
-				req := client.AddRequest{Path: path, Recursive: recursive, NoPin: !pin, PieceSize: pieceSize}
+				req := client.AddRequest{Path: path, Recursive: recursive, NoPin: !pin, PieceSize: pieceSize, Link: link}
 				err = callDaemon(cmd, g, longCall, func(c *client.Client, ctx context.Context) (err error) {
 					res, err = c.Add(ctx, req, progress)
 					return err
@@ -134,6 +136,7 @@ nothing and needing no daemon. A progress bar is drawn on stderr when it is a te
 	cmd.Flags().BoolVarP(&recursive, "recursive", "r", false, "add a directory and everything in it")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the content ID, no progress")
 	cmd.Flags().BoolVar(&pin, "pin", true, "pin the content (--pin=false lets repo gc remove it)")
+	cmd.Flags().BoolVar(&link, "link", false, "store no copy: serve the file from where it is, verifying every read (editing or moving it stops that; repo verify reports it)")
 	cmd.Flags().BoolVarP(&onlyHash, "only-hash", "n", false, "only compute and print the ID; store nothing (no daemon needed)")
 	cmd.Flags().Int64Var(&pieceSize, "piece-size", 0, "piece size in bytes, a power of two ≥ 16384 (default: the daemon's content.piece_size; 256 KiB with -n)")
 	addFormatFlag(cmd, &format)
@@ -478,7 +481,7 @@ func newRepoCmd(g *globals) *cobra.Command {
 func printRepoStat(w io.Writer, s client.RepoStatInfo) error {
 	fmt.Fprintf(w, "dir:          %s\n", s.Dir)
 	fmt.Fprintf(w, "contents:     %d (%d pinned)\n", s.Contents, s.Pinned)
-	fmt.Fprintf(w, "piece files:  %d (%s)\n", s.Pieces, humanBytes(s.PieceBytes))
+	fmt.Fprintf(w, "pieces:       %d (%s) in %d segment files (%s on disk)\n", s.Pieces, humanBytes(s.PieceBytes), s.Segments, humanBytes(s.DiskBytes))
 	fmt.Fprintf(w, "linked:       %d contents (%s in get outputs)\n", s.Linked, humanBytes(s.LinkedBytes))
 	fmt.Fprintf(w, "quarantined:  %d\n", s.Quarantined)
 	fmt.Fprintf(w, "metadata:     %s\n", humanBytes(s.MetadataSize))

@@ -212,11 +212,11 @@ bafy2  added.bin  file  100 B    0/1       true    store
 	}
 
 	b.Reset()
-	_ = printRepoStat(&b, client.RepoStatInfo{Dir: "/r/blocks", Contents: 2, Pinned: 2, Pieces: 1, PieceBytes: 100,
+	_ = printRepoStat(&b, client.RepoStatInfo{Dir: "/r/blocks", Contents: 2, Pinned: 2, Pieces: 1, PieceBytes: 100, Segments: 1, DiskBytes: 4096,
 		Linked: 1, LinkedBytes: 3 << 20, MetadataSize: 32 << 10})
 	want = `dir:          /r/blocks
 contents:     2 (2 pinned)
-piece files:  1 (100 B)
+pieces:       1 (100 B) in 1 segment files (4.0 KiB on disk)
 linked:       1 contents (3.0 MiB in get outputs)
 quarantined:  0
 metadata:     32.0 KiB
