@@ -49,6 +49,7 @@ type Node struct {
 	// Feature state, defined by the feature files (routers.go, content.go).
 	routers routerState
 	content contentState
+	netview netView // webui_api.go
 
 	closeOnce sync.Once
 	closeErr  error
@@ -143,7 +144,7 @@ func New(cfg Config, repo *Repo, opts ...Option) (_ *Node, err error) {
 		}
 	}
 
-	if n.host, err = newHost(cfg, n.key, n.registry, o.version); err != nil {
+	if n.host, err = newHost(cfg, n.key, n.registry, o.version, n.bandwidth()); err != nil {
 		return nil, err
 	}
 	n.onClose(n.host.Close)
