@@ -297,7 +297,7 @@ function drawLookup(card, key, res) {
     tb.append(el("tr", { class: "hop" },
       el("td", { text: String(h.depth) }), el("td", { class: "mono", text: nameOf(h.peer) }),
       el("td", { text: fmtDur(h.rtt) }), el("td", { class: "mono", text: h.distance || "" }),
-      el("td", { class: "err", text: h.error || "" })));
+      el("td", h.error ? { class: "err", text: h.error } : {})));
   }
   card.append(el("div", { class: "scroll" }, el("table", {},
     el("thead", {}, el("tr", {}, el("th", { text: "depth" }), el("th", { text: "peer" }), el("th", { text: "RTT" }), el("th", { text: "distance" }), el("th", { text: "" }))), tb)));
