@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/dhtnode/dhtnode/content"
 )
@@ -139,7 +140,7 @@ func Open(cfg Config) (*Store, error) {
 		}
 	}
 	db, err := bolt.Open(filepath.Join(cfg.Dir, "meta.db"), 0o600, &bolt.Options{Timeout: time.Second, NoSync: cfg.NoSync})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s (is a daemon running?)", ErrLocked, cfg.Dir)
 	}
 	if err != nil {

@@ -204,7 +204,7 @@ func quarterKilled(t *testing.T, feedDown bool) {
 		if took > 10*cfg.StabilizeInterval {
 			t.Fatalf("recovery took %v, more than 10 stabilization periods", took)
 		}
-		if wait := killedAt.Add(10 * cfg.StabilizeInterval).Sub(time.Now()); wait > 0 {
+		if wait := time.Until(killedAt.Add(10 * cfg.StabilizeInterval)); wait > 0 {
 			time.Sleep(wait) // exactly 10 periods after the kill
 		}
 	}

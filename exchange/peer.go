@@ -35,10 +35,14 @@ func (d *download) peer(info peer.AddrInfo) {
 	defer ss.close()
 
 	// Ask what the peer holds before asking for pieces.
-	if err := ss.queue(TypeHaveRequest, 0); err == nil {
+	err = ss.queue(TypeHaveRequest, 0)
+	if err == nil {
 		err = ss.flush()
 	}
-	m, _, err := ss.read(x.cfg.StallTimeout)
+	var m Message
+	if err == nil {
+		m, _, err = ss.read(x.cfg.StallTimeout)
+	}
 	if err == nil && m.Type == TypeError {
 		err = &RemoteError{Peer: info.ID, Code: m.Code, Text: m.Text}
 	} else if err == nil && (m.Type != TypeHave || m.Have.Len() != len(d.p.pieces)) {

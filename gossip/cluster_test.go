@@ -6,6 +6,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -336,7 +337,7 @@ func TestImpostorPeerIDIsRefused(t *testing.T) {
 
 		// Signed by the impostor's own key, but claiming the victim's peer ID.
 		impostorKey := newKey(t)
-		forged := NodeMeta{PeerID: victim, Addrs: testAddrs(t, 9)}
+		forged := NodeMeta{PeerID: victim, GossipAddr: netip.MustParseAddrPort(nodes[1].BoundAddr()), Issued: uint64(time.Now().UnixNano()), Addrs: testAddrs(t, 9)}
 		var err error
 		forged.Signature, err = impostorKey.Sign(signingInput("impostor", forged.body()))
 		if err != nil {

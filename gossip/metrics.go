@@ -14,7 +14,7 @@ type metrics struct {
 	packets  *prometheus.CounterVec // by direction
 	bytes    *prometheus.CounterVec // by direction, kind (packet|stream)
 	streams  *prometheus.CounterVec // by direction
-	refused  prometheus.Counter
+	refused  *prometheus.CounterVec // by reason
 	joinErrs prometheus.Counter
 }
 
@@ -43,10 +43,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "dhtnode", Subsystem: "gossip", Name: "streams_total",
 			Help: "Gossip TCP streams opened, by direction (sent = dialled, received = accepted).",
 		}, []string{"direction"}),
-		refused: prometheus.NewCounter(prometheus.CounterOpts{
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "dhtnode", Subsystem: "gossip", Name: "refused_members_total",
-			Help: "Alive or merge messages refused because metadata did not decode or its signature did not verify.",
-		}),
+			Help: "Alive or merge messages refused, by reason: malformed (does not decode), format (older metadata format), " +
+				"signature (not signed by the claimed peer ID), address (signed for another gossip address: a replay from elsewhere), " +
+				"stale (older than a record or leave already seen: a replay of the past).",
+		}, []string{"reason"}),
 		joinErrs: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "dhtnode", Subsystem: "gossip", Name: "join_failures_total",
 			Help: "Join attempts (explicit, retry-join and reconnect) that reached no member.",
@@ -60,6 +62,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	for _, s := range []State{StateAlive, StateSuspect, StateDead, StateLeft} {
 		m.members.WithLabelValues(string(s)).Set(0)
+	}
+	for _, r := range refusedReasons {
+		m.refused.WithLabelValues(r)
 	}
 	for _, t := range []EventType{EventJoin, EventLeave, EventFailed, EventUpdate} {
 		m.events.WithLabelValues(string(t))
@@ -97,9 +102,9 @@ func (m *metrics) event(t EventType) {
 	}
 }
 
-func (m *metrics) refusedMember() {
+func (m *metrics) refusedMember(reason string) {
 	if m != nil {
-		m.refused.Inc()
+		m.refused.WithLabelValues(reason).Inc()
 	}
 }
 

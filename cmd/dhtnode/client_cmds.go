@@ -86,7 +86,9 @@ func shortID(s string) string {
 
 func newJoinCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "join HOST:PORT...",
+		Use: "join HOST:PORT...",
+		Example: `  dhtnode join 10.0.0.1:7946
+  dhtnode join 127.0.0.1:7951 127.0.0.1:7952   # succeeds if any one answers`,
 		Short: "Join the cluster through members at these gossip addresses",
 		Long: `Join contacts the given gossip addresses now and merges this node into their
 cluster. It fails if none of them answers. (To keep retrying in the background

@@ -69,7 +69,11 @@ func newAddCmd(g *globals) *cobra.Command {
 	var pieceSize int64
 	var format string
 	cmd := &cobra.Command{
-		Use:   "add PATH",
+		Use: "add PATH",
+		Example: `  dhtnode add photo.jpg                 # store, pin, announce; prints "added ID photo.jpg"
+  ID=$(dhtnode add -q photo.jpg)        # only the ID, for scripts
+  dhtnode add -r ./album                # a directory
+  dhtnode add -n photo.jpg              # compute the ID only: stores nothing, needs no daemon`,
 		Short: "Add a file or directory (-r) to the store and print its content ID",
 		Long: `Add reads PATH once, hashes it into a BEP 52 Merkle tree, stores its pieces and
 manifest, pins it and announces it through the router (when one runs), then prints
@@ -153,7 +157,10 @@ func newGetCmd(g *globals) *cobra.Command {
 	var from []string
 	var quiet bool
 	cmd := &cobra.Command{
-		Use:   "get ID",
+		Use: "get ID",
+		Example: `  dhtnode get bagaaiera...              # writes ./NAME; providers from the router
+  dhtnode get bagaaiera... -o /tmp/photo.jpg
+  dhtnode get bagaaiera... --from /ip4/10.0.0.1/tcp/4101/p2p/12D3KooW...   # from a named peer`,
 		Short: "Fetch content by ID from providers, verifying every piece, and write it out",
 		Long: `Get fetches the content's manifest and pieces from several providers at once,
 verifies each piece against the Merkle root as it arrives, and writes the file or
@@ -245,7 +252,9 @@ terminal.`,
 func newCatCmd(g *globals) *cobra.Command {
 	var from []string
 	cmd := &cobra.Command{
-		Use:   "cat ID",
+		Use: "cat ID",
+		Example: `  dhtnode cat bagaaiera... > photo.jpg
+  dhtnode cat bagaaiera... | sha256sum`,
 		Short: "Write a file's content to stdout, verifying every piece",
 		Long: `Cat streams a single-file content to stdout; every piece is verified as it is
 read. Content not stored locally is fetched first (--from MULTIADDR, else the router).`,
@@ -265,7 +274,9 @@ func newInfoCmd(g *globals) *cobra.Command {
 	var from []string
 	var format string
 	cmd := &cobra.Command{
-		Use:   "info ID",
+		Use: "info ID",
+		Example: `  dhtnode info bagaaiera...             # from the local store, else asks a provider
+  dhtnode info bagaaiera... --format json`,
 		Short: "Show a content's manifest: name, size, piece size, Merkle roots, pieces held",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -345,7 +356,10 @@ func printContentList(w io.Writer, list []client.ListEntry) error {
 
 func newPinCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "pin",
+		Use: "pin",
+		Example: `  dhtnode pin add bagaaiera...          # keep it through repo gc, fetching it if needed
+  dhtnode pin rm bagaaiera... && dhtnode repo gc
+  dhtnode pin ls`,
 		Short: "Pin, unpin and list pinned content (pinned content survives repo gc)",
 	}
 	var from []string
@@ -403,7 +417,10 @@ func newPinCmd(g *globals) *cobra.Command {
 
 func newRepoCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "repo",
+		Use: "repo",
+		Example: `  dhtnode repo stat                     # what the store holds
+  dhtnode repo gc                       # remove unpinned content and unused pieces
+  dhtnode repo verify                   # rehash every piece; exit 1 if any is corrupt`,
 		Short: "Maintain the blockstore: gc, stat, verify",
 	}
 	// sub is a repo subcommand with --format whose run is given the format.

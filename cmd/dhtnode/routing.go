@@ -19,7 +19,11 @@ func routingCommands(g *globals) []*cobra.Command {
 
 func newRoutingCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "routing",
+		Use: "routing",
+		Example: `  dhtnode routing routers               # which routers run, which is the default
+  dhtnode routing table --via kademlia
+  dhtnode routing provide "my key" --via all
+  dhtnode routing findprovs "my key" --via chord --trace`,
 		Short: "Inspect routing tables, announce and find providers",
 		Long: `Inspect the routers' state and use their provider records directly.
 
