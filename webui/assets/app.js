@@ -102,7 +102,7 @@ function xorLog2(a, b) {
     const d = BigInt("0x" + a.slice(i, i + 12)) ^ BigInt("0x" + b.slice(i, i + 12));
     if (d !== 0n) {
       const below = 256 - 4 * Math.min(64, i + 12); // bits after this chunk
-      return below + Math.log2(Number(d)) + 1;
+      return below + Math.log2(Number(d));
     }
   }
   return 0;
@@ -318,18 +318,20 @@ function ringPicture(key, pts) {
   return { svg: root, animate: () => reveal(root, path, xy) };
 }
 
-// xorPicture puts every node of the path on an axis of log2(XOR distance to the key):
-// far left is 2^256 away, the right end is the key itself. Each hop steps down a row.
+// xorPicture puts every node of the path on an axis of log2(XOR distance to the key),
+// farthest left, closest right; the axis spans the distances on the path (a few nodes
+// are all about 2^255 away, so a 0..256 axis would pile them up). Each hop steps down.
 function xorPicture(key, pts) {
   const W = 360, H = Math.max(90, 30 + pts.length * 24);
   const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "lookup-xor" });
-  const x = d => 20 + (256 - d) / 256 * (W - 40);
+  const d = pts.map(p => xorLog2(p.key, key));
+  const lo = Math.max(0, Math.floor(Math.min(...d)) - 2), hi = 256;
+  const x = v => 20 + (hi - v) / (hi - lo) * (W - 40);
   root.append(svg("line", { class: "axis", x1: 20, y1: H - 14, x2: W - 20, y2: H - 14 }));
-  root.append(svg("text", { class: "label", x: 20, y: H - 2, text: "2²⁵⁶" }));
-  root.append(svg("text", { class: "label", x: W - 20, y: H - 2, "text-anchor": "end", text: "key (XOR 0)" }));
-  root.append(svg("line", { class: "target", x1: x(0), y1: 4, x2: x(0), y2: H - 14 }));
-  const xy = pts.map((p, i) => [x(xorLog2(p.key, key)), 16 + i * 24]);
-  pts.forEach((p, i) => root.append(svg("text", { class: "label", x: xy[i][0] + 8, y: xy[i][1] + 4, text: nameOf(p.peer) + " · 2^" + xorLog2(p.key, key).toFixed(1) })));
+  root.append(svg("text", { class: "label", x: 20, y: H - 2, text: "XOR 2^256" }));
+  root.append(svg("text", { class: "label", x: W - 20, y: H - 2, "text-anchor": "end", text: (lo === 0 ? "key" : "2^" + lo) + " (closer →)" }));
+  const xy = pts.map((p, i) => [x(d[i]), 16 + i * 24]);
+  pts.forEach((p, i) => root.append(svg("text", { class: "label", x: Math.min(xy[i][0] + 8, W - 150), y: xy[i][1] + 4, text: nameOf(p.peer) + " · 2^" + d[i].toFixed(1) })));
   const path = svg("polyline", { class: "path", points: "" });
   root.append(path);
   return { svg: root, animate: () => reveal(root, path, xy) };
@@ -493,7 +495,7 @@ function lineChart(series, classes, cls) {
     const pts = s.map((v, i) => `${(i / (n - 1)) * W},${H - 2 - (v / maxV) * (H - 4)}`).join(" ");
     root.append(svg("polyline", { class: classes[k], points: pts }));
   });
-  if (cls !== "spark") root.append(svg("text", { class: "label", x: 4, y: 12, text: "max " + fmtRate(maxV) }));
+  if (cls === "chart") root.append(svg("text", { class: "label", x: 4, y: 12, text: "max " + fmtRate(maxV) }));
   return root;
 }
 
