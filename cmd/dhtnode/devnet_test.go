@@ -74,6 +74,8 @@ func startDevnet(t *testing.T, args ...string) (*devnetProc, map[string][]string
 				dir = strings.Fields(l[strings.Index(l, "repos in ")+len("repos in "):])[0]
 			case len(f) >= 6 && f[2] == "api" && strings.HasPrefix(f[0], "n"):
 				nodes[f[0]] = f
+			case strings.HasPrefix(l, "web UI: http://127.0.0.1:"):
+				nodes["ui"] = f
 			case strings.HasPrefix(l, "Ctrl-C"):
 				return d, nodes, dir
 			}
@@ -90,7 +92,7 @@ func startDevnet(t *testing.T, args ...string) (*devnetProc, map[string][]string
 // temporary repos.
 func TestDevnetThreeNodes(t *testing.T) {
 	d, nodes, dir := startDevnet(t, "3", "--routers", "chord,kademlia")
-	if len(nodes) != 3 || dir == "" || !strings.Contains(d.out.String(), "web UI: http://127.0.0.1:") {
+	if len(nodes) != 4 || dir == "" || nodes["ui"] == nil {
 		t.Fatalf("devnet printed %d nodes, dir %q:\n%s", len(nodes), dir, d.out)
 	}
 	n3 := filepath.Join(dir, "n3")
