@@ -276,6 +276,8 @@ func (x *Exchange) Download(ctx context.Context, req Request) (Result, error) {
 		return res, err
 	}
 	if d.written < len(p.pieces) {
+		x.track(d, start)
+		defer x.untrack(d)
 		if err := d.run(req, start); err != nil {
 			res.Fetched, res.Bad = d.stats()
 			return res, err

@@ -49,6 +49,7 @@ func registerAPIs(n *Node, mux *http.ServeMux) {
 	registerDebugAPI(n, mux)
 	registerRoutingAPI(n, mux) // routers_api.go
 	registerContentAPI(n, mux) // content_api.go
+	registerObserveAPI(n, mux) // webui_api.go
 }
 
 // Handler is the API as an http.Handler, middleware included. The server started

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -134,12 +135,37 @@ func (a *apiAuth) middleware(next http.Handler) http.Handler {
 			(r.URL.Path == "/metrics" && isLoopbackAddr(r.Context().Value(http.LocalAddrContextKey)))
 		if !open && !a.bearerOK(r) && !a.sessionOK(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="dhtnode"`)
+			if wantsPage(r) {
+				// A person opened the UI in a browser without a session: tell them how
+				// to get one, instead of a JSON error.
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				w.WriteHeader(http.StatusUnauthorized)
+				_, _ = io.WriteString(w, loginHelpPage)
+				return
+			}
 			writeError(w, http.StatusUnauthorized, errUnauthorized)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
+
+// wantsPage reports whether r is a browser navigating to a page outside the API.
+func wantsPage(r *http.Request) bool {
+	return r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, client.APIPrefix) &&
+		strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// loginHelpPage is what a browser without a session sees.
+const loginHelpPage = `<!doctype html>
+<meta charset="utf-8"><title>dhtnode: log in</title>
+<body style="font-family:sans-serif;max-width:40em;margin:3em auto">
+<h1>dhtnode</h1>
+<p>This daemon answers only its owner. To open the web UI, run on the daemon's machine, as the user who owns its repo:</p>
+<pre>dhtnode webui</pre>
+<p>It opens (or, with <code>--print</code>, prints) a one-time login address that gives this browser a session.</p>
+</body>
+`
 
 // registerAuthAPI installs the login code call and the login page.
 func registerAuthAPI(n *Node, mux *http.ServeMux) {

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -204,6 +205,21 @@ func TestBrowserLogin(t *testing.T) {
 		}
 		resp.Body.Close()
 		return resp.StatusCode
+	}
+	if code := withCookie("GET", "/webui/", nil); code != 200 {
+		t.Errorf("session cookie: GET /webui/ %d, want 200", code)
+	}
+	// Without a session a browser gets a page that says how to log in.
+	req, _ := http.NewRequest("GET", "http://"+n.APIAddr()+"/webui/", nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml")
+	page, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	if page.StatusCode != 401 || !strings.Contains(string(body), "dhtnode webui") || strings.Contains(string(body), n.APIToken()) {
+		t.Errorf("browser without a session: %d %q, want 401 and a page naming `dhtnode webui`", page.StatusCode, body)
 	}
 	if code := withCookie("GET", "/api/v1/id", nil); code != 200 {
 		t.Errorf("session cookie: GET id %d, want 200", code)

@@ -6,6 +6,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/network"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
@@ -21,8 +22,9 @@ import (
 // newHost builds the libp2p host: TCP and QUIC only (no relay, no NAT port mapping,
 // no WebRTC/WebTransport: a DHT node reachable on its own ports), Noise and TLS, the
 // repo's identity, a resource manager and connection manager from cfg, and libp2p's
-// metrics on the node's private registry; extra options (the member gate) go last.
-func newHost(cfg Config, key crypto.PrivKey, reg prometheus.Registerer, version string, extra ...libp2p.Option) (host.Host, error) {
+// metrics on the node's private registry; bw counts bytes per protocol and peer;
+// extra options (the member gate) go last.
+func newHost(cfg Config, key crypto.PrivKey, reg prometheus.Registerer, version string, bw metrics.Reporter, extra ...libp2p.Option) (host.Host, error) {
 	listen := make([]ma.Multiaddr, 0, len(cfg.Addresses.Listen))
 	for _, s := range cfg.Addresses.Listen {
 		a, err := ma.NewMultiaddr(s)
@@ -67,6 +69,7 @@ func newHost(cfg Config, key crypto.PrivKey, reg prometheus.Registerer, version 
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.PrometheusRegisterer(reg),
+		libp2p.BandwidthReporter(bw),
 		libp2p.DisableRelay(),
 		// Pieces travel faster and cheaper over TCP than over QUIC (dialranker.go).
 		libp2p.SwarmOpts(swarm.WithDialRanker(tcpFirstDialRanker)),

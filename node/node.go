@@ -51,6 +51,7 @@ type Node struct {
 	// Feature state, defined by the feature files (routers.go, content.go).
 	routers routerState
 	content contentState
+	netview netView // webui_api.go
 
 	closeOnce sync.Once
 	closeErr  error
@@ -152,7 +153,7 @@ func New(cfg Config, repo *Repo, opts ...Option) (_ *Node, err error) {
 	if n.gate, err = newMemberGate(secret != nil, n.registry, n.Logger("node")); err != nil {
 		return nil, err
 	}
-	if n.host, err = newHost(cfg, n.key, n.registry, o.version, n.gate.hostOptions()...); err != nil {
+	if n.host, err = newHost(cfg, n.key, n.registry, o.version, n.bandwidth(), n.gate.hostOptions()...); err != nil {
 		return nil, err
 	}
 	n.onClose(n.host.Close)

@@ -93,6 +93,7 @@ func newRootCmd() *cobra.Command {
 	addGroup(root, "content", "Content commands (share files by content ID):", contentCommands(g))
 	addGroup(root, "routing", "Routing commands (Chord, Kademlia, one-hop):", routingCommands(g))
 	addGroup(root, "compare", "Simulation:", compareCommands(g))
+	addGroup(root, "observe", "Watching a node (devnet, web UI, peers, traffic, transfers):", observeCommands(g))
 	return root
 }
 
