@@ -47,7 +47,10 @@ func TestPeersBandwidthUploadThroughClient(t *testing.T) {
 	}
 	data := make([]byte, 1<<20+5)
 	_, _ = rand.Read(data)
-	resp, err := http.Post("http://"+a.APIAddr()+client.APIPrefix+"content/upload?name=up.bin", "application/octet-stream", bytes.NewReader(data))
+	req, _ := http.NewRequest("POST", "http://"+a.APIAddr()+client.APIPrefix+"content/upload?name=up.bin", bytes.NewReader(data))
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Authorization", "Bearer "+a.APIToken())
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +99,7 @@ func TestPeersBandwidthUploadThroughClient(t *testing.T) {
 
 	for _, bad := range []string{"", "..", "a/b"} {
 		req, _ := http.NewRequestWithContext(context.Background(), "POST", "http://"+a.APIAddr()+client.APIPrefix+"content/upload?name="+bad, strings.NewReader("x"))
+		req.Header.Set("Authorization", "Bearer "+a.APIToken())
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
