@@ -4,14 +4,13 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestRetryJoinUntilSeedAppears(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net := NewMemNetwork()
 		const seedAddr = "10.9.9.9:7946"
 		joiner := memNode(t, net, 1, func(c *Config) {
@@ -36,7 +35,7 @@ func TestRetryJoinUntilSeedAppears(t *testing.T) {
 }
 
 func TestSlowSubscriberDoesNotBlockGossip(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net := NewMemNetwork()
 		seed := memNode(t, net, 0, nil)
 		_, cancelIdle := seed.Subscribe() // never read
@@ -70,7 +69,7 @@ func TestSlowSubscriberDoesNotBlockGossip(t *testing.T) {
 }
 
 func TestSetAddrsSendsUpdate(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net := NewMemNetwork()
 		nodes := startCluster(t, net, 3, nil)
 		defer shutdownAll(nodes)
@@ -102,7 +101,7 @@ func TestSetAddrsSendsUpdate(t *testing.T) {
 }
 
 func TestSuspectIsVisible(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net := NewMemNetwork()
 		nodes := startCluster(t, net, 5, nil)
 		defer shutdownAll(nodes)
@@ -134,7 +133,7 @@ func TestSuspectIsVisible(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net := NewMemNetwork()
 		regs := make([]*prometheus.Registry, 3)
 		nodes := make([]*Gossip, 3)
@@ -200,7 +199,7 @@ func newMetricsView(reg *prometheus.Registry) (map[string]float64, error) {
 }
 
 func TestLeaveAndJoinAfterShutdown(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net := NewMemNetwork()
 		g := memNode(t, net, 0, nil)
 		if err := g.Leave(time.Second); err != nil { // alone: returns at once
@@ -230,7 +229,7 @@ func TestLeaveAndJoinAfterShutdown(t *testing.T) {
 }
 
 func TestJoinUnreachableSaysWhy(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net := NewMemNetwork()
 		g := memNode(t, net, 0, nil)
 		defer shutdownAll([]*Gossip{g})
@@ -245,7 +244,7 @@ func TestJoinUnreachableSaysWhy(t *testing.T) {
 // A configured NodeName reused by a new identity (restart with a new key at the
 // same address) is reported as the old peer failing and the new one joining.
 func TestSameNameNewKey(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net := NewMemNetwork()
 		seed := memNode(t, net, 0, nil)
 		events, cancel := seed.Subscribe()

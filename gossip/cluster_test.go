@@ -10,7 +10,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -144,7 +143,7 @@ func shutdownAll(nodes []*Gossip) {
 }
 
 func TestClusterConvergesFailsAndLeaves(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net := NewMemNetwork()
 		nodes := startCluster(t, net, 8, nil)
 		defer shutdownAll(nodes)
@@ -220,7 +219,7 @@ func TestClusterConvergesFailsAndLeaves(t *testing.T) {
 }
 
 func TestPartitionHealsWithoutOperator(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		nodes, _ := partitionAndHeal(t, nil)
 		healed := time.Now()
 		waitFor(t, 60*time.Second, "re-merge within 60 s of healing", fullView(nodes), nodes...)
@@ -231,7 +230,7 @@ func TestPartitionHealsWithoutOperator(t *testing.T) {
 // The control: without reconnect, memberlist alone leaves the halves split,
 // which is why reconnect exists.
 func TestPartitionStaysSplitWithoutReconnect(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		nodes, _ := partitionAndHeal(t, func(c *Config) { c.ReconnectInterval = 24 * time.Hour })
 		time.Sleep(3 * time.Minute)
 		for _, g := range nodes {
@@ -283,7 +282,7 @@ func partitionAndHeal(t *testing.T, mod func(*Config)) ([]*Gossip, *MemNetwork) 
 }
 
 func TestWrongSecretIsRefused(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net := NewMemNetwork()
 		secret := []byte("0123456789abcdef")
 		nodes := startCluster(t, net, 3, func(c *Config) { c.SecretKey = secret })
@@ -328,7 +327,7 @@ func (forgedDelegate) LocalState(bool) []byte          { return nil }
 func (forgedDelegate) MergeRemoteState([]byte, bool)   {}
 
 func TestImpostorPeerIDIsRefused(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net := NewMemNetwork()
 		nodes := startCluster(t, net, 3, nil)
 		defer shutdownAll(nodes)

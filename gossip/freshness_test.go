@@ -8,7 +8,6 @@ import (
 	"net"
 	"sync"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -43,7 +42,7 @@ func (h *countingHandler) count() int {
 // one is counted, but the log gets one warning per member and reason per
 // refusalLogEvery, and the rate-limit memory stays bounded under many names.
 func TestRefusalCountedEveryTimeLoggedOncePerWhile(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		h := &countingHandler{}
 		reg := prometheus.NewRegistry()
 		g := memNode(t, NewMemNetwork(), 0, func(c *Config) { c.Logger, c.Registerer = slog.New(h), reg })
@@ -81,7 +80,7 @@ func TestRefusalCountedEveryTimeLoggedOncePerWhile(t *testing.T) {
 // Freshness floors outlive the member record (a forgotten member's old record
 // stays refused) but are bounded: beyond maxForgotten the oldest go first.
 func TestForgottenFloorsBounded(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		g := memNode(t, NewMemNetwork(), 0, nil)
 		defer shutdownAll([]*Gossip{g})
 		g.mu.Lock()

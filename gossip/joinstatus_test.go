@@ -3,7 +3,6 @@ package gossip
 import (
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,7 +12,7 @@ import (
 // retrying; JoinStatus says it has not joined and why. The cluster's members
 // say joined, a lone first member says alone.
 func TestJoinStatusSaysWhyNotJoined(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net_ := NewMemNetwork()
 		secret := []byte("0123456789abcdef")
 		lone := memNode(t, net_, 9, nil)

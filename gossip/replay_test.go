@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -144,7 +143,7 @@ func refusedCount(t *testing.T, reg *prometheus.Registry, reason string) float64
 // node out: "Conflicting address"). Then the real node restarts at its address
 // and is back everywhere, the rogues still running.
 func TestReplayAfterLeaveIsRefused(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net_ := NewMemNetwork()
 		reg := prometheus.NewRegistry()
 		const victimAddr = "10.9.9.9:7946"
@@ -211,7 +210,7 @@ func TestReplayAfterLeaveIsRefused(t *testing.T) {
 // ReconnectTimeout both pass); its metadata replayed from another address is
 // refused, and the real node can come back at a new address.
 func TestReplayAfterForgottenIsRefused(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net_ := NewMemNetwork()
 		short := func(c *Config) { c.ReconnectInterval, c.ReconnectTimeout = 10*time.Second, time.Minute }
 		const victimAddr = "10.9.9.9:7946"
@@ -255,7 +254,7 @@ func TestReplayAfterForgottenIsRefused(t *testing.T) {
 // incarnation (memberlist hands it one when it refutes the member's state). The
 // older record is refused and the members keep the new addresses.
 func TestOlderRecordIsRefused(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net_ := NewMemNetwork()
 		reg := prometheus.NewRegistry()
 		nodes := startCluster(t, net_, 2, nil)
@@ -303,7 +302,7 @@ func TestOlderRecordIsRefused(t *testing.T) {
 // (DeadNodeReclaimTime): its fresh record, signed for the new address, is what
 // proves it is the same peer.
 func TestDeadMemberComesBackAtNewAddress(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net_ := NewMemNetwork()
 		const victimAddr = "10.9.9.9:7946"
 		victimKey := newKey(t)
@@ -347,7 +346,7 @@ func TestDeadMemberComesBackAtNewAddress(t *testing.T) {
 // older than what they saw. It notices its own newer record in the gossip it
 // merges, re-signs past it and is taken back.
 func TestRestartAfterClockWentBack(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net_ := NewMemNetwork()
 		const victimAddr = "10.9.9.9:7946"
 		victimKey := newKey(t)
