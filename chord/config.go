@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -55,6 +56,15 @@ type Config struct {
 	MaxRecordsPerPeer int
 	// MaxRecords bounds all provider records on this node. Default 200,000.
 	MaxRecords int
+	// Members, when set, reports whether a peer is a verified member of the cluster
+	// (in the daemon: alive in gossip's signed membership). Chord then puts only
+	// members in its finger table, successor list and predecessor, never contacts a
+	// peer it learned of from another node's answer unless it is a member, and checks
+	// the owner every lookup finds against the ring of members its PeerUp calls
+	// describe, so lying members cannot misroute it (see members.go). A peer caught
+	// contradicting the membership is counted and, when it does so repeatedly, dropped
+	// for a while. nil believes every answer: a ring without a membership service.
+	Members func(peer.ID) bool
 	// Logger receives the node's logs; nil discards them.
 	Logger *slog.Logger
 	// Registerer receives the node's metrics; nil keeps them unregistered.

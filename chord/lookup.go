@@ -32,6 +32,8 @@ type lookupState struct {
 	done  bool
 	owner []Peer
 	depth int
+	// by is the node whose answer named the owner.
+	by peer.ID
 	// walkedFrom is the confirmed answer while its owner's predecessor, which lies past
 	// the key, is being confirmed in its place.
 	walkedFrom []Peer
@@ -119,6 +121,7 @@ func (l *lookupState) answered(c candidate, succs []Peer) {
 	l.done = true
 	l.owner = live
 	l.depth = c.depth
+	l.by = c.ID
 }
 
 // found records that c answered with the key's owner and its successors. c is kept as a
