@@ -221,10 +221,11 @@ func (c *Chord) PeerUp(info peer.AddrInfo) {
 	if len(info.Addrs) > 0 {
 		c.h.Peerstore().AddAddrs(info.ID, info.Addrs, peerstore.RecentlyConnectedAddrTTL)
 	}
-	c.mu.Lock()
 	p := NewPeer(info.ID)
+	member := c.member(p.ID)
+	c.mu.Lock()
 	c.view.up(p, time.Now())
-	if c.trusted(p.ID, time.Now()) {
+	if c.trusted(p.ID, member, time.Now()) {
 		c.ring.offer(p)
 	}
 	needJoin := !c.inRing

@@ -149,13 +149,19 @@ func (v *memberView) lie(id peer.ID, now time.Time) (log, banned bool) {
 // membersOn reports whether this node checks answers against the membership.
 func (c *Chord) membersOn() bool { return c.cfg.Members != nil }
 
-// trusted reports whether id may enter our tables or be contacted: a member (or any
-// peer when no membership is configured) that is not banned. Caller holds mu.
-func (c *Chord) trusted(id peer.ID, now time.Time) bool {
+// member asks Config.Members about id (true without a membership). It must be called
+// without mu held: the membership service may be calling PeerUp under its own lock.
+func (c *Chord) member(id peer.ID) bool {
+	return c.cfg.Members == nil || id == c.self.ID || c.cfg.Members(id)
+}
+
+// trusted reports whether id, whose member answer is given, may enter our tables or be
+// contacted: a member that is not banned. Caller holds mu.
+func (c *Chord) trusted(id peer.ID, member bool, now time.Time) bool {
 	if id == c.self.ID || c.cfg.Members == nil {
 		return true
 	}
-	return !c.view.banned(id, now) && c.cfg.Members(id)
+	return member && !c.view.banned(id, now)
 }
 
 // vet drops from ps the peers an answer from `from` may not make us adopt or contact.
@@ -167,13 +173,17 @@ func (c *Chord) vet(from peer.ID, ps []Peer) []Peer {
 	now := time.Now()
 	out := ps[:0:0]
 	liedAbout := peer.ID("")
+	member := make([]bool, len(ps))
+	for i, p := range ps {
+		member[i] = c.member(p.ID)
+	}
 	c.mu.Lock()
-	for _, p := range ps {
-		if c.trusted(p.ID, now) {
+	for i, p := range ps {
+		if c.trusted(p.ID, member[i], now) {
 			out = append(out, p)
 			continue
 		}
-		if !c.view.ever[p.ID] && !c.cfg.Members(p.ID) {
+		if !member[i] && !c.view.ever[p.ID] {
 			liedAbout = p.ID
 		}
 	}

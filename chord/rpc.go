@@ -179,10 +179,11 @@ func (c *Chord) serve(from peer.ID, req *message) *message {
 		if c.successorMayBeDead() {
 			c.checkSuccessor()
 		}
+		joining := req.Key == routing.PeerKey(from) && c.member(from)
 		c.mu.Lock()
 		found, succs, next := c.ring.step(req.Key, c.cfg.ReferralWidth)
 		own := slices.Clone(c.ring.succ)
-		if req.Key == routing.PeerKey(from) && c.trusted(from, now) {
+		if joining && c.trusted(from, true, now) {
 			// A node looking up its own key is joining (Join): it is live and about to
 			// be a member, so offer it to our successor list and fingers. When many
 			// nodes join at once this keeps them from all landing on one successor and
@@ -211,8 +212,9 @@ func (c *Chord) serve(from peer.ID, req *message) *message {
 
 	case msgNotify:
 		p := NewPeer(from)
+		member := c.member(from)
 		c.mu.Lock()
-		if !c.trusted(from, now) {
+		if !c.trusted(from, member, now) {
 			c.mu.Unlock()
 			return errorReply("notify: not a member")
 		}

@@ -446,6 +446,9 @@ func (s *simNet) runLookups(ctx context.Context, specs []LookupSpec, paced bool)
 		if nd == nil {
 			continue
 		}
+		if s.skipByzantine(nd, ls.Key) {
+			continue
+		}
 		for _, spec := range s.specs {
 			want := s.oracleAnswer(spec, ls.Key)
 			select {
