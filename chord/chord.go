@@ -503,21 +503,68 @@ func (c *Chord) route(ctx context.Context, key routing.Key, initial []Peer, conf
 		ls.referred(candidate{Peer: c.self}, nil, ownSuccs)
 	}
 	var lastErr error
+	// Requests run on their own goroutines so that a hop that stalls (a peer that
+	// accepts the stream and never answers, or a dead node whose dial hangs) costs
+	// LookupStall, not an RPC timeout: each time no answer came for LookupStall the
+	// next best candidate is asked too (alpha-style, within MaxLookupRPCs). Answers
+	// are applied one at a time here, so lookupState stays single-threaded; on a
+	// healthy ring a lookup sends one request at a time and takes the same path as
+	// without this.
+	rctx, cancelRPCs := context.WithCancel(ctx)
+	defer cancelRPCs()
+	type result struct {
+		cand  candidate
+		resp  *message
+		err   error
+		start time.Time
+	}
+	results := make(chan result, c.cfg.MaxLookupRPCs) // never blocks a request goroutine
+	inflight := 0
+	stall := time.NewTimer(c.cfg.LookupStall)
+	defer stall.Stop()
+	stalled := false
+	launch := func(cand candidate) {
+		inflight++
+		go func() {
+			start := time.Now()
+			resp, err := c.call(rctx, cand.ID, &message{Type: msgFindSuccessor, HasKey: true, Key: key})
+			results <- result{cand: cand, resp: resp, err: err, start: start}
+		}()
+		stall.Reset(c.cfg.LookupStall)
+		stalled = false
+	}
 	for {
-		cand, ok := ls.next()
-		if !ok {
-			if ls.done && confirm && !c.confirmOwner(ctx, ls, trace) {
-				continue // the answer did not stand: the lookup goes on
-			}
-			break
+		if ls.done && inflight > 0 {
+			break // an answer: requests still out are cancelled
 		}
-		start := time.Now()
-		resp, err := c.call(ctx, cand.ID, &message{Type: msgFindSuccessor, HasKey: true, Key: key})
+		if inflight == 0 || stalled {
+			cand, ok := ls.next()
+			if ok {
+				launch(cand)
+				continue
+			}
+			if inflight == 0 {
+				if ls.done && confirm && !c.confirmOwner(ctx, ls, trace) {
+					continue // the answer did not stand: the lookup goes on
+				}
+				break
+			}
+			stalled = false // nothing left to add: wait for what is out
+		}
+		var r result
+		select {
+		case r = <-results:
+		case <-stall.C:
+			stalled = true
+			continue
+		}
+		inflight--
+		cand, resp, err := r.cand, r.resp, r.err
 		hop := routing.Hop{
 			Peer:     cand.ID,
 			Key:      cand.Key,
 			Depth:    cand.depth,
-			RTT:      time.Since(start),
+			RTT:      time.Since(r.start),
 			Distance: formatDistance(routing.RingDistance(cand.Key, key)),
 		}
 		trace.RPCs++
@@ -534,6 +581,9 @@ func (c *Chord) route(ctx context.Context, key routing.Key, initial []Peer, conf
 			continue
 		}
 		trace.Path = append(trace.Path, hop)
+		if ls.done {
+			continue // a late answer to a lookup already answered
+		}
 		peers := c.vet(cand.ID, c.learn(resp.Peers))
 		if resp.Found {
 			// An answer naming no live owner is no answer; the next candidate is tried.

@@ -43,6 +43,11 @@ type Config struct {
 	RouteViaSuccessors bool
 	// MaxLookupRPCs bounds the requests one lookup may send. Default 32.
 	MaxLookupRPCs int
+	// LookupStall is how long a lookup waits for an answer before it also asks the
+	// next best candidate (and so on, within MaxLookupRPCs), so a hop that never
+	// answers costs this rather than RPCTimeout. Default 250 ms (a LAN answers in
+	// milliseconds).
+	LookupStall time.Duration
 	// ProviderTTL is how long a provider record lives without being republished.
 	// Default 24 h.
 	ProviderTTL time.Duration
@@ -81,6 +86,7 @@ func DefaultConfig() Config {
 		RPCTimeout:               2 * time.Second,
 		ReferralWidth:            3,
 		MaxLookupRPCs:            32,
+		LookupStall:              250 * time.Millisecond,
 		ProviderTTL:              24 * time.Hour,
 		RepublishInterval:        time.Hour,
 		MaxProvidersPerKey:       64,
@@ -105,6 +111,8 @@ func (c Config) Validate() error {
 		return bad("referral width %d not in 1..%d", c.ReferralWidth, maxPeersPerMessage)
 	case c.MaxLookupRPCs < 1:
 		return bad("max lookup rpcs must be positive")
+	case c.LookupStall <= 0:
+		return bad("lookup stall must be positive")
 	case c.ProviderTTL <= 0 || c.RepublishInterval <= 0:
 		return bad("provider ttl and republish interval must be positive")
 	case c.RepublishInterval >= c.ProviderTTL:

@@ -18,11 +18,11 @@ import (
 type membership struct {
 	logger *slog.Logger
 
-	mu        sync.Mutex
-	alive     map[peer.ID]peer.AddrInfo // who is up now, as listeners were told
+	mu    sync.Mutex
+	alive map[peer.ID]peer.AddrInfo // who is up now, as listeners were told
 	// members mirrors alive's keys for isMember, which listeners call from inside
 	// their callbacks (while mu is held).
-	members sync.Map
+	members   sync.Map
 	listeners []routing.MembershipListener
 
 	cancel func()
