@@ -2,6 +2,7 @@ package chord_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -229,6 +230,69 @@ func TestByzantineDroppedProviderRecords(t *testing.T) {
 					t.Errorf("providers of %s from %s: %v, want %s (owner %s, liar %v)", k.Short(), n.Key.Short(), ps, provider.ID.ShortString(), c.Oracle(k).Key.Short(), c.Oracle(k).Liar)
 				}
 			}
+		}
+	})
+}
+
+// TestLookupStallAsksNextCandidate: even without the membership check, a referral to a
+// peer that accepts the stream and never answers costs a lookup LookupStall, not the
+// RPC timeout: the next candidate is asked meanwhile, and once none is left the stalled
+// peer is presumed dead, so a successor list that spans the key settles the owner.
+func TestLookupStallAsksNextCandidate(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		c, holes := byzantineCluster(t, 8, 2, chord.Lies{FakeReferrals: true}, false)
+		cfg := clusterConfig()
+		isHole := map[peer.ID]bool{}
+		for _, h := range holes {
+			isHole[h.ID] = true
+		}
+		var met, wrong, failed int
+		var worst time.Duration
+		var lat []time.Duration
+		for range 300 {
+			key, from := c.RandomKey(), c.RandomLive()
+			want := c.Oracle(key)
+			if from.Liar || want.Liar {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+			start := time.Now()
+			owners, trace, err := from.Chord.Lookup(ctx, key)
+			took := time.Since(start)
+			cancel()
+			lat = append(lat, took)
+			holesAsked := 0
+			for _, h := range trace.Path {
+				if isHole[h.Peer] {
+					holesAsked++
+				}
+			}
+			switch {
+			case err != nil:
+				failed++
+				t.Errorf("lookup %s from %s: %v", key.Short(), from.Key.Short(), err)
+			case owners[0].ID != want.ID:
+				wrong++
+				t.Errorf("lookup %s from %s: owner %s, want %s", key.Short(), from.Key.Short(), owners[0].ID.ShortString(), want.ID.ShortString())
+			}
+			if holesAsked > 0 {
+				met++
+				worst = max(worst, took)
+				// On fake time the bound is exact: one LookupStall per black hole
+				// asked, never an RPC timeout.
+				if bound := time.Duration(holesAsked) * cfg.LookupStall; !raceEnabled && (took > bound || took >= cfg.RPCTimeout) {
+					t.Errorf("lookup %s asked %d black holes and took %v, want at most %v and under the RPC timeout %v", key.Short(), holesAsked, took, bound, cfg.RPCTimeout)
+				}
+			}
+		}
+		slices.Sort(lat)
+		p95 := lat[(len(lat)*95+99)/100-1]
+		t.Logf("fake referrals, unchecked: %d lookups, %d met black holes (slowest %v), %d wrong, %d failed, p95 %v", len(lat), met, worst, wrong, failed, p95)
+		if met == 0 {
+			t.Fatalf("no lookup met a fake referral: the test tests nothing")
+		}
+		if worst >= cfg.RPCTimeout {
+			t.Errorf("slowest lookup that met a black hole took %v: stalled hops were waited out (RPC timeout %v)", worst, cfg.RPCTimeout)
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -505,68 +506,93 @@ func (c *Chord) route(ctx context.Context, key routing.Key, initial []Peer, conf
 	var lastErr error
 	// Requests run on their own goroutines so that a hop that stalls (a peer that
 	// accepts the stream and never answers, or a dead node whose dial hangs) costs
-	// LookupStall, not an RPC timeout: each time no answer came for LookupStall the
-	// next best candidate is asked too (alpha-style, within MaxLookupRPCs). Answers
-	// are applied one at a time here, so lookupState stays single-threaded; on a
-	// healthy ring a lookup sends one request at a time and takes the same path as
-	// without this.
+	// LookupStall, not an RPC timeout: a request that has not answered in LookupStall
+	// stops counting as the active one and the next best candidate is asked (within
+	// MaxLookupRPCs); once no candidate is left, the stalled ones are presumed dead for
+	// the owner inference of lookupState.failed (a responder's successor list that spans
+	// the key). A stalled request that answers after all is still used. Answers are
+	// applied one at a time here, so lookupState stays single-threaded; on a healthy
+	// ring a lookup has one request out at a time and takes the same path as without this.
 	rctx, cancelRPCs := context.WithCancel(ctx)
 	defer cancelRPCs()
 	type result struct {
-		cand  candidate
-		resp  *message
-		err   error
-		start time.Time
+		cand candidate
+		resp *message
+		err  error
+	}
+	type request struct {
+		cand              candidate
+		start             time.Time
+		stalled, presumed bool
 	}
 	results := make(chan result, c.cfg.MaxLookupRPCs) // never blocks a request goroutine
-	inflight := 0
+	inflight := map[peer.ID]*request{}
+	active := 0 // requests out that have not stalled yet: at most one
 	stall := time.NewTimer(c.cfg.LookupStall)
 	defer stall.Stop()
-	stalled := false
 	launch := func(cand candidate) {
-		inflight++
+		inflight[cand.ID] = &request{cand: cand, start: time.Now()}
+		active++
 		go func() {
-			start := time.Now()
 			resp, err := c.call(rctx, cand.ID, &message{Type: msgFindSuccessor, HasKey: true, Key: key})
-			results <- result{cand: cand, resp: resp, err: err, start: start}
+			results <- result{cand: cand, resp: resp, err: err}
 		}()
 		stall.Reset(c.cfg.LookupStall)
-		stalled = false
+	}
+	hopOf := func(r *request) routing.Hop {
+		return routing.Hop{
+			Peer:     r.cand.ID,
+			Key:      r.cand.Key,
+			Depth:    r.cand.depth,
+			RTT:      time.Since(r.start),
+			Distance: formatDistance(routing.RingDistance(r.cand.Key, key)),
+		}
 	}
 	for {
-		if ls.done && inflight > 0 {
-			break // an answer: requests still out are cancelled
+		if ls.done {
+			if !confirm || c.confirmOwner(ctx, ls, trace) {
+				break
+			}
+			continue // the answer did not stand: the lookup goes on
 		}
-		if inflight == 0 || stalled {
-			cand, ok := ls.next()
-			if ok {
+		if active == 0 {
+			if cand, ok := ls.next(); ok {
 				launch(cand)
 				continue
 			}
-			if inflight == 0 {
-				if ls.done && confirm && !c.confirmOwner(ctx, ls, trace) {
-					continue // the answer did not stand: the lookup goes on
-				}
+			if len(inflight) == 0 {
 				break
 			}
-			stalled = false // nothing left to add: wait for what is out
+			// Nothing left to ask: whoever has stalled is presumed dead, which may
+			// settle the owner from a successor list.
+			presumed := false
+			for _, r := range inflight {
+				if !r.presumed {
+					r.presumed, presumed = true, true
+					ls.failed(r.cand)
+				}
+			}
+			if presumed {
+				continue
+			}
 		}
 		var r result
 		select {
 		case r = <-results:
 		case <-stall.C:
-			stalled = true
+			for _, r := range inflight {
+				r.stalled = true
+			}
+			active = 0
 			continue
 		}
-		inflight--
-		cand, resp, err := r.cand, r.resp, r.err
-		hop := routing.Hop{
-			Peer:     cand.ID,
-			Key:      cand.Key,
-			Depth:    cand.depth,
-			RTT:      time.Since(r.start),
-			Distance: formatDistance(routing.RingDistance(cand.Key, key)),
+		req := inflight[r.cand.ID]
+		delete(inflight, r.cand.ID)
+		if !req.stalled {
+			active--
 		}
+		cand, resp, err := r.cand, r.resp, r.err
+		hop := hopOf(req)
 		trace.RPCs++
 		if err != nil {
 			trace.Timeouts++
@@ -581,16 +607,26 @@ func (c *Chord) route(ctx context.Context, key routing.Key, initial []Peer, conf
 			continue
 		}
 		trace.Path = append(trace.Path, hop)
-		if ls.done {
-			continue // a late answer to a lookup already answered
-		}
 		peers := c.vet(cand.ID, c.learn(resp.Peers))
 		if resp.Found {
 			// An answer naming no live owner is no answer; the next candidate is tried.
 			ls.found(cand, peers)
 			continue
 		}
-		ls.referred(cand, peers, c.vet(cand.ID, c.learn(resp.Succs)))
+		if !ls.referred(cand, peers, c.vet(cand.ID, c.learn(resp.Succs))) {
+			// An answer that names no node closer to the key counts as none at all.
+			ls.failed(cand)
+		}
+	}
+	// Requests still out are abandoned (and cancelled when we return): they were sent
+	// and did not answer in time, so they count as timed out.
+	abandoned := slices.SortedFunc(maps.Values(inflight), func(a, b *request) int { return a.start.Compare(b.start) })
+	for _, r := range abandoned {
+		hop := hopOf(r)
+		hop.Error = "no answer: abandoned"
+		trace.RPCs++
+		trace.Timeouts++
+		trace.Path = append(trace.Path, hop)
 	}
 	if !ls.done {
 		if lastErr == nil {

@@ -110,8 +110,23 @@ func (c *Cluster) IsMember(id peer.ID) bool {
 // started later can reach them. They are what AddAdversary's liars name.
 func (c *Cluster) BlackHoles(n int) ([]peer.AddrInfo, error) {
 	var out []peer.AddrInfo
-	for range n {
-		h, err := c.Net.GenPeer()
+	c.mu.Lock()
+	first := len(c.holes)
+	c.mu.Unlock()
+	for i := first; i < first+n; i++ {
+		// Identities from the seeded source, so the same Seed puts the holes at the
+		// same ring positions and a test meets the same lies every run.
+		c.mu.Lock()
+		priv, _, err := crypto.GenerateEd25519Key(c.idSource)
+		c.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		addr, err := ma.NewMultiaddr(fmt.Sprintf("/ip4/100.127.%d.%d/tcp/4001", i>>8&0xff, i&0xff))
+		if err != nil {
+			return nil, err
+		}
+		h, err := c.Net.AddPeer(priv, addr)
 		if err != nil {
 			return nil, err
 		}
