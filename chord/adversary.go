@@ -13,7 +13,7 @@ import (
 // Lies selects what an adversarial node (NewAdversary) lies about. They are the attacks
 // a correctly signed gossip member can make on Chord; the tests and `compare
 // --byzantine` use them to show that an honest node checking answers against the
-// membership (Config.Members) is not misled.
+// membership (Config.IsMember) is not misled.
 type Lies struct {
 	// FakeReferrals answers find_successor for half the keys with referrals to peers
 	// that do not exist (Fakes): each costs a querier that follows it an RPC timeout.

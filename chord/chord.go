@@ -43,7 +43,7 @@ type Chord struct {
 	ring     *ring
 	store    *providerStore
 	provided map[routing.Key]struct{}
-	// view is the verified membership (Config.Members) and what peers lied about it.
+	// view is the verified membership (Config.IsMember) and what peers lied about it.
 	view *memberView
 	// inRing is set once a join lookup succeeded or another node notified us: until then
 	// PeerUp keeps asking for a join through the new member.
@@ -100,7 +100,7 @@ func start(h host.Host, cfg Config, adv *adversary) (*Chord, error) {
 		ring:      newRing(self, cfg.Successors),
 		store:     newProviderStore(cfg.MaxProvidersPerKey, cfg.MaxRecordsPerPeer, cfg.MaxRecords),
 		provided:  map[routing.Key]struct{}{},
-		view:      newMemberView(self, cfg.Members != nil),
+		view:      newMemberView(self, cfg.IsMember != nil),
 		adversary: adv,
 		joinReq:   make(chan peer.ID, 1),
 		handoffs:  make(chan handoff, 8),
@@ -452,7 +452,7 @@ func (c *Chord) republish() {
 // own table (and may answer at depth 0); otherwise it asks those peers first (join).
 // It returns the owner followed by its successors and fills trace. With confirm, the
 // owner is asked for its neighbours before it is returned (see confirmOwner). With a
-// membership (Config.Members) the owner is then checked against it (verifyOwner), which
+// membership (Config.IsMember) the owner is then checked against it (verifyOwner), which
 // also answers when the routing itself failed.
 func (c *Chord) findSuccessor(ctx context.Context, key routing.Key, initial []Peer, confirm bool, trace *routing.Trace) ([]Peer, error) {
 	owners, by, err := c.route(ctx, key, initial, confirm, trace)

@@ -61,15 +61,20 @@ type Config struct {
 	MaxRecordsPerPeer int
 	// MaxRecords bounds all provider records on this node. Default 200,000.
 	MaxRecords int
-	// Members, when set, reports whether a peer is a verified member of the cluster
-	// (in the daemon: alive in gossip's signed membership). Chord then puts only
-	// members in its finger table, successor list and predecessor, never contacts a
-	// peer it learned of from another node's answer unless it is a member, and checks
-	// the owner every lookup finds against the ring of members its PeerUp calls
-	// describe, so lying members cannot misroute it (see members.go). A peer caught
-	// contradicting the membership is counted and, when it does so repeatedly, dropped
-	// for a while. nil believes every answer: a ring without a membership service.
-	Members func(peer.ID) bool
+	// IsMember, when set, is the cluster's verified membership (in the daemon: alive
+	// in gossip's signed member list, with a cluster secret), and Chord keeps to it:
+	// requests from peers it rejects have their stream reset unanswered, so they are
+	// never adopted into the successor list or fingers (a node looking up its own key
+	// is otherwise taken as a joiner); the finger table, successor list and
+	// predecessor hold members only; a peer learned of from another node's answer is
+	// never contacted unless it is a member; and the owner every lookup finds is
+	// checked against the ring of members its PeerUp calls describe, so lying members
+	// cannot misroute it (see members.go). A peer caught contradicting the membership
+	// is counted and, when it does so repeatedly, dropped for a while. nil serves
+	// everyone and believes every answer: a ring without a membership service. It is
+	// called on each incoming stream and for the peers every answer names, without
+	// Chord's lock held; it must be fast and safe for concurrent use.
+	IsMember func(peer.ID) bool
 	// Logger receives the node's logs; nil discards them.
 	Logger *slog.Logger
 	// Registerer receives the node's metrics; nil keeps them unregistered.

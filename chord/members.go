@@ -10,7 +10,7 @@ import (
 )
 
 // Membership checks. A Chord node that knows the full, verified membership (gossip's
-// signed member list, Config.Members) does not have to believe what other nodes tell it
+// signed member list, Config.IsMember) does not have to believe what other nodes tell it
 // about the ring: every peer an answer names is checked against the membership before it
 // enters a table or is contacted, and the owner a lookup finds is checked against the
 // ring of members this node's own PeerUp calls built (the view), independently of the
@@ -147,18 +147,18 @@ func (v *memberView) lie(id peer.ID, now time.Time) (log, banned bool) {
 }
 
 // membersOn reports whether this node checks answers against the membership.
-func (c *Chord) membersOn() bool { return c.cfg.Members != nil }
+func (c *Chord) membersOn() bool { return c.cfg.IsMember != nil }
 
-// member asks Config.Members about id (true without a membership). It must be called
+// member asks Config.IsMember about id (true without a membership). It must be called
 // without mu held: the membership service may be calling PeerUp under its own lock.
 func (c *Chord) member(id peer.ID) bool {
-	return c.cfg.Members == nil || id == c.self.ID || c.cfg.Members(id)
+	return c.cfg.IsMember == nil || id == c.self.ID || c.cfg.IsMember(id)
 }
 
 // trusted reports whether id, whose member answer is given, may enter our tables or be
 // contacted: a member that is not banned. Caller holds mu.
 func (c *Chord) trusted(id peer.ID, member bool, now time.Time) bool {
-	if id == c.self.ID || c.cfg.Members == nil {
+	if id == c.self.ID || c.cfg.IsMember == nil {
 		return true
 	}
 	return member && !c.view.banned(id, now)

@@ -83,8 +83,15 @@ func ctxErr(ctx context.Context, err error) error {
 	return err
 }
 
-// handleStream serves one request. Malformed or oversized input resets the stream.
+// handleStream serves one request. Malformed or oversized input resets the stream, and
+// so does any request from a peer Config.IsMember rejects.
 func (c *Chord) handleStream(s network.Stream) {
+	if from := s.Conn().RemotePeer(); c.cfg.IsMember != nil && !c.cfg.IsMember(from) {
+		// Not a member: no answer, and nothing it sends can reach the ring.
+		c.log.Debug("refused a request from a non-member", "peer", from)
+		_ = s.Reset()
+		return
+	}
 	timer := time.AfterFunc(c.cfg.RPCTimeout, func() { _ = s.Reset() })
 	defer timer.Stop()
 	_ = s.SetDeadline(time.Now().Add(c.cfg.RPCTimeout))
@@ -179,11 +186,12 @@ func (c *Chord) serve(from peer.ID, req *message) *message {
 		if c.successorMayBeDead() {
 			c.checkSuccessor()
 		}
-		joining := req.Key == routing.PeerKey(from) && c.member(from)
 		c.mu.Lock()
 		found, succs, next := c.ring.step(req.Key, c.cfg.ReferralWidth)
 		own := slices.Clone(c.ring.succ)
-		if joining && c.trusted(from, true, now) {
+		// from passed Config.IsMember in handleStream; a peer dropped for lying is
+		// still not taken in.
+		if req.Key == routing.PeerKey(from) && c.trusted(from, true, now) {
 			// A node looking up its own key is joining (Join): it is live and about to
 			// be a member, so offer it to our successor list and fingers. When many
 			// nodes join at once this keeps them from all landing on one successor and
@@ -212,11 +220,10 @@ func (c *Chord) serve(from peer.ID, req *message) *message {
 
 	case msgNotify:
 		p := NewPeer(from)
-		member := c.member(from)
 		c.mu.Lock()
-		if !c.trusted(from, member, now) {
+		if !c.trusted(from, true, now) {
 			c.mu.Unlock()
-			return errorReply("notify: not a member")
+			return errorReply("notify: dropped for lying")
 		}
 		c.inRing = true
 		old, changed := c.ring.notify(p)

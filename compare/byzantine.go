@@ -74,7 +74,7 @@ func (s *simNet) skipByzantine(nd *simNode, key routing.Key) bool {
 // startChord starts the node's Chord, checking answers against the membership: a lying
 // one on a liar's slot.
 func startChord(h host.Host, cfg chord.Config, env startEnv) (*chord.Chord, error) {
-	cfg.Members = env.members
+	cfg.IsMember = env.members
 	if env.liar {
 		return chord.NewAdversary(h, cfg, chord.AllLies(), nil)
 	}

@@ -2,7 +2,6 @@ package compare
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -576,5 +575,3 @@ func peakRSS() uint64 {
 	}
 	return 0
 }
-
-var errNoRows = errors.New("compare: no rows")

@@ -156,6 +156,9 @@ func TestMetrics(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if m["dhtnode_gossip_joined{}"] != 1 {
+			t.Fatalf("joined gauge: %v", m)
+		}
 		if m["dhtnode_gossip_members{state=alive}"] != 2 || m["dhtnode_gossip_members{state=dead}"] != 1 {
 			t.Fatalf("members gauge: %v", m)
 		}

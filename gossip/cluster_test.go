@@ -6,6 +6,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -336,15 +337,19 @@ func TestImpostorPeerIDIsRefused(t *testing.T) {
 
 		// Signed by the impostor's own key, but claiming the victim's peer ID.
 		impostorKey := newKey(t)
-		forged := NodeMeta{PeerID: victim, Addrs: testAddrs(t, 9)}
+		forged := NodeMeta{PeerID: victim, GossipAddr: netip.MustParseAddrPort(nodes[1].BoundAddr()), Issued: uint64(time.Now().UnixNano()), Addrs: testAddrs(t, 9)}
 		var err error
 		forged.Signature, err = impostorKey.Sign(signingInput("impostor", forged.body()))
 		if err != nil {
 			t.Fatal(err)
 		}
+		// An older dhtnode's format-1 metadata (no gossip address, no freshness).
+		v1 := append([]byte{1, byte(len(victim))}, victim...)
+		v1 = append(v1, 0, 0, 0)
 		cases := map[string][]byte{
-			"impostor": forged.Marshal(),
-			"garbage":  []byte("not metadata"),
+			"impostor":   forged.Marshal(),
+			"garbage":    []byte("not metadata"),
+			"old-format": v1,
 		}
 		for name, meta := range cases {
 			tr, err := net.NewTransport("")
@@ -374,6 +379,9 @@ func TestImpostorPeerIDIsRefused(t *testing.T) {
 			_, err = loner.Join([]string{attacker.LocalNode().Address()})
 			if err == nil || !strings.Contains(err.Error(), "refused to merge with that cluster") {
 				t.Fatalf("joining the %s attacker: %v", name, err)
+			}
+			if older := strings.Contains(err.Error(), "older dhtnode"); older != (name == "old-format") {
+				t.Fatalf("joining the %s attacker: the error blames an older dhtnode wrongly or not at all: %v", name, err)
 			}
 			t.Logf("good node joining the %s attacker: %v", name, err)
 			if aliveCount(loner) != 1 {

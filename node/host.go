@@ -21,8 +21,8 @@ import (
 // newHost builds the libp2p host: TCP and QUIC only (no relay, no NAT port mapping,
 // no WebRTC/WebTransport: a DHT node reachable on its own ports), Noise and TLS, the
 // repo's identity, a resource manager and connection manager from cfg, and libp2p's
-// metrics on the node's private registry.
-func newHost(cfg Config, key crypto.PrivKey, reg prometheus.Registerer, version string) (host.Host, error) {
+// metrics on the node's private registry; extra options (the member gate) go last.
+func newHost(cfg Config, key crypto.PrivKey, reg prometheus.Registerer, version string, extra ...libp2p.Option) (host.Host, error) {
 	listen := make([]ma.Multiaddr, 0, len(cfg.Addresses.Listen))
 	for _, s := range cfg.Addresses.Listen {
 		a, err := ma.NewMultiaddr(s)
@@ -30,6 +30,9 @@ func newHost(cfg Config, key crypto.PrivKey, reg prometheus.Registerer, version 
 			return nil, fmt.Errorf("addresses.listen %q: %w", s, err)
 		}
 		listen = append(listen, a)
+	}
+	if err := checkListenPorts(listen); err != nil {
+		return nil, err
 	}
 	var announce []ma.Multiaddr
 	for _, s := range cfg.Addresses.Announce {
@@ -72,6 +75,7 @@ func newHost(cfg Config, key crypto.PrivKey, reg prometheus.Registerer, version 
 	if len(announce) > 0 {
 		opts = append(opts, libp2p.AddrsFactory(func([]ma.Multiaddr) []ma.Multiaddr { return announce }))
 	}
+	opts = append(opts, extra...)
 	h, err := libp2p.New(opts...)
 	if err != nil {
 		// libp2p.New closes the managers it was given when it fails.

@@ -18,11 +18,8 @@ import (
 type membership struct {
 	logger *slog.Logger
 
-	mu    sync.Mutex
-	alive map[peer.ID]peer.AddrInfo // who is up now, as listeners were told
-	// members mirrors alive's keys for isMember, which listeners call from inside
-	// their callbacks (while mu is held).
-	members   sync.Map
+	mu        sync.Mutex
+	alive     map[peer.ID]peer.AddrInfo // who is up now, as listeners were told
 	listeners []routing.MembershipListener
 
 	cancel func()
@@ -49,7 +46,6 @@ func startMembership(events <-chan gossip.Event, cancel func(), known []gossip.M
 	for _, mem := range known {
 		if mem.State == gossip.StateAlive && mem.PeerID != self && mem.PeerID != "" {
 			m.alive[mem.PeerID] = mem.AddrInfo()
-			m.members.Store(mem.PeerID, struct{}{})
 		}
 	}
 	go m.run(events, self)
@@ -88,7 +84,6 @@ func (m *membership) deliver(ev gossip.Event) {
 		}
 		info := ev.Member.AddrInfo()
 		m.alive[id] = info
-		m.members.Store(id, struct{}{})
 		for _, l := range m.listeners {
 			l.PeerUp(info)
 		}
@@ -97,7 +92,6 @@ func (m *membership) deliver(ev gossip.Event) {
 			return
 		}
 		delete(m.alive, id)
-		m.members.Delete(id)
 		for _, l := range m.listeners {
 			l.PeerDown(id)
 		}
@@ -113,13 +107,6 @@ func (m *membership) add(l routing.MembershipListener) {
 		l.PeerUp(info)
 	}
 	m.listeners = append(m.listeners, l)
-}
-
-// isMember reports whether id is alive in gossip's (signed, verified) membership. It
-// takes no lock listeners could be holding, so a router may ask from anywhere.
-func (m *membership) isMember(id peer.ID) bool {
-	_, ok := m.members.Load(id)
-	return ok
 }
 
 // Alive is a snapshot of the members listeners consider up (excluding self).

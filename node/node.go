@@ -35,10 +35,12 @@ type Node struct {
 	gossip   *gossip.Gossip
 
 	members *membership
+	gate    *memberGate // who may connect and route (gate.go)
 
 	api         *http.Server
 	apiListener net.Listener
 	mux         *http.ServeMux
+	auth        *apiAuth // the API token and browser sessions (api_auth.go)
 
 	// stopRequests is closed when an API client asks the daemon to stop.
 	stopRequests chan struct{}
@@ -143,16 +145,19 @@ func New(cfg Config, repo *Repo, opts ...Option) (_ *Node, err error) {
 		}
 	}
 
-	if n.host, err = newHost(cfg, n.key, n.registry, o.version); err != nil {
+	secret, err := n.clusterSecret()
+	if err != nil {
+		return nil, err
+	}
+	if n.gate, err = newMemberGate(secret != nil, n.registry, n.Logger("node")); err != nil {
+		return nil, err
+	}
+	if n.host, err = newHost(cfg, n.key, n.registry, o.version, n.gate.hostOptions()...); err != nil {
 		return nil, err
 	}
 	n.onClose(n.host.Close)
 	n.Logger("node").Info("libp2p host started", "peer_id", n.host.ID(), "addrs", n.host.Addrs())
 
-	secret, err := n.clusterSecret()
-	if err != nil {
-		return nil, err
-	}
 	gcfg := gossip.DefaultConfig()
 	gcfg.NodeName = n.host.ID().String()
 	gcfg.BindAddr = cfg.Addresses.Gossip
@@ -178,6 +183,7 @@ func New(cfg Config, repo *Repo, opts ...Option) (_ *Node, err error) {
 	}
 	n.members = newMembership(n.gossip, n.Logger("membership"))
 	n.onClose(n.members.close)
+	n.gate.attach(n.host, n.gossip, n.members)
 	if err := n.registry.Register(newInfoCollector(o.version, n.host.ID())); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}

@@ -45,7 +45,7 @@ type Options struct {
 	// Seed makes node identities, the choice of join peers and probe keys repeatable.
 	Seed uint64
 	// Members gives every node the cluster's live set as its verified membership
-	// (Config.Members), as the daemon does with gossip's.
+	// (Config.IsMember), as the daemon does with gossip's.
 	Members bool
 }
 
@@ -93,7 +93,7 @@ func New(opts Options) *Cluster {
 }
 
 // IsMember reports whether id is a live node of the cluster: the membership a node
-// gets as Config.Members with Options.Members.
+// gets as Config.IsMember with Options.Members.
 func (c *Cluster) IsMember(id peer.ID) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -260,7 +260,7 @@ func (c *Cluster) boot(ctx context.Context, n *Node) error {
 	}
 	cfg := c.opts.Config
 	if c.opts.Members {
-		cfg.Members = c.IsMember
+		cfg.IsMember = c.IsMember
 	}
 	var ch *chord.Chord
 	if n.lies != nil {
