@@ -296,3 +296,30 @@ func TestLookupStallAsksNextCandidate(t *testing.T) {
 		}
 	})
 }
+
+// TestMembershipChecksKeepHopCounts: without liars, checking answers against the
+// membership changes no lookup's path: the same ring (same seed) answers the same
+// lookups at the same depths with the checks on and off, with no extra request.
+func TestMembershipChecksKeepHopCounts(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		var stats [2]chordtest.HonestStats
+		for i, members := range []bool{false, true} {
+			c, _ := byzantineCluster(t, 24, 0, chord.Lies{}, members)
+			stats[i] = c.CheckHonestLookups(context.Background(), 300, lookupTimeout)
+			_ = c.Close()
+		}
+		off, on := stats[0], stats[1]
+		t.Logf("checks off: mean hops %.3f, RPCs %.3f; on: mean hops %.3f, RPCs %.3f", off.MeanHops(), off.MeanRPCs(), on.MeanHops(), on.MeanRPCs())
+		if off.Correct != off.Lookups || on.Correct != on.Lookups {
+			t.Fatalf("correct: %d/%d off, %d/%d on", off.Correct, off.Lookups, on.Correct, on.Lookups)
+		}
+		for h := range max(len(off.HopCounts), len(on.HopCounts)) + 16 {
+			if off.HopCounts[h] != on.HopCounts[h] {
+				t.Errorf("%d lookups at depth %d with the checks off, %d with them on", off.HopCounts[h], h, on.HopCounts[h])
+			}
+		}
+		if on.RPCs > off.RPCs {
+			t.Errorf("%d RPCs with the checks, %d without", on.RPCs, off.RPCs)
+		}
+	})
+}
