@@ -45,6 +45,10 @@ type startEnv struct {
 	// bootstrap holds a few live, joined nodes (empty for the very first node).
 	bootstrap []peer.AddrInfo
 	logger    *slog.Logger
+	// liar: this node lies in its answers (Config.Byzantine); members is the verified
+	// membership the honest nodes check answers against.
+	liar    bool
+	members func(peer.ID) bool
 }
 
 // protocolSpec plugs one router into compare.
@@ -81,7 +85,7 @@ var protocols = map[string]protocolSpec{
 			cfg := chord.DefaultConfig()
 			cfg.RPCTimeout = simRPCTimeout
 			cfg.Logger = env.logger
-			c, err := chord.New(h, cfg)
+			c, err := startChord(h, cfg, env)
 			if err != nil {
 				return nil, err
 			}

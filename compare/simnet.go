@@ -80,7 +80,8 @@ type simNet struct {
 	linked  sync.Map          // [2]peer.ID (sorted) → struct{}: pairs with a mocknet link
 	linkMu  sync.Mutex        // serializes LinkPeers, so that a pair is linked once
 	addrSeq int
-	rng     *rand.Rand // bootstrap choice; deterministic per seed
+	rng     *rand.Rand   // bootstrap choice; deterministic per seed
+	liars   map[int]bool // lying slots (Config.Byzantine), set on first use under mu
 }
 
 func newSimNet(cfg Config, n int, model *LatencyModel) *simNet {
@@ -182,7 +183,9 @@ func (s *simNet) startNode(ctx context.Context, slot int) (*simNode, error) {
 	for _, spec := range s.specs {
 		ch := &countingHost{Host: h, net: s, c: s.traffic[spec.name]}
 		jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		r, err := spec.start(jctx, ch, startEnv{feed: s.cfg.Feed, bootstrap: boot, logger: s.quiet})
+		env := startEnv{feed: s.cfg.Feed, bootstrap: boot, logger: s.quiet}
+		s.byzantineEnv(&env, slot)
+		r, err := spec.start(jctx, ch, env)
 		cancel()
 		if err != nil {
 			return fail(fmt.Errorf("compare: start %s on node %d: %w", spec.name, slot, err))

@@ -9,7 +9,8 @@ import (
 // ring through gossip: routers.go feeds it PeerUp for every live member (a lone node
 // joins through the first one) and PeerDown for failed or departed ones.
 // With a cluster secret it serves members only (gate.go): a request from any other
-// peer is refused unanswered, so only gossip brings peers into the ring.
+// peer is refused unanswered, so only gossip brings peers into the ring; and it checks
+// what other nodes answer against that membership, so lying members cannot misroute it.
 func (n *Node) startChord() (routing.Router, error) {
 	cfg := n.cfg.Routing.Chord.ChordConfig()
 	cfg.Logger = n.logger
