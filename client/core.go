@@ -26,6 +26,8 @@ type IDInfo struct {
 	PID     int      `json:"pid"`
 	// Cluster says whether the node has joined a gossip cluster, and if not why.
 	Cluster ClusterInfo `json:"cluster"`
+	// Reach says whether others can dial the node and through which relays.
+	Reach ReachInfo `json:"reach"`
 }
 
 // ClusterInfo is a node's gossip join state, in GET /api/v1/id and on the

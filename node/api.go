@@ -208,6 +208,7 @@ func (n *Node) IDInfo() IDInfo {
 		info.GossipAddr = info.GossipBind
 	}
 	info.Cluster = n.clusterInfo()
+	info.Reach = n.reach.info(n.host)
 	slices.Sort(info.ListenAddrs)
 	return info
 }

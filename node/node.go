@@ -36,6 +36,7 @@ type Node struct {
 
 	members *membership
 	gate    *memberGate // who may connect and route (gate.go)
+	reach   *reach      // NAT traversal (reach.go)
 
 	api         *http.Server
 	apiListener net.Listener
@@ -153,7 +154,14 @@ func New(cfg Config, repo *Repo, opts ...Option) (_ *Node, err error) {
 	if n.gate, err = newMemberGate(secret != nil, n.registry, n.Logger("node")); err != nil {
 		return nil, err
 	}
-	if n.host, err = newHost(cfg, n.key, n.registry, o.version, n.bandwidth(), n.gate.hostOptions()...); err != nil {
+	if n.reach, err = newReach(cfg, n.registry, n.Logger("reach")); err != nil {
+		return nil, err
+	}
+	reachOpts, err := n.reach.hostOptions(n.registry)
+	if err != nil {
+		return nil, err
+	}
+	if n.host, err = newHost(cfg, n.key, n.registry, o.version, n.bandwidth(), append(reachOpts, n.gate.hostOptions()...)...); err != nil {
 		return nil, err
 	}
 	n.onClose(n.host.Close)
@@ -185,6 +193,7 @@ func New(cfg Config, repo *Repo, opts ...Option) (_ *Node, err error) {
 	n.members = newMembership(n.gossip, n.Logger("membership"))
 	n.onClose(n.members.close)
 	n.gate.attach(n.host, n.gossip, n.members)
+	n.reach.attach(n.gossip)
 	if err := n.registry.Register(newInfoCollector(o.version, n.host.ID())); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}

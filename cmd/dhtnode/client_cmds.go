@@ -35,6 +35,7 @@ func printIDInfo(w io.Writer, info client.IDInfo) error {
 		fmt.Fprintf(w, "          (bound to %s)\n", info.GossipBind)
 	}
 	fmt.Fprintf(w, "cluster:  %s\n", clusterLine(info.Cluster))
+	printReach(w, info.Reach)
 	fmt.Fprintf(w, "api:      %s\n", info.APIAddr)
 	fmt.Fprintf(w, "version:  %s\n", info.Version)
 	fmt.Fprintln(w, "listen:")
