@@ -9,7 +9,12 @@ import (
 // node share the first one's TCP and QUIC ports; it must refuse to start instead.
 func TestSecondNodeOnBusyLibp2pPortFails(t *testing.T) {
 	a := startTestNode(t)
+	var ports int
 	for _, la := range a.Host().Network().ListenAddresses() {
+		if !strings.Contains(la.String(), "/tcp/") && !strings.Contains(la.String(), "/udp/") {
+			continue // the relay transport's /p2p-circuit holds no port
+		}
+		ports++
 		t.Run(la.String(), func(t *testing.T) {
 			cfg := testConfig()
 			cfg.Addresses.Listen = []string{la.String()}
@@ -23,7 +28,7 @@ func TestSecondNodeOnBusyLibp2pPortFails(t *testing.T) {
 			}
 		})
 	}
-	if len(a.Host().Network().ListenAddresses()) < 2 {
+	if ports < 2 {
 		t.Fatalf("want a TCP and a QUIC address, have %v", a.Host().Network().ListenAddresses())
 	}
 }
