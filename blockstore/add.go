@@ -128,17 +128,9 @@ func (s *Store) commitAdd(res *content.AddResult, pin bool, pieces []*pendingPie
 	s.pmu.Unlock()
 	var dups []loc
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		dups = dups[:0]
-		for _, p := range mine {
-			if cur, ok := decodeLoc(tx.Bucket(bucketIndex).Get(pieceKey(p.id))); ok {
-				if cur != p.loc {
-					dups = append(dups, p.loc) // stored twice by a race: keep the first
-				}
-				continue
-			}
-			if err := putIndex(tx, p.id, p.loc); err != nil {
-				return err
-			}
+		var err error
+		if dups, err = indexPieces(tx, mine); err != nil {
+			return err
 		}
 		if err := tx.Bucket(bucketManifests).Put(id.Bytes(), res.Encoded); err != nil {
 			return err
@@ -268,4 +260,22 @@ func (s *Store) WriteFile(ctx context.Context, id content.ID, file int, w io.Wri
 		free <- r.data[:0]
 	}
 	return nil
+}
+
+// indexPieces records where each written piece lives, unless the index already
+// has it: a piece stored twice by a race keeps its first copy, and the locations of
+// the later copies are returned so their space can be given back.
+func indexPieces(tx *bolt.Tx, pieces []*pendingPiece) (dups []loc, err error) {
+	for _, p := range pieces {
+		if cur, ok := decodeLoc(tx.Bucket(bucketIndex).Get(pieceKey(p.id))); ok {
+			if cur != p.loc {
+				dups = append(dups, p.loc)
+			}
+			continue
+		}
+		if err := putIndex(tx, p.id, p.loc); err != nil {
+			return nil, err
+		}
+	}
+	return dups, nil
 }

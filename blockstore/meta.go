@@ -423,17 +423,9 @@ func (s *Store) flush() error {
 	var dups []loc
 	if err == nil {
 		err = s.db.Update(func(tx *bolt.Tx) error {
-			dups = dups[:0]
-			for _, p := range kept {
-				if cur, ok := decodeLoc(tx.Bucket(bucketIndex).Get(pieceKey(p.id))); ok {
-					if cur != p.loc {
-						dups = append(dups, p.loc) // stored twice by a race: keep the first
-					}
-					continue
-				}
-				if err := putIndex(tx, p.id, p.loc); err != nil {
-					return err
-				}
+			var err error
+			if dups, err = indexPieces(tx, kept); err != nil {
+				return err
 			}
 			b := tx.Bucket(bucketHave)
 			for k, v := range pending {
