@@ -1,0 +1,287 @@
+package p2pgossip
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dhtnode/dhtnode/gossip"
+	"github.com/hashicorp/memberlist"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// TestClusterOverLibp2p: five members on loopback libp2p hosts join through
+// /p2p/ multiaddrs, converge, see a killed member fail and a leaving one leave.
+func TestClusterOverLibp2p(t *testing.T) {
+	ms := make([]*member, 5)
+	for i := range ms {
+		ms[i] = newMember(t, nil)
+	}
+	start := time.Now()
+	for _, m := range ms[1:] {
+		if err := m.join(ms[0].p2pAddr()); err != nil {
+			t.Fatalf("join: %v", err)
+		}
+	}
+	waitFor(t, 60*time.Second, "5 members over libp2p to converge", fullView(ms), ms)
+	t.Logf("converged %v after the first join", time.Since(start))
+	for _, m := range ms {
+		if want := AddrOf(m.h.ID(), DefaultPort).String(); m.g.Local().Addr != want {
+			t.Fatalf("member gossip address %q, want the derived %q", m.g.Local().Addr, want)
+		}
+	}
+
+	// Kill: stop gossip and close the host, with no leave.
+	killed := ms[4]
+	start = time.Now()
+	_ = killed.g.Shutdown()
+	_ = killed.h.Close()
+	rest := ms[:4]
+	waitFor(t, 60*time.Second, "the killed member to be declared dead", func() bool {
+		for _, m := range rest {
+			if stateOf(m.g, killed.h.ID().String()) != gossip.StateDead {
+				return false
+			}
+		}
+		return true
+	}, rest)
+	t.Logf("kill detected after %v", time.Since(start))
+	for _, m := range rest[:3] {
+		if st := stateOf(m.g, rest[3].h.ID().String()); st != gossip.StateAlive {
+			t.Fatalf("a live member is %s", st)
+		}
+	}
+
+	leaver := ms[3]
+	start = time.Now()
+	if err := leaver.g.Leave(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	_ = leaver.g.Shutdown()
+	rest = ms[:3]
+	waitFor(t, 60*time.Second, "the leave to be seen", func() bool {
+		for _, m := range rest {
+			if stateOf(m.g, leaver.h.ID().String()) != gossip.StateLeft {
+				return false
+			}
+		}
+		return true
+	}, rest)
+	t.Logf("leave seen after %v", time.Since(start))
+	if got := counter(t, ms[0].reg, "dhtnode_gossip_libp2p_bytes_total", map[string]string{"direction": "received", "kind": "packet"}); got == 0 {
+		t.Fatal("no packet bytes counted")
+	}
+	if got := counter(t, ms[0].reg, "dhtnode_gossip_libp2p_bytes_total", map[string]string{"direction": "received", "kind": "stream"}); got == 0 {
+		t.Fatal("no stream bytes counted")
+	}
+}
+
+// TestSecretOverLibp2p: with a cluster secret memberlist still encrypts on this
+// transport; a joiner with another secret is refused with the secret hint, one
+// with the same secret joins.
+func TestSecretOverLibp2p(t *testing.T) {
+	secret := []byte("0123456789abcdef")
+	a := newMember(t, func(c *gossip.Config) { c.SecretKey = secret })
+	wrong := newMember(t, func(c *gossip.Config) { c.SecretKey = []byte("fedcba9876543210") })
+	err := wrong.join(a.p2pAddr())
+	if err == nil || !strings.Contains(err.Error(), "secret") {
+		t.Fatalf("join with the wrong secret: %v, want a refusal naming the secret", err)
+	}
+	none := newMember(t, nil)
+	if err := none.join(a.p2pAddr()); err == nil {
+		t.Fatal("join without a secret into an encrypted cluster succeeded")
+	}
+	right := newMember(t, func(c *gossip.Config) { c.SecretKey = secret })
+	if err := right.join(a.p2pAddr()); err != nil {
+		t.Fatalf("join with the right secret: %v", err)
+	}
+	ms := []*member{a, right}
+	waitFor(t, 30*time.Second, "the right-secret pair to converge", fullView(ms), ms)
+	if stateOf(a.g, wrong.h.ID().String()) != "" || stateOf(a.g, none.h.ID().String()) != "" {
+		t.Fatalf("a refused joiner is in the view:\n%s", views(ms))
+	}
+}
+
+// TestSignedMetadataOverLibp2p: the members' signed metadata carries their peer
+// IDs and libp2p addresses and is bound to the derived gossip address.
+func TestSignedMetadataOverLibp2p(t *testing.T) {
+	a, b := newMember(t, nil), newMember(t, nil)
+	if err := b.join(a.p2pAddr()); err != nil {
+		t.Fatal(err)
+	}
+	ms := []*member{a, b}
+	waitFor(t, 30*time.Second, "two members to converge", fullView(ms), ms)
+	for _, mem := range a.g.Members() {
+		if mem.Name != b.h.ID().String() {
+			continue
+		}
+		if mem.PeerID != b.h.ID() || len(mem.Addrs) == 0 || mem.Addr != AddrOf(b.h.ID(), DefaultPort).String() {
+			t.Fatalf("b as a sees it: %+v", mem)
+		}
+		return
+	}
+	t.Fatal("b not in a's view")
+}
+
+// TestJoinUDPPeerIsClearError: joining a libp2p host that gossips over UDP (it
+// has no gossip protocol handler) fails with an error that says so.
+func TestJoinUDPPeerIsClearError(t *testing.T) {
+	udpNode := newLoopbackHost(t) // a dhtnode on gossip.transport=udp still runs a libp2p host
+	m := newMember(t, nil)
+	err := m.join(udpNode.Addrs()[0].String() + "/p2p/" + udpNode.ID().String())
+	if err == nil || !strings.Contains(err.Error(), "gossip.transport=udp") {
+		t.Fatalf("join of a UDP-gossip node: %v, want an error naming gossip.transport=udp", err)
+	}
+	if !strings.Contains(err.Error(), udpNode.ID().String()) {
+		t.Fatalf("error %v does not name the peer", err)
+	}
+}
+
+// TestJoinAddrRejectsBadInput: join addresses must be multiaddrs with a peer ID.
+func TestJoinAddrRejectsBadInput(t *testing.T) {
+	m := newMember(t, nil)
+	for _, s := range []string{"127.0.0.1:7946", "/ip4/127.0.0.1/tcp/4001", "/p2p/notapeerid", m.p2pAddr()} {
+		if _, err := m.tr.JoinAddr(s); err == nil {
+			t.Errorf("JoinAddr(%q) accepted", s)
+		}
+	}
+	if _, err := m.tr.WriteTo([]byte("x"), "[fd64:68::1]:7946"); !errors.Is(err, ErrUnknownPeer) {
+		t.Errorf("WriteTo an unknown address: %v, want ErrUnknownPeer", err)
+	}
+	if _, err := m.tr.WriteTo(make([]byte, DefaultMaxPacket+1), m.g.Local().Addr); err == nil {
+		t.Error("an oversized packet was accepted")
+	}
+}
+
+// TestMalformedFramesResetStream: a peer sending garbage on the packet protocol
+// gets its stream reset; the transport keeps working and nothing panics.
+func TestMalformedFramesResetStream(t *testing.T) {
+	m := newMember(t, nil)
+	other := newLoopbackHost(t)
+	other.Peerstore().AddAddrs(m.h.ID(), m.h.Addrs(), time.Minute)
+	for _, payload := range [][]byte{
+		{0x00},                         // empty frame
+		{0xff, 0xff, 0xff, 0xff, 0x0f}, // 4 GiB frame
+		{0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}, // varint overflow
+		{0x05, 'a', 'b'}, // truncated
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		s, err := other.NewStream(ctx, m.h.ID(), PacketProtocol)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = s.Write(payload)
+		_ = s.CloseWrite()
+		_ = s.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err = s.Read(make([]byte, 1))
+		if err == nil {
+			t.Fatalf("payload %x: stream still open", payload)
+		}
+		_ = s.Reset()
+	}
+	if got := counter(t, m.reg, "dhtnode_gossip_libp2p_dropped_total", map[string]string{"reason": "malformed"}); got < 4 {
+		t.Fatalf("malformed drops = %v, want 4", got)
+	}
+	// A well-formed frame still arrives.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := other.NewStream(ctx, m.h.ID(), PacketProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Reset()
+	var buf bytes.Buffer
+	if err := writeFrame(&buf, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write(buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	waitForCounter(t, m, "dhtnode_gossip_libp2p_packets_total", map[string]string{"direction": "received"}, 1)
+}
+
+func waitForCounter(t *testing.T, m *member, name string, labels map[string]string, min float64) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for counter(t, m.reg, name, labels) < min {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s%v stayed below %v", name, labels, min)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSendQueueDropsWhenFull: WriteTo never blocks; packets beyond the queue of
+// an unreachable peer are dropped and counted.
+func TestSendQueueDropsWhenFull(t *testing.T) {
+	h := newLoopbackHost(t)
+	reg := prometheus.NewRegistry()
+	tr, err := New(Config{Host: h, SendQueue: 4, DialTimeout: 2 * time.Second, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Shutdown()
+	gone := newLoopbackHost(t)
+	id := gone.ID()
+	_ = gone.Close()
+	addr := memberlist.Address{Addr: AddrOf(id, DefaultPort).String(), Name: id.String()}
+	start := time.Now()
+	for range 100 {
+		if _, err := tr.WriteToAddress([]byte("ping"), addr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("100 writes to an unreachable peer took %v", d)
+	}
+	// Every packet is accounted for: dropped at the full queue, or dequeued and
+	// dropped because no stream to the peer could be opened.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		full := counter(t, reg, "dhtnode_gossip_libp2p_dropped_total", map[string]string{"reason": "queue_full"})
+		unreachable := counter(t, reg, "dhtnode_gossip_libp2p_dropped_total", map[string]string{"reason": "unreachable"})
+		if full+unreachable == 100 && full > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("queue_full %v + unreachable %v drops, want 100 with some queue_full", full, unreachable)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// FuzzReadFrame: any input either decodes to frames that re-encode to the same
+// bytes, or fails with an error; never a panic or an oversized buffer.
+func FuzzReadFrame(f *testing.F) {
+	var seed bytes.Buffer
+	_ = writeFrame(&seed, []byte("hello"))
+	_ = writeFrame(&seed, bytes.Repeat([]byte{7}, 300))
+	f.Add(seed.Bytes())
+	f.Add([]byte{0})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		const max = 1024
+		r := bufio.NewReader(bytes.NewReader(in))
+		var out bytes.Buffer
+		consumed := 0
+		for {
+			b, err := readFrame(r, max)
+			if err != nil {
+				break
+			}
+			if len(b) == 0 || len(b) > max {
+				t.Fatalf("frame of %d bytes", len(b))
+			}
+			_ = writeFrame(&out, b)
+			consumed = out.Len()
+		}
+		if !bytes.Equal(out.Bytes(), in[:consumed]) {
+			t.Fatalf("re-encoding differs from the input prefix")
+		}
+	})
+}
