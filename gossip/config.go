@@ -75,6 +75,9 @@ type Config struct {
 	TombstoneTimeout time.Duration
 	// Transport replaces real UDP/TCP sockets, e.g. with MemNetwork.NewTransport.
 	Transport memberlist.NodeAwareTransport
+	// TransportName labels the per-transport byte metric: empty means "udp" for
+	// the built-in sockets and "custom" for a Transport.
+	TransportName string
 	// MetaCache, if set, is the verified-metadata cache this member uses; members in
 	// one process may share one (see MetaCache). Nil gives the member its own.
 	MetaCache *MetaCache
@@ -150,6 +153,16 @@ func (c Config) Validate() error {
 		return bad("node name is %d bytes, at most 255 allowed", len(c.NodeName))
 	}
 	return nil
+}
+
+func (c Config) transportName() string {
+	switch {
+	case c.TransportName != "":
+		return c.TransportName
+	case c.Transport == nil:
+		return "udp"
+	}
+	return "custom"
 }
 
 func (c Config) bindAddr() string {

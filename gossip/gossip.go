@@ -235,7 +235,7 @@ func New(cfg Config, key crypto.PrivKey, addrs []ma.Multiaddr) (*Gossip, error) 
 		g.bound = net.JoinHostPort(host, strconv.Itoa(nt.GetAutoBindPort()))
 	}
 	if m != nil {
-		transport = newCountingTransport(transport, m)
+		transport = newCountingTransport(transport, m, cfg.transportName())
 	}
 
 	mc, _ := profileConfig(cfg.Profile) // validated above

@@ -32,7 +32,10 @@ func printIDInfo(w io.Writer, info client.IDInfo) error {
 	fmt.Fprintf(w, "peer id:  %s\n", info.PeerID)
 	fmt.Fprintf(w, "gossip:   %s\n", info.GossipAddr)
 	if info.GossipBind != info.GossipAddr {
-		fmt.Fprintf(w, "          (bound to %s)\n", info.GossipBind)
+		fmt.Fprintf(w, "          (%s)\n", gossipWhere(info))
+	}
+	if info.GossipTransport != "" {
+		fmt.Fprintf(w, "transport: gossip over %s\n", info.GossipTransport)
 	}
 	fmt.Fprintf(w, "cluster:  %s\n", clusterLine(info.Cluster))
 	printReach(w, info.Reach)
