@@ -45,7 +45,6 @@ func newLoopbackHost(t testing.TB, opts ...libp2p.Option) host.Host {
 	opts = append([]libp2p.Option{
 		libp2p.Identity(key),
 		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
-		libp2p.DisableRelay(),
 		libp2p.NoTransports,
 		libp2p.DefaultTransports,
 	}, opts...)
@@ -65,7 +64,8 @@ func newMember(t testing.TB, mod func(*gossip.Config)) *member {
 	return newMemberOn(t, h, mod)
 }
 
-func newMemberOn(t testing.TB, h host.Host, mod func(*gossip.Config)) *member {
+// newMemberOn starts gossip over libp2p on h, advertising addrs (default: h's).
+func newMemberOn(t testing.TB, h host.Host, mod func(*gossip.Config), addrs ...ma.Multiaddr) *member {
 	t.Helper()
 	m := &member{h: h, reg: prometheus.NewRegistry()}
 	var g atomic.Pointer[gossip.Gossip]
@@ -96,7 +96,10 @@ func newMemberOn(t testing.TB, h host.Host, mod func(*gossip.Config)) *member {
 	if mod != nil {
 		mod(&cfg)
 	}
-	gs, err := gossip.New(cfg, h.Peerstore().PrivKey(h.ID()), h.Addrs())
+	if len(addrs) == 0 {
+		addrs = h.Addrs()
+	}
+	gs, err := gossip.New(cfg, h.Peerstore().PrivKey(h.ID()), addrs)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -357,12 +357,16 @@ func (t *Transport) DialAddressTimeout(addr memberlist.Address, timeout time.Dur
 }
 
 // open connects to id if needed (with the peerstore's and Config.Addrs'
-// addresses) and opens a stream for proto.
+// addresses, relayed ones included) and opens a stream for proto.
 func (t *Transport) open(ctx context.Context, id peer.ID, proto protocol.ID) (network.Stream, error) {
 	if t.ctx.Err() != nil {
 		return nil, ErrShutdown
 	}
-	if t.h.Network().Connectedness(id) != network.Connected {
+	// A member behind NAT may be reachable only through a relay until hole
+	// punching gives a direct connection (or for good, behind a symmetric NAT):
+	// gossip is small enough for a relay's limited connection.
+	ctx = network.WithAllowLimitedConn(ctx, "gossip")
+	if c := t.h.Network().Connectedness(id); c != network.Connected && c != network.Limited {
 		info := peer.AddrInfo{ID: id}
 		if t.cfg.Addrs != nil {
 			info.Addrs = t.cfg.Addrs(id)

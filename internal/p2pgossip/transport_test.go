@@ -5,12 +5,19 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dhtnode/dhtnode/gossip"
 	"github.com/hashicorp/memberlist"
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/control"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/client"
+	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -285,3 +292,62 @@ func FuzzReadFrame(f *testing.F) {
 		}
 	})
 }
+
+// TestGossipThroughRelay: a member nobody can dial (no listen address) and that
+// can dial only its relay (a gater stands in for a NAT and firewall) reserves a
+// slot on a circuit relay. The other member joins it through its /p2p-circuit
+// address; gossip then runs both ways on the relay's limited connection, keeps
+// the member alive across many probe rounds, and still detects its crash.
+func TestGossipThroughRelay(t *testing.T) {
+	relayHost := newLoopbackHost(t, libp2p.EnableRelayService(), libp2p.ForceReachabilityPublic())
+	natted := newLoopbackHost(t, libp2p.NoListenAddrs, libp2p.EnableRelay(),
+		libp2p.ConnectionGater(onlyDial{relayHost.ID()}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	relayInfo := peer.AddrInfo{ID: relayHost.ID(), Addrs: relayHost.Addrs()}
+	if err := natted.Connect(ctx, relayInfo); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Reserve(ctx, natted, relayInfo); err != nil {
+		t.Fatalf("reserve: %v", err)
+	}
+	circuit := ma.StringCast(fmt.Sprintf("%s/p2p/%s/p2p-circuit", relayHost.Addrs()[0], relayHost.ID()))
+
+	public := newMember(t, nil)
+	hidden := newMemberOn(t, natted, nil, circuit)
+	ms := []*member{public, hidden}
+	if err := public.join(fmt.Sprintf("%s/p2p/%s", circuit, natted.ID())); err != nil {
+		t.Fatalf("join through the relay: %v", err)
+	}
+	waitFor(t, 30*time.Second, "the relayed member to converge", fullView(ms), ms)
+	if c := public.h.Network().Connectedness(natted.ID()); c != network.Limited {
+		t.Fatalf("public↔hidden connection is %v, want only a limited (relayed) one", c)
+	}
+	// Stay alive across many probe rounds (local profile: a probe every 100 ms
+	// per member), every one through the relay.
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if st := stateOf(public.g, natted.ID().String()); st != gossip.StateAlive {
+			t.Fatalf("the relayed member became %s while up:\n%s", st, views(ms))
+		}
+		if st := stateOf(hidden.g, public.h.ID().String()); st != gossip.StateAlive {
+			t.Fatalf("the public member became %s in the relayed member's view:\n%s", st, views(ms))
+		}
+	}
+	_ = hidden.g.Shutdown()
+	_ = natted.Close()
+	waitFor(t, 30*time.Second, "the relayed member's crash to be detected", func() bool {
+		return stateOf(public.g, natted.ID().String()) == gossip.StateDead
+	}, ms[:1])
+}
+
+// onlyDial is a connection gater that lets its host dial one peer only, the
+// way a host behind NAT and a strict firewall reaches its relay and nothing else.
+type onlyDial struct{ peer peer.ID }
+
+func (g onlyDial) InterceptPeerDial(p peer.ID) bool             { return p == g.peer }
+func (g onlyDial) InterceptAddrDial(peer.ID, ma.Multiaddr) bool { return true }
+func (g onlyDial) InterceptAccept(network.ConnMultiaddrs) bool  { return true }
+func (g onlyDial) InterceptSecured(network.Direction, peer.ID, network.ConnMultiaddrs) bool {
+	return true
+}
+func (g onlyDial) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }
