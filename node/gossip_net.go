@@ -71,6 +71,11 @@ func (n *Node) memberAddrs(id peer.ID) []ma.Multiaddr {
 // udp (host:port), memberlist's "peer-ID/derived-address" on libp2p.
 func (n *Node) gossipJoinAddrs(addrs []string) ([]string, error) {
 	if !n.overLibp2p() {
+		for _, a := range addrs {
+			if _, err := ma.NewMultiaddr(a); err == nil {
+				return nil, fmt.Errorf("%q is a multiaddr: this node gossips over %s and joins host:port; joining by multiaddr needs gossip.transport %q on every member", a, GossipUDP, GossipLibp2p)
+			}
+		}
 		return addrs, nil
 	}
 	out := make([]string, 0, len(addrs))

@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 // libp2pGossipConfig is testConfig with gossip over libp2p and every router on.
@@ -111,9 +112,19 @@ func TestGossipTransportMismatchIsClear(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "gossip.transport=udp") {
 		t.Fatalf("libp2p-gossip node joining a udp-gossip node: %v, want an error naming gossip.transport=udp", err)
 	}
-	if _, err := udp.Join([]string{target}); err == nil {
-		t.Fatal("udp-gossip node joined a multiaddr")
+	if _, err := udp.Join([]string{target}); err == nil || !strings.Contains(err.Error(), "gossip.transport") {
+		t.Fatalf("udp-gossip node joining a multiaddr: %v, want an error naming gossip.transport", err)
 	}
+	// A udp-gossip node given the libp2p port of a libp2p-gossip node as host:port.
+	tcpPort, err := p2p.Host().Addrs()[0].ValueForProtocol(ma.P_TCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = udp.Join([]string{"127.0.0.1:" + tcpPort})
+	if err == nil || !strings.Contains(err.Error(), "libp2p") {
+		t.Fatalf("udp-gossip node joining a libp2p port: %v, want a hint naming libp2p", err)
+	}
+	t.Logf("udp → libp2p port: %v", err)
 }
 
 // TestGossipOverLibp2pGate: with a cluster secret and gossip over libp2p, a
@@ -295,4 +306,27 @@ func gathered(t *testing.T, n *Node, name, key, val string) float64 {
 		}
 	}
 	return sum
+}
+
+// TestGossipTransportMismatchWithSecret: with a cluster secret a udp-gossip node
+// closes libp2p connections of non-members, and the joiner's error says why.
+func TestGossipTransportMismatchWithSecret(t *testing.T) {
+	secret := newSecret(t)
+	cfg := testConfig()
+	cfg.Addresses.API = ""
+	cfg.Gossip.Secret = secret
+	udp, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = udp.Close() })
+	p2p, err := New(libp2pGossipConfig(secret), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p2p.Close() })
+	_, err = p2p.Join([]string{udp.Host().Addrs()[0].String() + "/p2p/" + udp.ID().String()})
+	if err == nil || !strings.Contains(err.Error(), "gossip.transport=udp") {
+		t.Fatalf("join: %v, want an error naming gossip.transport=udp", err)
+	}
 }

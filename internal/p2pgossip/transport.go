@@ -73,12 +73,18 @@ var (
 )
 
 // NotGossipError says a peer is reachable over libp2p but does not gossip over
-// it: it most likely runs the UDP gossip transport.
+// it: it most likely runs the UDP gossip transport. Closed means it closed the
+// connection before any stream (what a node gossiping over UDP with a cluster
+// secret does to non-members) rather than refusing the protocol.
 type NotGossipError struct {
-	Peer peer.ID
+	Peer   peer.ID
+	Closed bool
 }
 
 func (e *NotGossipError) Error() string {
+	if e.Closed {
+		return fmt.Sprintf("peer %s closed the libp2p connection before a gossip stream could open: a node with a cluster secret that runs gossip.transport=udp admits only members over libp2p; every member needs the same gossip transport", e.Peer)
+	}
 	return fmt.Sprintf("peer %s does not gossip over libp2p (protocol %s not supported): it probably runs gossip.transport=udp; every member needs the same gossip transport", e.Peer, StreamProtocol)
 }
 
@@ -379,6 +385,9 @@ func (t *Transport) open(ctx context.Context, id peer.ID, proto protocol.ID) (ne
 	if err != nil {
 		if errors.Is(err, msmux.ErrNotSupported[protocol.ID]{}) {
 			return nil, &NotGossipError{Peer: id}
+		}
+		if ctx.Err() == nil && t.h.Network().Connectedness(id) == network.NotConnected {
+			return nil, &NotGossipError{Peer: id, Closed: true}
 		}
 		return nil, fmt.Errorf("open %s to %s: %w", proto, id, err)
 	}
