@@ -150,7 +150,7 @@ func registerCoreAPI(n *Node, mux *http.ServeMux) {
 			return
 		}
 		for _, a := range req.Addrs {
-			if err := checkHostPort(a, true); err != nil {
+			if err := n.checkJoinAddr(a); err != nil {
 				writeError(w, http.StatusBadRequest, fmt.Errorf("join: %w", err))
 				return
 			}

@@ -70,19 +70,16 @@ func (n *Node) memberAddrs(id peer.ID) []ma.Multiaddr {
 // gossipJoinAddrs turns join addresses into what gossip.Join takes: unchanged on
 // udp (host:port), memberlist's "peer-ID/derived-address" on libp2p.
 func (n *Node) gossipJoinAddrs(addrs []string) ([]string, error) {
-	if !n.overLibp2p() {
-		for _, a := range addrs {
-			if _, err := ma.NewMultiaddr(a); err == nil {
-				return nil, fmt.Errorf("%q is a multiaddr: this node gossips over %s and joins host:port; joining by multiaddr needs gossip.transport %q on every member", a, GossipUDP, GossipLibp2p)
-			}
+	for _, a := range addrs {
+		if err := n.checkJoinAddr(a); err != nil {
+			return nil, err
 		}
+	}
+	if !n.overLibp2p() {
 		return addrs, nil
 	}
 	out := make([]string, 0, len(addrs))
 	for _, a := range addrs {
-		if err := checkP2pAddr(a); err != nil {
-			return nil, err
-		}
 		j, err := n.gossipNet.tr.JoinAddr(a)
 		if err != nil {
 			return nil, err
@@ -122,4 +119,13 @@ func (n *Node) gossipWhere() string {
 		return "libp2p"
 	}
 	return n.cfg.Addresses.Gossip
+}
+
+// checkJoinAddr checks a join address for this node's gossip transport.
+func (n *Node) checkJoinAddr(a string) error {
+	t := GossipUDP
+	if n.overLibp2p() {
+		t = GossipLibp2p
+	}
+	return checkJoinAddr(t, a)
 }

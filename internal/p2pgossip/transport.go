@@ -382,6 +382,9 @@ func (t *Transport) open(ctx context.Context, id peer.ID, proto protocol.ID) (ne
 		}
 	}
 	s, err := t.h.NewStream(ctx, id, proto)
+	if err == nil {
+		t.keep(id)
+	}
 	if err != nil {
 		if errors.Is(err, msmux.ErrNotSupported[protocol.ID]{}) {
 			return nil, &NotGossipError{Peer: id}
@@ -392,6 +395,17 @@ func (t *Transport) open(ctx context.Context, id peer.ID, proto protocol.ID) (ne
 		return nil, fmt.Errorf("open %s to %s: %w", proto, id, err)
 	}
 	return s, nil
+}
+
+// gossipTagValue is the weight of the connection manager tag on peers we gossip
+// with: trimming one means a new handshake for the next probe, and a member
+// behind NAT may be reachable only on the connection it opened.
+const gossipTagValue = 20
+
+// keep tags id's connections as gossip ones, so the connection manager trims
+// others first.
+func (t *Transport) keep(id peer.ID) {
+	t.h.ConnManager().TagPeer(id, "gossip", gossipTagValue)
 }
 
 // deliver hands a packet to memberlist, dropping it if the queue is full.
@@ -408,6 +422,7 @@ func (t *Transport) deliver(p *memberlist.Packet) {
 func (t *Transport) handlePackets(s network.Stream) {
 	from := s.Conn().RemotePeer()
 	t.learn(from)
+	t.keep(from)
 	fromAddr := Addr{ID: from, Port: t.cfg.Port}
 	r := bufio.NewReader(s)
 	for {
@@ -435,6 +450,7 @@ func (t *Transport) handlePackets(s network.Stream) {
 // memberlist does not take it in time.
 func (t *Transport) handleStream(s network.Stream) {
 	t.learn(s.Conn().RemotePeer())
+	t.keep(s.Conn().RemotePeer())
 	t.m.streams.WithLabelValues("received").Inc()
 	c := t.newConn(s)
 	timer := time.NewTimer(handoffTimeout)
