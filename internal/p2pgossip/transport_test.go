@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -351,3 +352,54 @@ func (g onlyDial) InterceptSecured(network.Direction, peer.ID, network.ConnMulti
 	return true
 }
 func (g onlyDial) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }
+
+// forgedDelegate is a bare memberlist member advertising chosen metadata bytes.
+type forgedDelegate struct{ meta []byte }
+
+func (d forgedDelegate) NodeMeta(int) []byte           { return d.meta }
+func (forgedDelegate) NotifyMsg([]byte)                {}
+func (forgedDelegate) GetBroadcasts(int, int) [][]byte { return nil }
+func (forgedDelegate) LocalState(bool) []byte          { return nil }
+func (forgedDelegate) MergeRemoteState([]byte, bool)   {}
+
+// TestReplayedMetadataRefusedOverLibp2p: a member's signed metadata replayed by
+// another libp2p peer is refused (it is bound to the victim's derived gossip
+// address, and the replayer's is derived from its own peer ID), counted, and the
+// replayer never becomes a member.
+func TestReplayedMetadataRefusedOverLibp2p(t *testing.T) {
+	victim, target := newMember(t, nil), newMember(t, nil)
+	if err := victim.join(target.p2pAddr()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "two members", fullView([]*member{victim, target}), []*member{victim, target})
+	// The victim's record as anyone in the cluster has seen it go by.
+	replayed, err := gossip.SignMeta(victim.h.ID().String(), victim.h.Peerstore().PrivKey(victim.h.ID()),
+		AddrOf(victim.h.ID(), DefaultPort), uint64(time.Now().UnixNano()), victim.h.Addrs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	attacker := newLoopbackHost(t)
+	tr, err := New(Config{Host: attacker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc := memberlist.DefaultLocalConfig()
+	mc.Name = attacker.ID().String()
+	mc.Transport = tr
+	mc.Delegate = forgedDelegate{meta: replayed}
+	mc.LogOutput = io.Discard
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ml.Shutdown()
+	j, err := tr.JoinAddr(target.p2pAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = ml.Join([]string{j}) // refused: memberlist may or may not report it
+	waitForCounter(t, target, "dhtnode_gossip_refused_members_total", nil, 1)
+	if st := stateOf(target.g, attacker.ID().String()); st == gossip.StateAlive || st == gossip.StateSuspect {
+		t.Fatalf("the replayer is %s in the target's view", st)
+	}
+}
