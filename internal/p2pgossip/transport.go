@@ -153,6 +153,7 @@ type Transport struct {
 	mu      sync.Mutex
 	closed  bool
 	senders map[peer.ID]*sender
+	inbound map[network.Stream]struct{} // packet streams being read, reset on Shutdown
 	known   map[netip.AddrPort]peer.ID
 	wg      sync.WaitGroup
 	once    sync.Once
@@ -182,6 +183,7 @@ func New(cfg Config) (*Transport, error) {
 		cancel:   cancel,
 		m:        m,
 		senders:  make(map[peer.ID]*sender),
+		inbound:  make(map[network.Stream]struct{}),
 		known:    make(map[netip.AddrPort]peer.ID),
 	}
 	t.learn(t.self.ID)
@@ -420,6 +422,19 @@ func (t *Transport) deliver(p *memberlist.Packet) {
 // handlePackets reads frames from one peer's packet stream until it ends, is
 // idle too long, or sends a frame that is empty or too big (then it is reset).
 func (t *Transport) handlePackets(s network.Stream) {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		_ = s.Reset()
+		return
+	}
+	t.inbound[s] = struct{}{}
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		delete(t.inbound, s)
+		t.mu.Unlock()
+	}()
 	from := s.Conn().RemotePeer()
 	t.learn(from)
 	t.keep(from)
@@ -465,14 +480,17 @@ func (t *Transport) handleStream(s network.Stream) {
 	}
 }
 
-// Shutdown removes the protocol handlers, stops every sender and resets their
-// streams. memberlist calls it once; more calls do nothing.
+// Shutdown removes the protocol handlers, stops every sender and resets every
+// packet stream, inbound and outbound. memberlist calls it once; more calls do nothing.
 func (t *Transport) Shutdown() error {
 	t.once.Do(func() {
 		t.h.RemoveStreamHandler(PacketProtocol)
 		t.h.RemoveStreamHandler(StreamProtocol)
 		t.mu.Lock()
 		t.closed = true
+		for s := range t.inbound {
+			_ = s.Reset() // ends its reader, which removes it
+		}
 		t.mu.Unlock()
 		t.cancel()
 		t.wg.Wait()
