@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -402,4 +403,45 @@ func TestReplayedMetadataRefusedOverLibp2p(t *testing.T) {
 	if st := stateOf(target.g, attacker.ID().String()); st == gossip.StateAlive || st == gossip.StateSuspect {
 		t.Fatalf("the replayer is %s in the target's view", st)
 	}
+}
+
+// switchGater cuts its host off from one peer while on, both ways.
+type switchGater struct {
+	peer peer.ID
+	on   *atomic.Bool
+}
+
+func (g switchGater) cut(p peer.ID) bool                           { return g.on.Load() && p == g.peer }
+func (g switchGater) InterceptPeerDial(p peer.ID) bool             { return !g.cut(p) }
+func (g switchGater) InterceptAddrDial(peer.ID, ma.Multiaddr) bool { return true }
+func (g switchGater) InterceptAccept(network.ConnMultiaddrs) bool  { return true }
+func (g switchGater) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
+	return !g.cut(p)
+}
+func (g switchGater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }
+
+// TestPartitionHealsOverLibp2p: two members cut off from each other declare
+// each other dead; once the cut heals they merge again, over new libp2p
+// connections the transport opens by itself (memberlist keeps gossiping to the
+// dead for a while, and gossip's reconnect joins failed members by gossip
+// address alone, which the transport maps back to the peer).
+func TestPartitionHealsOverLibp2p(t *testing.T) {
+	a := newMember(t, nil)
+	var cut atomic.Bool
+	bh := newLoopbackHost(t, libp2p.ConnectionGater(switchGater{peer: a.h.ID(), on: &cut}))
+	b := newMemberOn(t, bh, func(c *gossip.Config) { c.ReconnectInterval = time.Second })
+	ms := []*member{a, b}
+	if err := b.join(a.p2pAddr()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "two members", fullView(ms), ms)
+	cut.Store(true)
+	_ = bh.Network().ClosePeer(a.h.ID())
+	waitFor(t, 60*time.Second, "both sides to declare the other dead", func() bool {
+		return stateOf(a.g, bh.ID().String()) == gossip.StateDead && stateOf(b.g, a.h.ID().String()) == gossip.StateDead
+	}, ms)
+	cut.Store(false)
+	start := time.Now()
+	waitFor(t, 60*time.Second, "the partition to heal", fullView(ms), ms)
+	t.Logf("healed %v after the cut was lifted", time.Since(start))
 }
