@@ -131,6 +131,10 @@ func TestSignedMetadataOverLibp2p(t *testing.T) {
 		if mem.PeerID != b.h.ID() || len(mem.Addrs) == 0 || mem.Addr != AddrOf(b.h.ID(), DefaultPort).String() {
 			t.Fatalf("b as a sees it: %+v", mem)
 		}
+		// What gossip's reconnect does: name the member by gossip address alone.
+		if id, err := a.tr.resolve(memberlist.Address{Addr: mem.Addr}); err != nil || id != b.h.ID() {
+			t.Fatalf("resolving b's gossip address: %v %v", id, err)
+		}
 		return
 	}
 	t.Fatal("b not in a's view")
