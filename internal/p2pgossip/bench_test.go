@@ -24,6 +24,8 @@ import (
 //     (memberlist's bytes at the transport, dhtnode_gossip_transport_bytes_total;
 //     on libp2p add about 2 bytes of frame header per packet);
 //   - pkts/node·s: packets (UDP datagrams, or frames on libp2p streams);
+//   - suspicions: how often a member newly saw another as suspect during the
+//     window (polled every 100 ms), though all are up: false suspicions;
 //   - lo_B/node·s: bytes on the loopback interface, IP headers, TLS, yamux and
 //     TCP acknowledgements included. Only meaningful when nothing else uses
 //     loopback, so reported only with DHTNODE_BENCH_NETNS=1: run the benchmark
@@ -112,7 +114,7 @@ func measureCluster(b *testing.B, transport string, n int, window time.Duration)
 	bytes0, pkts0 := benchSent(b, nodes, transport)
 	lo0 := loBytes()
 	b.ResetTimer()
-	time.Sleep(window)
+	suspects := watchSuspects(nodes, window)
 	b.StopTimer()
 	bytes1, pkts1 := benchSent(b, nodes, transport)
 	lo1 := loBytes()
@@ -127,7 +129,29 @@ func measureCluster(b *testing.B, transport string, n int, window time.Duration)
 	if os.Getenv("DHTNODE_BENCH_NETNS") == "1" && lo0 >= 0 && lo1 >= 0 {
 		b.ReportMetric(float64(lo1-lo0)/float64(n)/secs, "lo_B/node·s")
 	}
+	b.ReportMetric(float64(suspects), "suspicions")
 	b.ReportMetric(0, "ns/op")
+}
+
+// watchSuspects polls every member's view for window and counts the times some
+// member newly saw another as suspect: false suspicions, since all are up.
+func watchSuspects(nodes []*benchNode, window time.Duration) int {
+	seen := make(map[[2]string]bool)
+	count := 0
+	for end := time.Now().Add(window); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		for _, nd := range nodes {
+			self := nd.g.Local().Name
+			for _, m := range nd.g.Members() {
+				k := [2]string{self, m.Name}
+				sus := m.State == gossip.StateSuspect
+				if sus && !seen[k] {
+					count++
+				}
+				seen[k] = sus
+			}
+		}
+	}
+	return count
 }
 
 func udpBenchNode(b *testing.B) *benchNode {
