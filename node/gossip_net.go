@@ -8,6 +8,7 @@ import (
 	"github.com/dhtnode/dhtnode/internal/p2pgossip"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 )
 
 // gossipNet is the node's end of gossip.transport: nothing for udp (gossip binds
@@ -90,27 +91,39 @@ func (n *Node) gossipJoinAddrs(addrs []string) ([]string, error) {
 }
 
 // gossipJoinAddr is the address others pass to join this node: the gossip
-// host:port on udp; on libp2p the first advertised multiaddr with /p2p/<id>
-// (direct addresses before relayed ones).
+// host:port on udp; on libp2p an advertised multiaddr with /p2p/<id>, the one
+// most others can dial: public before private, private before loopback, direct
+// before relayed.
 func (n *Node) gossipJoinAddr() string {
 	if !n.overLibp2p() {
 		return n.gossip.Local().Addr
 	}
-	addrs := n.host.Addrs()
+	if a := pickJoinAddr(n.host.Addrs()); a != nil {
+		return fmt.Sprintf("%s/p2p/%s", a, n.host.ID())
+	}
+	return "/p2p/" + n.host.ID().String()
+}
+
+// pickJoinAddr ranks addrs for gossipJoinAddr; nil if there are none.
+func pickJoinAddr(addrs []ma.Multiaddr) ma.Multiaddr {
 	var pick ma.Multiaddr
+	best := 4
 	for _, a := range addrs {
-		if !isRelayed(a) {
-			pick = a
-			break
+		r := 3 // relayed
+		switch {
+		case isRelayed(a):
+		case manet.IsPublicAddr(a):
+			r = 0
+		case manet.IsIPLoopback(a):
+			r = 2
+		default:
+			r = 1
+		}
+		if r < best {
+			pick, best = a, r
 		}
 	}
-	if pick == nil && len(addrs) > 0 {
-		pick = addrs[0]
-	}
-	if pick == nil {
-		return "/p2p/" + n.host.ID().String()
-	}
-	return fmt.Sprintf("%s/p2p/%s", pick, n.host.ID())
+	return pick
 }
 
 // gossipWhere names where gossip runs, for errors: the bind address or libp2p.

@@ -330,3 +330,31 @@ func TestGossipTransportMismatchWithSecret(t *testing.T) {
 		t.Fatalf("join: %v, want an error naming gossip.transport=udp", err)
 	}
 }
+
+// TestPickJoinAddr: id offers the address most others can dial.
+func TestPickJoinAddr(t *testing.T) {
+	m := func(s ...string) []ma.Multiaddr {
+		var out []ma.Multiaddr
+		for _, x := range s {
+			out = append(out, ma.StringCast(x))
+		}
+		return out
+	}
+	const relayed = "/ip4/93.184.216.35/tcp/4101/p2p/12D3KooWGRUVh9mEiDQyYkYLzV9nSyMAE1jkTAZDt2qCr9LVVn3F/p2p-circuit"
+	for _, tc := range []struct {
+		in   []ma.Multiaddr
+		want string
+	}{
+		{m("/ip4/127.0.0.1/tcp/4101", "/ip4/192.168.1.5/tcp/4101", "/ip4/93.184.216.34/tcp/4101"), "/ip4/93.184.216.34/tcp/4101"},
+		{m(relayed, "/ip4/127.0.0.1/tcp/4101", "/ip4/192.168.1.5/tcp/4101"), "/ip4/192.168.1.5/tcp/4101"},
+		{m(relayed, "/ip4/127.0.0.1/tcp/4101"), "/ip4/127.0.0.1/tcp/4101"},
+		{m(relayed), relayed},
+	} {
+		if got := pickJoinAddr(tc.in); got == nil || got.String() != tc.want {
+			t.Errorf("pickJoinAddr(%v) = %v, want %s", tc.in, got, tc.want)
+		}
+	}
+	if pickJoinAddr(nil) != nil {
+		t.Error("an address picked from none")
+	}
+}
