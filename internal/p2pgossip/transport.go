@@ -384,19 +384,16 @@ func (t *Transport) open(ctx context.Context, id peer.ID, proto protocol.ID) (ne
 		}
 	}
 	s, err := t.h.NewStream(ctx, id, proto)
-	if err == nil {
+	switch {
+	case err == nil:
 		t.keep(id)
+		return s, nil
+	case errors.Is(err, msmux.ErrNotSupported[protocol.ID]{}):
+		return nil, &NotGossipError{Peer: id}
+	case ctx.Err() == nil && t.h.Network().Connectedness(id) == network.NotConnected:
+		return nil, &NotGossipError{Peer: id, Closed: true}
 	}
-	if err != nil {
-		if errors.Is(err, msmux.ErrNotSupported[protocol.ID]{}) {
-			return nil, &NotGossipError{Peer: id}
-		}
-		if ctx.Err() == nil && t.h.Network().Connectedness(id) == network.NotConnected {
-			return nil, &NotGossipError{Peer: id, Closed: true}
-		}
-		return nil, fmt.Errorf("open %s to %s: %w", proto, id, err)
-	}
-	return s, nil
+	return nil, fmt.Errorf("open %s to %s: %w", proto, id, err)
 }
 
 // gossipTagValue is the weight of the connection manager tag on peers we gossip
