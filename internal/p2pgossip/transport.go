@@ -549,6 +549,12 @@ func (s *sender) run() {
 			t.m.drop("stale")
 			continue
 		}
+		if st != nil && st.Conn().Stat().Limited && t.h.Network().Connectedness(s.id) == network.Connected {
+			// A direct connection has appeared (a hole punch, or the peer dialled
+			// us): leave the relay, whose limits and bandwidth are for others too.
+			_ = st.Close()
+			st = nil
+		}
 		if st == nil {
 			ctx, cancel := context.WithTimeout(t.ctx, t.cfg.DialTimeout)
 			var err error
