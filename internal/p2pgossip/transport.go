@@ -695,6 +695,7 @@ func (c *conn) Write(p []byte) (int, error) {
 
 // LocalAddr is this node's gossip address.
 func (c *conn) LocalAddr() net.Addr { return c.local }
+
 // RemoteAddr is the remote peer's gossip address.
 func (c *conn) RemoteAddr() net.Addr { return c.remote }
 
