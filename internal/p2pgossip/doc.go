@@ -9,7 +9,9 @@
 //     packets as frames (uvarint length, then the bytes) on one kept outbound
 //     stream per peer. Each peer has a bounded send queue served by one goroutine;
 //     a full queue, a packet older than MaxPacketAge or a failed dial drops the
-//     packet, as UDP would, so WriteTo never blocks.
+//     packet, as UDP would, so WriteTo never blocks. Streams may run on a
+//     relay's limited connection (a member behind NAT); a packet stream leaves
+//     it for a direct connection as soon as one exists.
 //   - StreamProtocol ("/dhtnode/gossip/stream/1.0.0"): memberlist's reliable
 //     streams (push/pull, fallback pings), one libp2p stream each.
 //

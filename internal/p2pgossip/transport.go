@@ -81,6 +81,7 @@ type NotGossipError struct {
 	Closed bool
 }
 
+// Error says what went wrong and what to check.
 func (e *NotGossipError) Error() string {
 	if e.Closed {
 		return fmt.Sprintf("peer %s closed the libp2p connection before a gossip stream could open: a node with a cluster secret that runs gossip.transport=udp admits only members over libp2p; every member needs the same gossip transport", e.Peer)
@@ -549,6 +550,12 @@ func (s *sender) run() {
 			t.m.drop("stale")
 			continue
 		}
+		if st != nil && st.Conn().Stat().Limited && t.h.Network().Connectedness(s.id) == network.Connected {
+			// A direct connection has appeared (a hole punch, or the peer dialled
+			// us): leave the relay, whose limits and bandwidth are for others too.
+			_ = st.Close()
+			st = nil
+		}
 		if st == nil {
 			ctx, cancel := context.WithTimeout(t.ctx, t.cfg.DialTimeout)
 			var err error
@@ -652,6 +659,7 @@ type countingByteReader struct {
 	n int
 }
 
+// ReadByte reads one byte and counts it.
 func (c *countingByteReader) ReadByte() (byte, error) {
 	b, err := c.r.ReadByte()
 	if err == nil {
@@ -671,19 +679,24 @@ func (t *Transport) newConn(s network.Stream) *conn {
 	return &conn{Stream: s, local: t.self, remote: Addr{ID: s.Conn().RemotePeer(), Port: t.cfg.Port}, m: t.m}
 }
 
+// Read reads from the stream, counting the bytes.
 func (c *conn) Read(p []byte) (int, error) {
 	n, err := c.Stream.Read(p)
 	c.m.bytes.WithLabelValues("received", "stream").Add(float64(n))
 	return n, err
 }
 
+// Write writes to the stream, counting the bytes.
 func (c *conn) Write(p []byte) (int, error) {
 	n, err := c.Stream.Write(p)
 	c.m.bytes.WithLabelValues("sent", "stream").Add(float64(n))
 	return n, err
 }
 
-func (c *conn) LocalAddr() net.Addr  { return c.local }
+// LocalAddr is this node's gossip address.
+func (c *conn) LocalAddr() net.Addr { return c.local }
+
+// RemoteAddr is the remote peer's gossip address.
 func (c *conn) RemoteAddr() net.Addr { return c.remote }
 
 var _ net.Conn = (*conn)(nil)

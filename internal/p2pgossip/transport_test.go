@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/memberlist"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/control"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/client"
@@ -306,8 +307,9 @@ func FuzzReadFrame(f *testing.F) {
 // the member alive across many probe rounds, and still detects its crash.
 func TestGossipThroughRelay(t *testing.T) {
 	relayHost := newLoopbackHost(t, libp2p.EnableRelayService(), libp2p.ForceReachabilityPublic())
+	var allow atomic.Bool // lifts the dial restriction
 	natted := newLoopbackHost(t, libp2p.NoListenAddrs, libp2p.EnableRelay(),
-		libp2p.ConnectionGater(onlyDial{relayHost.ID()}))
+		libp2p.ConnectionGater(onlyDial{peer: relayHost.ID(), all: &allow}))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	relayInfo := peer.AddrInfo{ID: relayHost.ID(), Addrs: relayHost.Addrs()}
@@ -339,6 +341,20 @@ func TestGossipThroughRelay(t *testing.T) {
 			t.Fatalf("the public member became %s in the relayed member's view:\n%s", st, views(ms))
 		}
 	}
+
+	// A direct connection appears (here the NATed side may dial out again, as
+	// after a hole punch): both packet streams leave the relay.
+	allow.Store(true)
+	if err := natted.Connect(network.WithForceDirectDial(ctx, "test"), peer.AddrInfo{ID: public.h.ID(), Addrs: public.h.Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+	if c := natted.Network().Connectedness(public.h.ID()); c != network.Connected {
+		t.Fatalf("no direct connection after a direct dial: %v", c)
+	}
+	waitFor(t, 30*time.Second, "packet streams to move to the direct connection", func() bool {
+		return packetStreamsDirect(public.h, natted.ID()) && packetStreamsDirect(natted, public.h.ID())
+	}, ms)
+
 	_ = hidden.g.Shutdown()
 	_ = natted.Close()
 	waitFor(t, 30*time.Second, "the relayed member's crash to be detected", func() bool {
@@ -348,9 +364,12 @@ func TestGossipThroughRelay(t *testing.T) {
 
 // onlyDial is a connection gater that lets its host dial one peer only, the
 // way a host behind NAT and a strict firewall reaches its relay and nothing else.
-type onlyDial struct{ peer peer.ID }
+type onlyDial struct {
+	peer peer.ID
+	all  *atomic.Bool // when set, every dial is let through
+}
 
-func (g onlyDial) InterceptPeerDial(p peer.ID) bool             { return p == g.peer }
+func (g onlyDial) InterceptPeerDial(p peer.ID) bool             { return p == g.peer || g.all.Load() }
 func (g onlyDial) InterceptAddrDial(peer.ID, ma.Multiaddr) bool { return true }
 func (g onlyDial) InterceptAccept(network.ConnMultiaddrs) bool  { return true }
 func (g onlyDial) InterceptSecured(network.Direction, peer.ID, network.ConnMultiaddrs) bool {
@@ -448,4 +467,22 @@ func TestPartitionHealsOverLibp2p(t *testing.T) {
 	start := time.Now()
 	waitFor(t, 60*time.Second, "the partition to heal", fullView(ms), ms)
 	t.Logf("healed %v after the cut was lifted", time.Since(start))
+}
+
+// packetStreamsDirect reports whether h has an outbound gossip packet stream to
+// p and none of them runs on a limited (relayed) connection.
+func packetStreamsDirect(h host.Host, p peer.ID) bool {
+	found := false
+	for _, c := range h.Network().ConnsToPeer(p) {
+		for _, s := range c.GetStreams() {
+			if s.Protocol() != PacketProtocol || s.Stat().Direction != network.DirOutbound {
+				continue
+			}
+			if c.Stat().Limited {
+				return false
+			}
+			found = true
+		}
+	}
+	return found
 }
