@@ -9,7 +9,19 @@ import (
 	"github.com/dhtnode/dhtnode/routing"
 	"github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
+
+// counterValue reads a counter without a registry.
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
 
 // inTable reports whether id appears anywhere in t (predecessor, successors, fingers).
 func inTable(t routing.Table, id peer.ID) bool {
@@ -26,23 +38,34 @@ func inTable(t routing.Table, id peer.ID) bool {
 // TestMemberFilterKeepsNonMembersOut: two members whose IsMember admits only each
 // other, and a rogue Chord node on a third host that joins through one of them (a
 // find_successor for its own key, then notifies). The rogue's join fails, its raw
-// requests get no answer, it is in neither member's table after many stabilization
-// rounds, and no lookup names it; the members still form a ring. Without IsMember
-// (the open case) the same rogue joins and enters the ring: the filter is what
-// keeps it out.
+// requests get no answer (each refusal counted), it is in neither member's table after
+// many stabilization rounds, and no lookup names it; the members still form a ring.
+// With ServeNonMembers (an open cluster) the rogue's requests are answered, and still
+// it enters no table. Without IsMember (no membership at all) the same rogue joins and
+// enters the ring: the filter is what keeps it out.
 func TestMemberFilterKeepsNonMembersOut(t *testing.T) {
-	for _, filtered := range []bool{true, false} {
-		name := "open"
-		if filtered {
-			name = "members only"
-		}
-		t.Run(name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) { memberFilter(t, filtered) })
+	for _, mode := range []filterMode{unfiltered, membersOnly, servingNonMembers} {
+		t.Run(mode.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) { memberFilter(t, mode) })
 		})
 	}
 }
 
-func memberFilter(t *testing.T, filtered bool) {
+// filterMode is how TestMemberFilterKeepsNonMembersOut's members treat non-members.
+type filterMode int
+
+const (
+	unfiltered        filterMode = iota // IsMember nil
+	membersOnly                         // IsMember set
+	servingNonMembers                   // IsMember and ServeNonMembers set
+)
+
+func (m filterMode) String() string {
+	return [...]string{"no membership", "members only", "members only, answering others"}[m]
+}
+
+func memberFilter(t *testing.T, mode filterMode) {
+	filtered := mode != unfiltered
 	mn := mocknet.New()
 	defer mn.Close()
 	var hosts [3]peer.ID
@@ -62,6 +85,7 @@ func memberFilter(t *testing.T, filtered bool) {
 		cfg := DefaultConfig()
 		if filtered && i < 2 {
 			cfg.IsMember = func(p peer.ID) bool { return members[p] }
+			cfg.ServeNonMembers = mode == servingNonMembers
 		}
 		c, err := New(mn.Host(id), cfg)
 		if err != nil {
@@ -94,11 +118,24 @@ func memberFilter(t *testing.T, filtered bool) {
 		}
 		return
 	}
-	if joinErr == nil {
-		t.Error("a non-member joined through a member")
-	}
-	if rawErr == nil {
-		t.Error("a non-member's find_successor was answered")
+	refused := counterValue(t, a.m.refused) + counterValue(t, b.m.refused)
+	if mode == servingNonMembers {
+		if rawErr != nil {
+			t.Errorf("a non-member's find_successor was not answered: %v", rawErr)
+		}
+		if refused != 0 {
+			t.Errorf("%v requests counted refused while answering non-members", refused)
+		}
+	} else {
+		if joinErr == nil {
+			t.Error("a non-member joined through a member")
+		}
+		if rawErr == nil {
+			t.Error("a non-member's find_successor was answered")
+		}
+		if refused < 2 {
+			t.Errorf("refused requests counted %v, want at least the join and the raw request", refused)
+		}
 	}
 	if ringHasRogue {
 		t.Errorf("non-member in a member's table:\n%+v\n%+v", a.RoutingTable(), b.RoutingTable())

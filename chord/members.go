@@ -17,8 +17,10 @@ import (
 // node that named it. The view lags behind joins and crashes by a gossip round, so a
 // claim that disagrees with it is settled by asking the node the view names; only a
 // node naming itself against a member the view has held for a while (lieGrace), or an
-// answer naming a peer that never was a member, counts as a lie. Lies are counted per peer (metric and rate-limited log line); a peer caught
-// lying banAfter times is dropped from the tables and ignored for banFor.
+// answer naming a peer that never was a member, counts as a lie. Lies are counted by
+// kind in a metric (a peer label would let attackers mint series at will) and named per
+// peer in a rate-limited log line; a peer caught lying banAfter times is dropped from
+// the tables and ignored for Config.LiarBan.
 
 // Lie kinds, the "kind" label of dhtnode_chord_lies_detected_total.
 const (
@@ -29,8 +31,6 @@ const (
 const (
 	// banAfter is how many lies get a peer dropped from the tables.
 	banAfter = 3
-	// banFor is how long a banned peer stays out of the tables.
-	banFor = 5 * time.Minute
 	// lieLogEvery rate-limits the log line about one lying peer.
 	lieLogEvery = time.Minute
 	// maxOwnerChecks bounds the view members asked when a claimed owner disagrees with
@@ -127,8 +127,9 @@ func (v *memberView) banned(id peer.ID, now time.Time) bool {
 	return l != nil && now.Before(l.bannedUntil)
 }
 
-// lie records one lie by id and reports whether to log it and whether id is now banned.
-func (v *memberView) lie(id peer.ID, now time.Time) (log, banned bool) {
+// lie records one lie by id and reports whether to log it and, when id is now banned
+// for banFor, until when.
+func (v *memberView) lie(id peer.ID, now time.Time, banFor time.Duration) (log bool, bannedUntil time.Time) {
 	l := v.liars[id]
 	if l == nil {
 		l = &liar{}
@@ -141,9 +142,9 @@ func (v *memberView) lie(id peer.ID, now time.Time) (log, banned bool) {
 	}
 	if l.lies%banAfter == 0 {
 		l.bannedUntil = now.Add(banFor)
-		return log, true
+		return log, l.bannedUntil
 	}
-	return log, false
+	return log, time.Time{}
 }
 
 // membersOn reports whether this node checks answers against the membership.
@@ -162,6 +163,28 @@ func (c *Chord) trusted(id peer.ID, member bool, now time.Time) bool {
 		return true
 	}
 	return member && !c.view.banned(id, now)
+}
+
+// trustedOnly returns the peers of ps that may enter our tables: members not banned
+// (all of them without a membership).
+func (c *Chord) trustedOnly(ps []Peer) []Peer {
+	if !c.membersOn() || len(ps) == 0 {
+		return ps
+	}
+	member := make([]bool, len(ps))
+	for i, p := range ps {
+		member[i] = c.member(p.ID)
+	}
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Peer, 0, len(ps))
+	for i, p := range ps {
+		if c.trusted(p.ID, member[i], now) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // vet drops from ps the peers an answer from `from` may not make us adopt or contact.
@@ -194,27 +217,27 @@ func (c *Chord) vet(from peer.ID, ps []Peer) []Peer {
 	return out
 }
 
-// noteLie counts one lie by id: metric, rate-limited log line, and a ban from the
-// tables once it lied banAfter times.
+// noteLie counts one lie by id: metric (by kind), rate-limited log line naming the
+// peer, and a ban from the tables once it lied banAfter times.
 func (c *Chord) noteLie(id peer.ID, kind, what string, about peer.ID) {
 	if id == c.self.ID || id == "" {
 		return
 	}
 	now := time.Now()
 	c.mu.Lock()
-	log, banned := c.view.lie(id, now)
-	if banned {
+	log, until := c.view.lie(id, now, c.cfg.LiarBan)
+	if !until.IsZero() {
 		c.ring.remove(id)
 	}
 	c.mu.Unlock()
-	c.m.lies.WithLabelValues(kind, id.String()).Inc()
+	c.m.lies.WithLabelValues(kind).Inc()
 	c.lies.Add(1)
 	if log {
 		c.log.Warn("chord peer lied", "peer", id, "kind", kind, "lie", what, "about", about)
 	}
-	if banned {
+	if !until.IsZero() {
 		c.m.bans.Inc()
-		c.log.Warn("chord peer dropped from the tables for lying", "peer", id, "for", banFor)
+		c.log.Warn("chord peer dropped from the tables for lying", "peer", id, "for", c.cfg.LiarBan, "until", until)
 	}
 }
 
