@@ -102,14 +102,16 @@ func (g *memberGate) hostOptions() []libp2p.Option {
 }
 
 // attach connects the gate to the parts started after the host: gossip (the fresh
-// member table), the host itself and the membership dispatcher (ordered events).
+// member table), the host itself and the membership dispatcher (ordered events). The
+// membership is followed with or without a secret (Chord checks answers against it
+// either way, see member); only an enforcing gate gets the host, to close the
+// connections of members that went down.
 func (g *memberGate) attach(h host.Host, gs *gossip.Gossip, m *membership) {
-	if !g.enforce {
-		return
-	}
-	g.host.Store(&h)
 	g.gossip.Store(gs)
 	m.add(g)
+	if g.enforce {
+		g.host.Store(&h)
+	}
 }
 
 // routerFilter is the IsMember seam for the router named at ("chord", "onehop",
@@ -131,9 +133,16 @@ func (g *memberGate) routerFilter(at string) func(peer.ID) bool {
 
 // isMember reports whether p is a verified cluster member (or the gate is open).
 func (g *memberGate) isMember(p peer.ID) bool {
-	if !g.enforce {
-		return true
-	}
+	return !g.enforce || g.member(p)
+}
+
+// member reports whether p is alive or suspect in this node's gossip view, with or
+// without a secret. Without one anybody may join gossip, so being a member proves
+// little; but a peer that is not even in the view is no member at all, and that is
+// what Chord needs to refuse invented peers, owners and neighbours that lying members
+// name (router_chord.go). It counts nothing: a peer a lying answer names is no refused
+// connection (Chord counts the lie).
+func (g *memberGate) member(p peer.ID) bool {
 	g.mu.RLock()
 	_, ok := g.members[p]
 	g.mu.RUnlock()

@@ -38,6 +38,8 @@ type Node struct {
 	gate    *memberGate // who may connect and route (gate.go)
 	reach   *reach      // NAT traversal (reach.go)
 
+	newChord chordStarter // nil: chord.New (router_chord.go)
+
 	api         *http.Server
 	apiListener net.Listener
 	mux         *http.ServeMux
@@ -79,6 +81,7 @@ type options struct {
 	registry *prometheus.Registry
 	key      crypto.PrivKey
 	version  string
+	newChord chordStarter // tests only: see router_chord.go
 }
 
 // WithLogger sets the node's logger (default: discard). Each part logs through
@@ -125,6 +128,7 @@ func New(cfg Config, repo *Repo, opts ...Option) (_ *Node, err error) {
 		logger:       o.logger,
 		registry:     o.registry,
 		stopRequests: make(chan struct{}),
+		newChord:     o.newChord,
 	}
 	defer func() {
 		if err != nil {
