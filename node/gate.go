@@ -33,7 +33,10 @@ import (
 //     non-member could open streams back.
 //  2. Each router's IsMember seam (chord.Config, onehop.Config, kademlia.Config):
 //     the stream handlers reset streams from non-members unanswered, and nothing a
-//     non-member sends is adopted into a ring, view or k-bucket.
+//     non-member sends is adopted into a ring, view or k-bucket. Chord is given the
+//     membership (member) without a secret too: there it answers everyone but still
+//     adopts and believes members only, so lying members cannot route it to peers
+//     that are in nobody's gossip view.
 //
 // Why a gater and not a libp2p private network (pnet, a PSK derived from the
 // secret): go-libp2p refuses QUIC and WebTransport with a PSK (they bring their own
