@@ -120,29 +120,49 @@ func (c *liarCluster) ownerIndex(key routing.Key) int {
 	return slices.Index(c.keys, ringOwner(c.keys, key))
 }
 
+// liarClusterSize is how many daemons a liarCluster runs.
+const liarClusterSize = 10
+
 // startLiarCluster starts ten nodes running Chord only, sharing secret ("" for an open
-// cluster), the nodes at liars' indices lying and naming silent as their invented
-// peers; it waits until every node sees the nine others alive in gossip.
-func startLiarCluster(t *testing.T, secret string, liars []int, silent []peer.AddrInfo) *liarCluster {
+// cluster), liars of them lying and naming silent as their invented peers; it waits
+// until every node sees the nine others alive in gossip. The liars are the nodes that
+// own the largest arcs of the ring (node 0, which the others join through, excepted),
+// so that a good share of keys, files' among them, are theirs.
+func startLiarCluster(t *testing.T, secret string, liars int, silent []peer.AddrInfo) *liarCluster {
 	t.Helper()
-	const size = 10
 	c := &liarCluster{members: map[peer.ID]bool{}}
-	for i := range size {
-		cfg := testConfig()
-		cfg.Content.NoSync = true
-		cfg.Gossip.Secret = secret
-		cfg.Routing.Routers = []string{"chord"}
-		cfg.Routing.Default = "chord"
-		if i > 0 {
-			cfg.Gossip.Join = []string{c.nodes[0].Gossip().BoundAddr()}
-		}
+	cfg := testConfig()
+	cfg.Content.NoSync = true
+	cfg.Gossip.Secret = secret
+	cfg.Routing.Routers = []string{"chord"}
+	cfg.Routing.Default = "chord"
+	var repos []*Repo
+	var ids []peer.ID
+	for range liarClusterSize {
 		repo, err := InitRepo(filepath.Join(t.TempDir(), "repo"), cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
+		key, err := repo.Identity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := peer.IDFromPrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		repos, ids = append(repos, repo), append(ids, id)
+	}
+	liarIdx := largestArcs(ids, liars)
+	for i := range liarClusterSize {
+		cfg := cfg
+		if i > 0 {
+			cfg.Gossip.Join = []string{c.nodes[0].Gossip().BoundAddr()}
+		}
+		repo := repos[i]
 		logs := newKeptLogs("announced content", "chord peer lied")
 		opts := []Option{WithLogger(slog.New(logs))}
-		lying := slices.Contains(liars, i)
+		lying := slices.Contains(liarIdx, i)
 		if lying {
 			opts = append(opts, withChordStarter(func(h host.Host, cfg chord.Config) (*chord.Chord, error) {
 				return chord.NewAdversary(h, cfg, chord.AllLies(), silent)
@@ -166,14 +186,40 @@ func startLiarCluster(t *testing.T, secret string, liars []int, silent []peer.Ad
 	c.keys = peerKeys(c.nodes)
 	deadline := time.Now().Add(90 * time.Second)
 	for _, n := range c.nodes {
-		for len(n.AlivePeers()) < size-1 {
+		for len(n.AlivePeers()) < liarClusterSize-1 {
 			if time.Now().After(deadline) {
-				t.Fatalf("gossip never showed %d members to %s: %d", size, n.ID(), len(n.AlivePeers()))
+				t.Fatalf("gossip never showed %d members to %s: %d", liarClusterSize, n.ID(), len(n.AlivePeers()))
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
 	return c
+}
+
+// largestArcs returns the indices of the n peers of ids, index 0 excepted, that own the
+// largest arcs of the ring (the keys from their predecessor's, exclusive, to their own).
+func largestArcs(ids []peer.ID, n int) []int {
+	keys := make([]routing.Key, len(ids))
+	for i, id := range ids {
+		keys[i] = routing.PeerKey(id)
+	}
+	// i's arc is as long as the clockwise distance from its predecessor, the peer
+	// closest before it.
+	arc := func(i int) routing.Key {
+		var arc routing.Key
+		for j, k := range keys {
+			if d := routing.RingDistance(k, keys[i]); j != i && (arc == (routing.Key{}) || d.Cmp(arc) < 0) {
+				arc = d
+			}
+		}
+		return arc
+	}
+	idx := make([]int, 0, len(ids)-1)
+	for i := 1; i < len(ids); i++ {
+		idx = append(idx, i)
+	}
+	slices.SortFunc(idx, func(a, b int) int { return arc(b).Cmp(arc(a)) })
+	return idx[:min(n, len(idx))]
 }
 
 // liarLookupBound bounds every lookup: without the defences one that follows invented
@@ -272,7 +318,7 @@ func TestChordDaemonsWithLyingMembers(t *testing.T) {
 	t.Run("honest baseline", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		c := startLiarCluster(t, "", nil, nil)
+		c := startLiarCluster(t, "", 0, nil)
 		took := c.waitConverged(t, ctx, rng)
 		baseline = c.honestLookups(ctx, rng, 200)
 		t.Logf("converged after %v; %d lookups, %d correct, %d failed, p95 %v, max %v",
@@ -287,7 +333,7 @@ func TestChordDaemonsWithLyingMembers(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _ = silent.Close() })
-			c := startLiarCluster(t, tc.secret, []int{2, 6}, silent.Peers)
+			c := startLiarCluster(t, tc.secret, 2, silent.Peers)
 			took := c.waitConverged(t, ctx, rng)
 
 			s := c.honestLookups(ctx, rng, 200)
@@ -307,8 +353,8 @@ func TestChordDaemonsWithLyingMembers(t *testing.T) {
 				t.Errorf("p95 latency %v, honest baseline %v", p, b)
 			}
 
-			fetched, liarOwned := c.addAndFetch(t, ctx, 5)
-			t.Logf("%d gets through chord, all fetched; %d of 5 file keys owned by a liar", fetched, liarOwned)
+			files, gets, liarOwned := c.addAndFetch(t, ctx, 5)
+			t.Logf("%d files, %d of their keys owned by a liar: %d gets through chord (each failure reported above)", files, liarOwned, gets)
 
 			if n := silent.Accepted(); n > 0 {
 				t.Errorf("an honest node dialled the liars' invented peers %d times", n)
@@ -324,8 +370,8 @@ func TestChordDaemonsWithLyingMembers(t *testing.T) {
 						}
 					}
 				}
-				for _, l := range []int{2, 6} {
-					logged = logged || c.logs[i].has(map[string]string{"msg": "chord peer lied", "peer": c.nodes[l].ID().String()})
+				for l, lying := range c.liar {
+					logged = logged || lying && c.logs[i].has(map[string]string{"msg": "chord peer lied", "peer": c.nodes[l].ID().String()})
 				}
 			}
 			if lies == 0 {
@@ -339,21 +385,24 @@ func TestChordDaemonsWithLyingMembers(t *testing.T) {
 	}
 }
 
-// addAndFetch adds files files of random bytes, each on another honest node, waits
-// until each adding node has announced its file through Chord, then gets every file
-// through Chord from every other honest node, once each: every get must succeed with
-// the same bytes. It returns the number of gets and how many file keys a liar owns.
-func (c *liarCluster) addAndFetch(t *testing.T, ctx context.Context, files int) (gets, liarOwned int) {
+// addAndFetch adds at least files files of random bytes, each on another honest node,
+// and more until two of their keys are owned by liars (which acknowledge provider
+// records and drop them); it waits until each adding node has announced its file
+// through Chord, then gets every file through Chord from every other honest node, once
+// each: every get must succeed with the same bytes. It returns the number of files, of
+// gets, and of file keys a liar owns.
+func (c *liarCluster) addAndFetch(t *testing.T, ctx context.Context, files int) (added, gets, liarOwned int) {
 	t.Helper()
+	const maxFiles = 30
 	honest := c.honest()
 	dir := t.TempDir()
-	type added struct {
+	type file struct {
 		by   int
 		id   string
 		data []byte
 	}
-	var all []added
-	for f := range files {
+	var all []file
+	for f := 0; (f < files || liarOwned < 2) && f < maxFiles; f++ {
 		by := honest[f%len(honest)]
 		data := make([]byte, 100<<10+f*4099)
 		_, _ = rand.Read(data)
@@ -365,7 +414,17 @@ func (c *liarCluster) addAndFetch(t *testing.T, ctx context.Context, files int) 
 		if err != nil {
 			t.Fatalf("add on node %d: %v", by, err)
 		}
-		all = append(all, added{by: by, id: res.ID, data: data})
+		id, err := content.ParseID(res.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.liar[c.ownerIndex(id.Key())] {
+			liarOwned++
+		}
+		all = append(all, file{by: by, id: res.ID, data: data})
+	}
+	if liarOwned < 2 {
+		t.Fatalf("only %d of %d file keys owned by a liar", liarOwned, len(all))
 	}
 	for _, a := range all {
 		for !c.logs[a.by].has(map[string]string{"msg": "announced content", "id": a.id, "router": "chord"}) {
@@ -373,13 +432,6 @@ func (c *liarCluster) addAndFetch(t *testing.T, ctx context.Context, files int) 
 				t.Fatalf("node %d never announced %s through chord", a.by, a.id)
 			}
 			time.Sleep(50 * time.Millisecond)
-		}
-		id, err := content.ParseID(a.id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c.liar[c.ownerIndex(id.Key())] {
-			liarOwned++
 		}
 	}
 	for _, a := range all {
@@ -400,5 +452,5 @@ func (c *liarCluster) addAndFetch(t *testing.T, ctx context.Context, files int) 
 			}
 		}
 	}
-	return gets, liarOwned
+	return len(all), gets, liarOwned
 }
