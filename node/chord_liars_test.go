@@ -377,6 +377,35 @@ func TestChordDaemonsWithLyingMembers(t *testing.T) {
 			if lies == 0 {
 				t.Error("no honest node caught a lie")
 			}
+			var metricLies float64
+			for _, i := range c.honest() {
+				// A referral dropped for naming a non-member is a lie, not a refused
+				// connection; and the lie metric has no per-peer series.
+				if got := refused(t, c.nodes[i], "chord"); got != 0 {
+					t.Errorf("node %d counted %v refused chord requests from non-members", i, got)
+				}
+				families, err := c.nodes[i].Gatherer().Gather()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, f := range families {
+					if f.GetName() != "dhtnode_chord_lies_detected_total" {
+						continue
+					}
+					for _, m := range f.GetMetric() {
+						metricLies += m.GetCounter().GetValue()
+						for _, l := range m.GetLabel() {
+							if l.GetName() == "peer" {
+								t.Errorf("node %d: lie metric labelled by peer", i)
+							}
+						}
+					}
+				}
+			}
+			// Read after LiesDetected, and lies go on being caught meanwhile: at least.
+			if metricLies < float64(lies) || metricLies == 0 {
+				t.Errorf("dhtnode_chord_lies_detected_total sums to %v over the honest nodes, they had caught %d", metricLies, lies)
+			}
 			if !logged {
 				t.Error("no honest node logged a lie naming a liar")
 			}
