@@ -318,6 +318,7 @@ func (c *Chord) run() {
 func (c *Chord) stabilizeOnce() {
 	c.m.stabilizeRounds.Inc()
 	defer c.stabilizeRounds.Add(1)
+	defer c.settleSuspicions()
 	for range c.cfg.Successors + 1 {
 		c.mu.Lock()
 		if c.ring.alone() {

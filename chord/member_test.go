@@ -2,6 +2,7 @@ package chord
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -147,5 +148,79 @@ func memberFilter(t *testing.T, mode filterMode) {
 	}
 	if !inTable(a.RoutingTable(), hosts[1]) || !inTable(b.RoutingTable(), hosts[0]) {
 		t.Errorf("members do not see each other:\n%+v\n%+v", a.RoutingTable(), b.RoutingTable())
+	}
+}
+
+// TestNewMemberNamedEarlyIsNoLie: an honest member may name a peer that joined a moment
+// ago, before gossip has told this node about it. That is no lie: the node holds it as
+// a suspicion and drops it when the peer shows up as a member within lieGrace. Only a
+// peer that is still no member after lieGrace counts against the node that named it
+// (the control case, where the peer never shows up).
+func TestNewMemberNamedEarlyIsNoLie(t *testing.T) {
+	for _, showsUp := range []bool{true, false} {
+		t.Run(map[bool]string{true: "member shows up", false: "never a member"}[showsUp], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) { namedEarly(t, showsUp) })
+		})
+	}
+}
+
+func namedEarly(t *testing.T, showsUp bool) {
+	mn := mocknet.New()
+	defer mn.Close()
+	var ids [3]peer.ID
+	for i := range ids {
+		h, err := mn.GenPeer()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = h.ID()
+	}
+	if err := mn.LinkAll(); err != nil {
+		t.Fatal(err)
+	}
+	var known atomic.Bool // whether a's gossip has told it about c yet
+	var nodes [3]*Chord
+	for i, id := range ids {
+		cfg := DefaultConfig()
+		cfg.IsMember = func(p peer.ID) bool { return true }
+		if i == 0 {
+			cfg.IsMember = func(p peer.ID) bool { return p != ids[2] || known.Load() }
+		}
+		c, err := New(mn.Host(id), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		nodes[i] = c
+	}
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	up := func(n *Chord, id peer.ID) { n.PeerUp(peer.AddrInfo{ID: id}) }
+	up(b, ids[0])
+	up(b, ids[2])
+	up(c, ids[0])
+	up(c, ids[1])
+	up(a, ids[1]) // a hears of b only; b names c in every answer about its neighbours
+	time.Sleep(3 * a.cfg.StabilizeInterval)
+	synctest.Wait()
+	a.mu.Lock()
+	suspected := len(a.view.suspicions)
+	a.mu.Unlock()
+	if suspected == 0 {
+		t.Fatal("b's answers named c, which a does not know yet, and a suspected nothing")
+	}
+	if showsUp {
+		known.Store(true)
+		up(a, ids[2])
+	}
+	time.Sleep(3 * a.lieGrace())
+	synctest.Wait()
+	switch lies := a.LiesDetected(); {
+	case showsUp && lies != 0:
+		t.Errorf("%d lies counted against honest nodes for naming a member a's gossip announced late", lies)
+	case !showsUp && lies == 0:
+		t.Error("a peer that never became a member was named, and no lie counted")
+	}
+	if showsUp && (!inTable(a.RoutingTable(), ids[2]) || !inTable(a.RoutingTable(), ids[1])) {
+		t.Errorf("a's table lacks a member: %+v", a.RoutingTable())
 	}
 }

@@ -333,6 +333,7 @@ func TestChordDaemonsWithLyingMembers(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _ = silent.Close() })
+			start := time.Now()
 			c := startLiarCluster(t, tc.secret, 2, silent.Peers)
 			took := c.waitConverged(t, ctx, rng)
 
@@ -359,10 +360,7 @@ func TestChordDaemonsWithLyingMembers(t *testing.T) {
 			if n := silent.Accepted(); n > 0 {
 				t.Errorf("an honest node dialled the liars' invented peers %d times", n)
 			}
-			var lies uint64
-			logged := false
 			for _, i := range c.honest() {
-				lies += c.chordOf(i).LiesDetected()
 				for _, sec := range c.chordOf(i).RoutingTable().Sections {
 					for _, e := range sec.Entries {
 						if !c.members[e.Peer] {
@@ -370,12 +368,23 @@ func TestChordDaemonsWithLyingMembers(t *testing.T) {
 						}
 					}
 				}
-				for l, lying := range c.liar {
-					logged = logged || lying && c.logs[i].has(map[string]string{"msg": "chord peer lied", "peer": c.nodes[l].ID().String()})
-				}
 			}
-			if lies == 0 {
-				t.Error("no honest node caught a lie")
+			// A claim is judged a lie once the membership it contradicts has stood for
+			// ten stabilize rounds (a new member may not have reached every view yet),
+			// so the lies of the first seconds are counted a little later.
+			var lies uint64
+			for logged := false; !logged || lies == 0; {
+				if ctx.Err() != nil {
+					t.Fatalf("no honest node caught and logged a lie naming a liar: %d lies, logged %v", lies, logged)
+				}
+				time.Sleep(100 * time.Millisecond)
+				lies = 0
+				for _, i := range c.honest() {
+					lies += c.chordOf(i).LiesDetected()
+					for l, lying := range c.liar {
+						logged = logged || lying && c.logs[i].has(map[string]string{"msg": "chord peer lied", "peer": c.nodes[l].ID().String()})
+					}
+				}
 			}
 			var metricLies float64
 			for _, i := range c.honest() {
@@ -406,10 +415,7 @@ func TestChordDaemonsWithLyingMembers(t *testing.T) {
 			if metricLies < float64(lies) || metricLies == 0 {
 				t.Errorf("dhtnode_chord_lies_detected_total sums to %v over the honest nodes, they had caught %d", metricLies, lies)
 			}
-			if !logged {
-				t.Error("no honest node logged a lie naming a liar")
-			}
-			t.Logf("honest nodes caught %d lies", lies)
+			t.Logf("honest nodes caught %d lies after %v", lies, time.Since(start).Round(time.Second))
 		})
 	}
 }
