@@ -51,14 +51,20 @@ import (
 // falls back to gossip's own member table (updated the moment memberlist accepts the
 // member) before refusing, and the routers retry members on their next round.
 //
-// Carrying gossip over libp2p later needs non-members (joiners) to reach one
-// protocol: InterceptSecured would then admit them, and layer 2 (the per-stream
-// checks, which every other protocol handler would also apply) would keep them out
-// of everything else. The predicate is already in one place for that.
+// With gossip over libp2p (gossip.transport libp2p) a joiner is not a member until
+// its join has gone through, and it joins over a libp2p connection. Then the
+// gater admits every authenticated connection and the gate moves to the stream:
+// a wrapper around the resource manager refuses, at protocol negotiation, every
+// stream to or from a non-member except the gossip protocols and identify
+// (gate_stream.go). That covers every protocol on the host, libp2p's own
+// (AutoNAT, relay, DCUtR) included, and layer 2 stays as it is.
 type memberGate struct {
 	enforce bool
+	// streams: the gate works per stream rather than per connection (gossip
+	// runs over libp2p, so non-members must reach the gossip protocols).
+	streams bool
 	logger  *slog.Logger
-	refused *prometheus.CounterVec // by where: connection, dial, chord, onehop, kademlia
+	refused *prometheus.CounterVec // by where: connection, dial, stream, onehop, kademlia
 
 	mu      sync.RWMutex
 	members map[peer.ID]struct{} // alive members, as the membership dispatcher delivered them
@@ -72,17 +78,20 @@ var (
 	_ routing.MembershipListener = (*memberGate)(nil)
 )
 
-// newMemberGate builds the gate; enforce is whether a cluster secret is set. It logs
-// in one line whether the node is open, so an operator sees it at start.
-func newMemberGate(enforce bool, reg prometheus.Registerer, logger *slog.Logger) (*memberGate, error) {
+// newMemberGate builds the gate; enforce is whether a cluster secret is set,
+// streams whether gossip runs over libp2p (then non-members may open gossip
+// streams and nothing else). It logs in one line whether the node is open, so an
+// operator sees it at start.
+func newMemberGate(enforce, streams bool, reg prometheus.Registerer, logger *slog.Logger) (*memberGate, error) {
 	g := &memberGate{
 		enforce: enforce,
+		streams: enforce && streams,
 		logger:  logger,
 		members: make(map[peer.ID]struct{}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dhtnode_nonmembers_refused_total",
-			Help: "Connections, dials and router requests refused because the peer is not a cluster member (only with a cluster secret).",
-		}, []string{"at"}),
+			Help: "Connections, dials, streams (gossip over libp2p) and router requests refused because the peer is not a cluster member (only with a cluster secret).",
+		}, []string{"at"}), // at: connection, dial, stream, onehop, kademlia (chord counts its own)
 	}
 	if err := reg.Register(g.refused); err != nil {
 		return nil, err
@@ -189,9 +198,10 @@ func (g *memberGate) PeerDown(id peer.ID) {
 	}
 }
 
-// InterceptPeerDial refuses to dial non-members.
+// InterceptPeerDial refuses to dial non-members (with gossip over libp2p it
+// admits them: a joiner dials its seed before either is a member to the other).
 func (g *memberGate) InterceptPeerDial(p peer.ID) bool {
-	if g.isMember(p) {
+	if g.streams || g.isMember(p) {
 		return true
 	}
 	g.refused.WithLabelValues("dial").Inc()
@@ -207,8 +217,9 @@ func (g *memberGate) InterceptAccept(network.ConnMultiaddrs) bool { return true 
 
 // InterceptSecured closes connections, in either direction, whose authenticated
 // peer is not a member. It runs before the stream muxer, so no stream is opened.
+// With gossip over libp2p it admits them and the stream gate decides.
 func (g *memberGate) InterceptSecured(dir network.Direction, p peer.ID, addrs network.ConnMultiaddrs) bool {
-	if g.isMember(p) {
+	if g.streams || g.isMember(p) {
 		return true
 	}
 	g.refused.WithLabelValues("connection").Inc()
