@@ -379,7 +379,9 @@ func (c *Chord) stabilizeOnce() {
 	if alone {
 		return
 	}
-	if _, err := c.call(c.ctx, succ.ID, &message{Type: msgNotify}); err != nil && c.ctx.Err() == nil {
+	// A successor that answers with a refusal is alive: it may not know us as a member
+	// yet (its gossip view lags), so keep it and notify again next round.
+	if _, err := c.call(c.ctx, succ.ID, &message{Type: msgNotify}); err != nil && c.ctx.Err() == nil && !errors.Is(err, ErrRemote) {
 		c.forget(succ.ID)
 	}
 }
