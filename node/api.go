@@ -238,6 +238,11 @@ func (n *Node) MemberInfos() []MemberInfo {
 		for _, a := range m.Addrs {
 			mi.Addrs = append(mi.Addrs, a.String())
 		}
+		// Over libp2p, memberlist's address is derived from the peer ID and
+		// reaches nothing outside gossip; where the member listens tells more.
+		if n.overLibp2p() && len(mi.Addrs) > 0 {
+			mi.Addr = mi.Addrs[0]
+		}
 		out = append(out, mi)
 	}
 	slices.SortFunc(out, func(a, b MemberInfo) int { return strings.Compare(a.Addr+a.Name, b.Addr+b.Name) })

@@ -41,8 +41,9 @@ port 0 picks a free port, and "dhtnode id" shows the ports actually bound.
 SIGINT or SIGTERM makes the node leave the cluster gracefully and exit; a second
 signal exits at once.`,
 		Example: `  dhtnode daemon
-  DHTNODE_PATH=/tmp/n2 dhtnode daemon --gossip 127.0.0.1:7947 --api 127.0.0.1:5102 \
-      --listen /ip4/127.0.0.1/tcp/0 --join 127.0.0.1:7946`,
+  DHTNODE_PATH=/tmp/n2 dhtnode daemon --api 127.0.0.1:5102 --listen /ip4/127.0.0.1/tcp/0 \
+      --join "$(DHTNODE_PATH=/tmp/n1 dhtnode id --format '{{.GossipAddr}}')"
+  dhtnode daemon --gossip-transport udp --gossip 0.0.0.0:7946 --join 10.0.0.1:7946`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDaemon(cmd, g, f)
