@@ -119,7 +119,7 @@ func inTables(c *chord.Chord, id peer.ID) bool {
 func TestLieCountedLoggedAndBanned(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		cfg := clusterConfig()
-		cfg.LiarBan = 40 * cfg.StabilizeInterval
+		cfg.LiarBan = 60 * cfg.StabilizeInterval
 		// Chord judges a named non-member 10 rounds later (it may be a member gossip
 		// has not announced yet), so lies it suspected before the ban still land in
 		// its first rounds.
@@ -194,7 +194,8 @@ func TestLieCountedLoggedAndBanned(t *testing.T) {
 			t.Fatalf("ban logged until %v, %v from now; want within LiarBan %v", until, d, cfg.LiarBan)
 		}
 
-		settled := until.Add(-cfg.LiarBan).Add(lieGrace + 2*cfg.StabilizeInterval)
+		// Rounds may run late on a loaded machine: leave ten for the last suspicions.
+		settled := until.Add(-cfg.LiarBan).Add(lieGrace + 10*cfg.StabilizeInterval)
 		var lies uint64
 		checks := 0
 		for time.Now().Before(until.Add(-cfg.StabilizeInterval)) {
