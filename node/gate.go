@@ -33,7 +33,10 @@ import (
 //     non-member could open streams back.
 //  2. Each router's IsMember seam (chord.Config, onehop.Config, kademlia.Config):
 //     the stream handlers reset streams from non-members unanswered, and nothing a
-//     non-member sends is adopted into a ring, view or k-bucket.
+//     non-member sends is adopted into a ring, view or k-bucket. Chord is given the
+//     membership (member) without a secret too: there it answers everyone but still
+//     adopts and believes members only, so lying members cannot route it to peers
+//     that are in nobody's gossip view.
 //
 // Why a gater and not a libp2p private network (pnet, a PSK derived from the
 // secret): go-libp2p refuses QUIC and WebTransport with a PSK (they bring their own
@@ -61,7 +64,7 @@ type memberGate struct {
 	// runs over libp2p, so non-members must reach the gossip protocols).
 	streams bool
 	logger  *slog.Logger
-	refused *prometheus.CounterVec // by where: connection, dial, chord, onehop, kademlia
+	refused *prometheus.CounterVec // by where: connection, dial, stream, onehop, kademlia
 
 	mu      sync.RWMutex
 	members map[peer.ID]struct{} // alive members, as the membership dispatcher delivered them
@@ -88,7 +91,7 @@ func newMemberGate(enforce, streams bool, reg prometheus.Registerer, logger *slo
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dhtnode_nonmembers_refused_total",
 			Help: "Connections, dials, streams (gossip over libp2p) and router requests refused because the peer is not a cluster member (only with a cluster secret).",
-		}, []string{"at"}), // at: connection, dial, stream, chord, onehop, kademlia
+		}, []string{"at"}), // at: connection, dial, stream, onehop, kademlia (chord counts its own)
 	}
 	if err := reg.Register(g.refused); err != nil {
 		return nil, err
@@ -111,14 +114,16 @@ func (g *memberGate) hostOptions() []libp2p.Option {
 }
 
 // attach connects the gate to the parts started after the host: gossip (the fresh
-// member table), the host itself and the membership dispatcher (ordered events).
+// member table), the host itself and the membership dispatcher (ordered events). The
+// membership is followed with or without a secret (Chord checks answers against it
+// either way, see member); only an enforcing gate gets the host, to close the
+// connections of members that went down.
 func (g *memberGate) attach(h host.Host, gs *gossip.Gossip, m *membership) {
-	if !g.enforce {
-		return
-	}
-	g.host.Store(&h)
 	g.gossip.Store(gs)
 	m.add(g)
+	if g.enforce {
+		g.host.Store(&h)
+	}
 }
 
 // routerFilter is the IsMember seam for the router named at ("chord", "onehop",
@@ -140,9 +145,16 @@ func (g *memberGate) routerFilter(at string) func(peer.ID) bool {
 
 // isMember reports whether p is a verified cluster member (or the gate is open).
 func (g *memberGate) isMember(p peer.ID) bool {
-	if !g.enforce {
-		return true
-	}
+	return !g.enforce || g.member(p)
+}
+
+// member reports whether p is alive or suspect in this node's gossip view, with or
+// without a secret. Without one anybody may join gossip, so being a member proves
+// little; but a peer that is not even in the view is no member at all, and that is
+// what Chord needs to refuse invented peers, owners and neighbours that lying members
+// name (router_chord.go). It counts nothing: a peer a lying answer names is no refused
+// connection (Chord counts the lie).
+func (g *memberGate) member(p peer.ID) bool {
 	g.mu.RLock()
 	_, ok := g.members[p]
 	g.mu.RUnlock()

@@ -40,6 +40,8 @@ type Node struct {
 	// gossipNet is gossip's transport when it runs over libp2p (gossip_net.go).
 	gossipNet gossipNet
 
+	newChord chordStarter // nil: chord.New (router_chord.go)
+
 	api         *http.Server
 	apiListener net.Listener
 	mux         *http.ServeMux
@@ -81,6 +83,7 @@ type options struct {
 	registry *prometheus.Registry
 	key      crypto.PrivKey
 	version  string
+	newChord chordStarter // tests only: see router_chord.go
 }
 
 // WithLogger sets the node's logger (default: discard). Each part logs through
@@ -127,6 +130,7 @@ func New(cfg Config, repo *Repo, opts ...Option) (_ *Node, err error) {
 		logger:       o.logger,
 		registry:     o.registry,
 		stopRequests: make(chan struct{}),
+		newChord:     o.newChord,
 	}
 	defer func() {
 		if err != nil {
