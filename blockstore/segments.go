@@ -145,7 +145,13 @@ type segments struct {
 	next  uint32
 	open  map[uint32]*segFile
 	dirty map[*segFile]struct{} // written since their last fdatasync
-	mine  map[uint32]bool       // created by this session
+	// dirNew: segments were created since the directory was last synced. The
+	// directory is synced with the data (sync), before any index entry points
+	// into a new segment, not on the writer's path: an fsync of a directory
+	// commits the file system's journal, which cost tens of milliseconds per
+	// new segment while the writer held it and the other writers queued.
+	dirNew bool
+	mine   map[uint32]bool // created by this session
 	// active: segments a writer may still append to. They are never removed
 	// or cut short while the store is open, only punched.
 	active map[uint32]bool
@@ -211,12 +217,8 @@ func (g *segments) create() (*segFile, error) {
 	g.open[id] = sf
 	g.mine[id] = true
 	g.active[id] = true
+	g.dirNew = true // the new name must survive a crash with the pieces in it: see sync
 	g.mu.Unlock()
-	// The new name must survive a crash with the pieces in it.
-	if d, err := os.Open(g.dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
 	return sf, nil
 }
 
@@ -309,13 +311,22 @@ func (g *segments) append(data []byte, write func(f *os.File, off int64, data []
 }
 
 // sync makes every piece written so far durable: fdatasync of each segment
-// written since its last sync. It runs before a commit that claims pieces.
+// written since its last sync, and of the directory when segments were created
+// in it. It runs before a commit that claims pieces.
 func (g *segments) sync() error {
 	g.mu.Lock()
-	dirty := g.dirty
-	g.dirty = map[*segFile]struct{}{}
+	dirty, dirNew := g.dirty, g.dirNew
+	g.dirty, g.dirNew = map[*segFile]struct{}{}, false
 	g.mu.Unlock()
 	var first error
+	if dirNew {
+		if err := syncDir(g.dir); err != nil {
+			first = fmt.Errorf("syncing the segment directory: %w", err)
+			g.mu.Lock()
+			g.dirNew = true
+			g.mu.Unlock()
+		}
+	}
 	for sf := range dirty {
 		if err := fdatasync(sf.f); err != nil && first == nil {
 			first = fmt.Errorf("syncing segment %s: %w", segName(sf.id), err)
@@ -325,6 +336,16 @@ func (g *segments) sync() error {
 		}
 	}
 	return first
+}
+
+// syncDir makes the names in dir durable (the segments created there).
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // isActive reports whether a writer may still append to segment id.
