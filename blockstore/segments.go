@@ -157,6 +157,7 @@ type segments struct {
 	active map[uint32]bool
 
 	free chan *segFile // segments taking writes (nil: create one when needed)
+	wb   *writeback
 }
 
 func newSegments(dir string, noDirect func() bool) (*segments, []uint32, error) {
@@ -168,7 +169,7 @@ func newSegments(dir string, noDirect func() bool) (*segments, []uint32, error) 
 		return nil, nil, err
 	}
 	g := &segments{dir: dir, noDirect: noDirect, open: map[uint32]*segFile{}, dirty: map[*segFile]struct{}{},
-		mine: map[uint32]bool{}, active: map[uint32]bool{}, free: make(chan *segFile, activeSegments), next: 1}
+		mine: map[uint32]bool{}, active: map[uint32]bool{}, free: make(chan *segFile, activeSegments), next: 1, wb: newWriteback()}
 	var ids []uint32
 	for _, e := range entries {
 		if id, ok := parseSegName(e.Name()); ok {
@@ -248,6 +249,7 @@ func (g *segments) forget(id uint32) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if sf := g.open[id]; sf != nil {
+		g.wb.forget(sf)
 		sf.close()
 		delete(g.open, id)
 		delete(g.dirty, sf)
@@ -297,7 +299,7 @@ func (g *segments) append(data []byte, write func(f *os.File, off int64, data []
 		}
 	default:
 		if _, err = sf.f.WriteAt(data, off); err == nil {
-			startWriteback(sf.f, off, int64(len(data)))
+			g.wb.written(sf, off+int64(len(data)))
 		}
 	}
 	if err != nil {
@@ -364,6 +366,7 @@ func (g *segments) retire() {
 
 // closeAll closes every open segment.
 func (g *segments) closeAll() {
+	g.wb.stop()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for id, sf := range g.open {
