@@ -52,19 +52,22 @@ func startCluster(t *testing.T, kind natKind, unlimitedRelay bool) *cluster {
 	secret := newSecret()
 	listen := []any{fmt.Sprintf("/ip6/::/tcp/%d", libp2pPort), fmt.Sprintf("/ip6/::/udp/%d/quic-v1", libp2pPort)}
 	common := func(reach string) map[string]any {
-		return map[string]any{
+		cfg := map[string]any{
 			"addresses.listen":       listen,
 			"addresses.reachability": reach,
 			"gossip.secret":          secret,
 			"gossip.profile":         "lan",
 		}
+		// Every public node relays, and NATed nodes reserve on any member's relay,
+		// so the policy holds for all of them.
+		if unlimitedRelay && reach == "public" {
+			cfg["relay.limit_data"] = 0
+			cfg["relay.limit_duration"] = "0s"
+		}
+		return cfg
 	}
 
 	relayCfg := common("public")
-	if unlimitedRelay {
-		relayCfg["relay.limit_data"] = 0
-		relayCfg["relay.limit_duration"] = "0s"
-	}
 	relayRepo := filepath.Join(base, "pub0")
 	initRepo(t, c.top.publics[0], relayRepo, relayCfg)
 	relay := start(t, "pub0", c.top.publics[0], relayRepo)
