@@ -20,7 +20,7 @@ const (
 	// distinct observers (libp2p wants several) for a NATed node to learn its
 	// external address, which hole punching needs.
 	nPublic = 4
-	// nNAT hosts, each behind a router of its own.
+	// nNAT hosts, each behind a router of its own (the long measurement runs more).
 	nNAT = 2
 	// contentSize is the file moved between the two NATed nodes.
 	contentSize = 64 << 20
@@ -30,6 +30,8 @@ const (
 
 // cluster is the lab's daemons: publics[0] is the relay and first member.
 type cluster struct {
+	// size is the number of members: public and NATed.
+	size    int
 	top     topology
 	publics []*daemon
 	natted  []*daemon
@@ -44,10 +46,10 @@ func (c *cluster) all() []*daemon { return append(append([]*daemon{}, c.publics.
 // secret. unlimitedRelay lifts the relay's data and time limits so content can
 // cross it (what a symmetric NAT needs); with the default limits a relayed
 // connection carries only hole punching and small requests.
-func startCluster(t *testing.T, kind natKind, unlimitedRelay bool) *cluster {
+func startCluster(t *testing.T, kind natKind, unlimitedRelay bool, natted int) *cluster {
 	t.Helper()
 	l := newLab(t)
-	c := &cluster{top: l.build(nPublic, nNAT, kind)}
+	c := &cluster{size: nPublic + natted, top: l.build(nPublic, natted, kind)}
 	base := t.TempDir()
 	secret := newSecret()
 	listen := []any{fmt.Sprintf("/ip6/::/tcp/%d", libp2pPort), fmt.Sprintf("/ip6/::/udp/%d/quic-v1", libp2pPort)}
@@ -85,8 +87,8 @@ func startCluster(t *testing.T, kind natKind, unlimitedRelay bool) *cluster {
 	}
 	waitMembers(t, c.publics, len(c.publics), 90*time.Second)
 
-	started := make([]time.Time, nNAT)
-	for i := range nNAT {
+	started := make([]time.Time, natted)
+	for i := range natted {
 		cfg := common("private")
 		cfg["gossip.join"] = join
 		cfg["relay.static"] = join
@@ -96,7 +98,7 @@ func startCluster(t *testing.T, kind natKind, unlimitedRelay bool) *cluster {
 		started[i] = time.Now()
 		c.natted = append(c.natted, start(t, name, c.top.natted[i], repo))
 	}
-	c.natJoined = make([]time.Duration, nNAT)
+	c.natJoined = make([]time.Duration, natted)
 	for i, d := range c.natted {
 		id := d.id().PeerID
 		waitFor(t, d.name+" alive in every view", 120*time.Second, func() (bool, string) {
@@ -109,7 +111,7 @@ func startCluster(t *testing.T, kind natKind, unlimitedRelay bool) *cluster {
 		})
 		c.natJoined[i] = time.Since(started[i])
 	}
-	waitMembers(t, c.all(), nPublic+nNAT, 120*time.Second)
+	waitMembers(t, c.all(), c.size, 120*time.Second)
 	return c
 }
 
@@ -172,10 +174,9 @@ func notAlive(view map[string]string, n int) string {
 // member seen not alive: a false suspicion of a member that is up.
 func holdStable(t *testing.T, c *cluster, d time.Duration) {
 	t.Helper()
-	n := nPublic + nNAT
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(time.Second) {
 		for _, o := range c.all() {
-			if bad := notAlive(states(o), n); bad != "" {
+			if bad := notAlive(states(o), c.size); bad != "" {
 				t.Fatalf("membership not stable: %s sees %s", o.name, bad)
 			}
 		}
@@ -284,7 +285,7 @@ func rate(took time.Duration) string {
 // default limits that carry no content), and a kill -9 of one is detected.
 func TestBehindConeNATs(t *testing.T) {
 	requireLab(t)
-	c := startCluster(t, coneNAT, false)
+	c := startCluster(t, coneNAT, false, nNAT)
 	t.Logf("joined through NAT in %v and %v (start to alive in all %d views)", c.natJoined[0], c.natJoined[1], nPublic+nNAT)
 	holdStable(t, c, 60*time.Second)
 	t.Logf("membership stable for 60 s: no member seen suspect or dead")
@@ -303,7 +304,7 @@ func TestBehindConeNATs(t *testing.T) {
 // join and the 64 MiB still arrive, through a relay configured without limits.
 func TestBehindSymmetricNATs(t *testing.T) {
 	requireLab(t)
-	c := startCluster(t, symmetricNAT, true)
+	c := startCluster(t, symmetricNAT, true, nNAT)
 	t.Logf("joined through symmetric NAT in %v and %v", c.natJoined[0], c.natJoined[1])
 	holdStable(t, c, 10*time.Second)
 
