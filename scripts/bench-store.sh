@@ -48,7 +48,12 @@ if [ -n "$KUBO" ]; then
 	$KUBO config --json Experimental.FilestoreEnabled true
 	$KUBO daemon --offline >"$W/kubo.log" 2>&1 &
 	kpid=$!
-	for _ in $(seq 100); do $KUBO id >/dev/null 2>&1 && break; sleep 0.2; done
+	# Wait for the daemon's own word: `ipfs id` run before the daemon holds the repo
+	# lock would take the lock itself (kubo runs commands in-process when no daemon
+	# is up), the daemon would exit and every kubo command would run without it.
+	for _ in $(seq 150); do grep -q "Daemon is ready" "$W/kubo.log" && break; sleep 0.2; done
+	kill -0 "$kpid" 2>/dev/null && grep -q "Daemon is ready" "$W/kubo.log" ||
+		{ echo "kubo daemon did not start: see $W/kubo.log" >&2; kill "${pids[@]}"; exit 1; }
 	KF=$W/kubo-file
 	ln "$F" "$KF" 2>/dev/null || cp "$F" "$KF"
 fi
