@@ -32,7 +32,7 @@ var ErrClosed = errors.New("chord: closed")
 // goroutine. The ring state and the provider store sit behind one mutex that is never
 // held across I/O.
 type Chord struct {
-	h    host.Host
+	t    Transport
 	cfg  Config
 	log  *slog.Logger
 	m    *metrics
@@ -75,6 +75,11 @@ var (
 // The node begins as a ring of one; Join (or a PeerUp) connects it to others.
 // Errors: ErrBadConfig, or a metrics registration error.
 func New(h host.Host, cfg Config) (*Chord, error) {
+	return NewOn(NewHostTransport(h), cfg)
+}
+
+// NewOn is New on any Transport (a MemNetwork's, for simulations).
+func NewOn(h Transport, cfg Config) (*Chord, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -84,7 +89,7 @@ func New(h host.Host, cfg Config) (*Chord, error) {
 	}
 	self := NewPeer(h.ID())
 	c := &Chord{
-		h:         h,
+		t:         h,
 		cfg:       cfg,
 		log:       logger.With("subsystem", "chord"),
 		self:      self,
@@ -107,7 +112,7 @@ func New(h host.Host, cfg Config) (*Chord, error) {
 	c.m = m
 	c.ring.routeViaSuccessors = cfg.RouteViaSuccessors
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	h.SetStreamHandler(ProtocolID, c.handleStream)
+	h.SetHandler(c.handleStream)
 	go c.run()
 	return c, nil
 }
@@ -122,7 +127,7 @@ func (c *Chord) Self() Peer { return c.self }
 // does that); their stabilization routes around us.
 func (c *Chord) Close() error {
 	c.closeOnce.Do(func() {
-		c.h.RemoveStreamHandler(ProtocolID)
+		c.t.RemoveHandler()
 		c.cancel()
 		<-c.done
 		c.wg.Wait()
@@ -155,7 +160,7 @@ func (c *Chord) Join(ctx context.Context, peers ...peer.AddrInfo) error {
 			continue
 		}
 		if len(ai.Addrs) > 0 {
-			c.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.RecentlyConnectedAddrTTL)
+			c.t.AddAddrs(ai.ID, ai.Addrs, peerstore.RecentlyConnectedAddrTTL)
 		}
 		var trace routing.Trace
 		owners, err := c.findSuccessor(ctx, c.self.Key, []Peer{NewPeer(ai.ID)}, false, &trace)
@@ -209,7 +214,7 @@ func (c *Chord) PeerUp(info peer.AddrInfo) {
 		return
 	}
 	if len(info.Addrs) > 0 {
-		c.h.Peerstore().AddAddrs(info.ID, info.Addrs, peerstore.RecentlyConnectedAddrTTL)
+		c.t.AddAddrs(info.ID, info.Addrs, peerstore.RecentlyConnectedAddrTTL)
 	}
 	c.mu.Lock()
 	c.ring.offer(NewPeer(info.ID))
@@ -722,7 +727,7 @@ func (c *Chord) FindProviders(ctx context.Context, key routing.Key, limit int) (
 			}
 			seen[r.Provider.ID] = true
 			if len(r.Provider.Addrs) > 0 && r.Provider.ID != c.self.ID {
-				c.h.Peerstore().AddAddrs(r.Provider.ID, r.Provider.Addrs, peerstore.AddressTTL)
+				c.t.AddAddrs(r.Provider.ID, r.Provider.Addrs, peerstore.AddressTTL)
 			}
 			out = append(out, peer.AddrInfo{ID: r.Provider.ID, Addrs: r.Provider.Addrs})
 		}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/dhtnode/dhtnode/routing"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/libp2p/go-libp2p/core/protocol"
@@ -37,7 +36,7 @@ func (c *Chord) roundTrip(ctx context.Context, p peer.ID, req *message) (*messag
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.RPCTimeout)
 	defer cancel()
-	s, err := c.h.NewStream(ctx, p, ProtocolID)
+	s, err := c.t.NewStream(ctx, p)
 	if err != nil {
 		return nil, fmt.Errorf("chord: %s to %s: %w", req.Type, p.ShortString(), err)
 	}
@@ -77,18 +76,18 @@ func ctxErr(ctx context.Context, err error) error {
 }
 
 // handleStream serves one request. Malformed or oversized input resets the stream.
-func (c *Chord) handleStream(s network.Stream) {
+func (c *Chord) handleStream(s Stream) {
 	timer := time.AfterFunc(c.cfg.RPCTimeout, func() { _ = s.Reset() })
 	defer timer.Stop()
 	_ = s.SetDeadline(time.Now().Add(c.cfg.RPCTimeout))
 	req, err := readMessage(s)
 	if err != nil {
 		c.m.malformed.Inc()
-		c.log.Debug("bad request", "peer", s.Conn().RemotePeer(), "err", err)
+		c.log.Debug("bad request", "peer", s.RemotePeer(), "err", err)
 		_ = s.Reset()
 		return
 	}
-	resp := c.serve(s.Conn().RemotePeer(), req)
+	resp := c.serve(s.RemotePeer(), req)
 	fitMessage(resp)
 	if err := writeMessage(s, resp); err != nil {
 		_ = s.Reset()
@@ -119,9 +118,9 @@ func fitMessage(m *message) {
 func (c *Chord) info(p Peer) peerInfo {
 	var addrs []ma.Multiaddr
 	if p.ID == c.self.ID {
-		addrs = c.h.Addrs()
+		addrs = c.t.Addrs()
 	} else {
-		addrs = c.h.Peerstore().Addrs(p.ID)
+		addrs = c.t.PeerAddrs(p.ID)
 	}
 	return clampPeer(peerInfo{ID: p.ID, Addrs: addrs})
 }
@@ -144,7 +143,7 @@ func (c *Chord) learn(ps []peerInfo) []Peer {
 			continue
 		}
 		if len(p.Addrs) > 0 {
-			c.h.Peerstore().AddAddrs(p.ID, p.Addrs, peerstore.RecentlyConnectedAddrTTL)
+			c.t.AddAddrs(p.ID, p.Addrs, peerstore.RecentlyConnectedAddrTTL)
 		}
 		out = append(out, NewPeer(p.ID))
 	}
@@ -270,7 +269,7 @@ func (c *Chord) successorMayBeDead() bool {
 	c.mu.Lock()
 	alone, succ := c.ring.alone(), c.ring.successor()
 	c.mu.Unlock()
-	return !alone && c.h.Network().Connectedness(succ.ID) != network.Connected
+	return !alone && !c.t.Connected(succ.ID)
 }
 
 // checkSuccessor pings our first successor before we name it as a key's owner, and
