@@ -24,6 +24,7 @@ type lookupResult struct {
 	rpcs     int
 	timeouts int
 	latency  time.Duration // modelled
+	owner    peer.ID       // the first owner returned, if any
 }
 
 // Run executes the comparison described by cfg and returns the report; with cfg.Out
@@ -46,6 +47,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if model.Name() != LatencyKing {
 		rep.MedianRTTms = 0
+	}
+	if cfg.Paper != "" {
+		err := runPaper(ctx, cfg, model, rep)
+		rep.PeakRSSBytes = peakRSS()
+		rep.Elapsed = time.Since(rep.Started).Seconds()
+		if err == nil && cfg.Out != "" {
+			err = rep.WriteFiles(cfg.Out)
+		}
+		return rep, err
 	}
 	for _, n := range cfg.Nodes {
 		for _, churn := range cfg.Churn {
@@ -198,6 +208,9 @@ func (s *simNet) startInitial(ctx context.Context, log *slog.Logger) error {
 					default:
 					}
 				}
+				if s.onStart != nil {
+					s.onStart()
+				}
 			}
 		})
 	}
@@ -337,7 +350,11 @@ func (s *simNet) warmup(ctx context.Context, log *slog.Logger) (int, error) {
 			}
 		}
 	}
-	if err := sleepCtx(ctx, s.cfg.Settle); err != nil {
+	settle := s.cfg.Settle
+	if s.chordNet != nil {
+		settle = max(settle, chordSettle(s.n))
+	}
+	if err := sleepCtx(ctx, settle); err != nil {
 		return 0, err
 	}
 	rng := stream(s.cfg.Seed, "probe", uint64(s.n), 0)
@@ -457,6 +474,9 @@ func (s *simNet) runLookups(ctx context.Context, specs []LookupSpec, paced bool)
 			wg.Go(func() {
 				defer func() { <-sem }()
 				results[spec.name][i] = s.lookupOne(ctx, nd, spec, ls.Key, want)
+				if s.onLookup != nil {
+					s.onLookup()
+				}
 			})
 		}
 	}
@@ -476,6 +496,9 @@ func (s *simNet) lookupOne(ctx context.Context, nd *simNode, spec protocolSpec, 
 	defer cancel()
 	owners, tr, err := nd.routers[spec.name].Lookup(lctx, key)
 	r := lookupResult{hops: tr.Hops, rpcs: tr.RPCs, timeouts: tr.Timeouts}
+	if len(owners) > 0 {
+		r.owner = owners[0].ID
+	}
 	switch {
 	case err != nil:
 		r.err = err.Error()

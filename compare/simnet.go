@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dhtnode/dhtnode/chord"
 	"github.com/dhtnode/dhtnode/gossip"
 	"github.com/hashicorp/memberlist"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -42,7 +43,8 @@ type simNode struct {
 	slot, inc int
 	id        peer.ID
 	info      peer.AddrInfo
-	host      host.Host
+	host      host.Host // nil when no protocol needs one
+	chord     *chord.MemTransport
 	gossip    *gossip.Gossip
 	routers   map[string]Router
 	unsub     func()
@@ -62,6 +64,10 @@ type simNet struct {
 	quiet *slog.Logger // for the routers: their debug logs are noise here
 	mn    mocknet.Mocknet
 	mem   *gossip.MemNetwork // nil when no protocol needs gossip
+	// chordNet carries Chord between the nodes (nil without Chord): no libp2p host.
+	chordNet *chord.MemNetwork
+	// needHost: some protocol runs on a libp2p host (Kademlia, one-hop).
+	needHost bool
 	// metaCache is shared by every simulated member: each member's signed metadata
 	// is verified once, not once per member (N² Ed25519 checks, and N² decoded
 	// copies of the addresses, at N = 1024 about 50 CPU-seconds and 0.65 GB).
@@ -81,6 +87,9 @@ type simNet struct {
 	linkMu   sync.Mutex        // serializes LinkPeers, so that a pair is linked once
 	addrSeq  int
 	rng      *rand.Rand // bootstrap choice; deterministic per seed
+	// onStart and onLookup, when set, are called as each initial node has started and
+	// each lookup has finished (progress display).
+	onStart, onLookup func()
 	joinsDur time.Duration
 }
 
@@ -105,6 +114,18 @@ func newSimNet(cfg Config, n int, model *LatencyModel) *simNet {
 		s.traffic[p] = &trafficCounter{}
 		if spec.gossipFed {
 			needGossip = true
+		}
+		if spec.needsHost {
+			s.needHost = true
+		}
+		if p == ProtoChord {
+			c := s.traffic[p]
+			s.chordNet = chord.NewMemNetwork()
+			s.chordNet.Dial = func(_, to peer.ID) error { return s.reachable(to) }
+			s.chordNet.Count = func(n int) {
+				c.msgs.Add(1)
+				c.bytes.Add(uint64(n))
+			}
 		}
 	}
 	if needGossip {
@@ -151,12 +172,16 @@ func (s *simNet) startNode(ctx context.Context, slot int) (*simNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := s.mn.AddPeer(priv, addr)
-	if err != nil {
-		return nil, fmt.Errorf("compare: mocknet peer: %w", err)
-	}
 	nd := &simNode{slot: slot, inc: inc, id: id, info: peer.AddrInfo{ID: id, Addrs: []ma.Multiaddr{addr}},
-		host: h, routers: make(map[string]Router), fedDone: make(chan struct{})}
+		routers: make(map[string]Router), fedDone: make(chan struct{})}
+	if s.needHost {
+		if nd.host, err = s.mn.AddPeer(priv, addr); err != nil {
+			return nil, fmt.Errorf("compare: mocknet peer: %w", err)
+		}
+	}
+	if s.chordNet != nil {
+		nd.chord = s.chordNet.Attach(id, nd.info.Addrs)
+	}
 
 	s.mu.Lock()
 	s.coords[id] = s.model.Place(stream(s.cfg.Seed, "coord", uint64(slot), uint64(inc)))
@@ -181,9 +206,12 @@ func (s *simNet) startNode(ctx context.Context, slot int) (*simNode, error) {
 		return nil, err
 	}
 	for _, spec := range s.specs {
-		ch := &countingHost{Host: h, net: s, c: s.traffic[spec.name]}
+		env := startEnv{feed: s.cfg.Feed, bootstrap: boot, logger: s.quiet, chord: nd.chord, n: s.n}
+		if spec.needsHost {
+			env.host = &countingHost{Host: nd.host, net: s, c: s.traffic[spec.name]}
+		}
 		jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		r, err := spec.start(jctx, ch, startEnv{feed: s.cfg.Feed, bootstrap: boot, logger: s.quiet})
+		r, err := spec.start(jctx, env)
 		cancel()
 		if err != nil {
 			return fail(fmt.Errorf("compare: start %s on node %d: %w", spec.name, slot, err))
@@ -341,12 +369,18 @@ func (s *simNet) killNode(slot int) *simNode {
 }
 
 func (s *simNet) stopNodeResources(nd *simNode) {
+	if nd.chord != nil {
+		s.chordNet.Detach(nd.id)
+	}
 	if nd.gossip != nil {
 		_ = nd.gossip.Shutdown() // no Leave: a crash
 		<-nd.fedDone
 	}
 	for _, r := range nd.routers {
 		_ = r.Close()
+	}
+	if nd.host == nil {
+		return
 	}
 	// A mocknet host's Close can wait a long time for identify to finish with
 	// peers that are gone; nothing here needs to wait for it.
@@ -391,11 +425,8 @@ func (s *simNet) coord(id peer.ID) (Coord, bool) {
 // per pair before a dial; linking all N² pairs up front costs memory for nothing) and
 // refuses dials to departed nodes.
 func (s *simNet) ensureLink(from, to peer.ID) error {
-	s.mu.RLock()
-	_, live := s.live[to]
-	s.mu.RUnlock()
-	if !live {
-		return fmt.Errorf("%w: %s", errUnreachable, to.ShortString())
+	if err := s.reachable(to); err != nil {
+		return err
 	}
 	pair := [2]peer.ID{from, to}
 	if to < from {
@@ -416,6 +447,17 @@ func (s *simNet) ensureLink(from, to peer.ID) error {
 		return err
 	}
 	s.linked.Store(pair, struct{}{})
+	return nil
+}
+
+// reachable refuses dials to departed nodes.
+func (s *simNet) reachable(to peer.ID) error {
+	s.mu.RLock()
+	_, live := s.live[to]
+	s.mu.RUnlock()
+	if !live {
+		return fmt.Errorf("%w: %s", errUnreachable, to.ShortString())
+	}
 	return nil
 }
 
