@@ -77,20 +77,20 @@ type simNet struct {
 
 	// mu guards the node sets below; every RPC of every router reads live (in
 	// ensureLink), so readers share it.
-	mu       sync.RWMutex
-	live     map[peer.ID]*simNode // reachable: started and not departed
-	slots    []*simNode           // current incarnation per slot (nil while replaced)
-	slotMu   []sync.Mutex         // serializes churn events on one slot
-	nextInc  []int
-	coords   map[peer.ID]Coord // every node ever, for latency of old traces
-	linked   sync.Map          // [2]peer.ID (sorted) → struct{}: pairs with a mocknet link
-	linkMu   sync.Mutex        // serializes LinkPeers, so that a pair is linked once
-	addrSeq  int
-	rng      *rand.Rand // bootstrap choice; deterministic per seed
+	mu      sync.RWMutex
+	live    map[peer.ID]*simNode // reachable: started and not departed
+	slots   []*simNode           // current incarnation per slot (nil while replaced)
+	slotMu  []sync.Mutex         // serializes churn events on one slot
+	nextInc []int
+	coords  map[peer.ID]Coord // every node ever, for latency of old traces
+	linked  sync.Map          // [2]peer.ID (sorted) → struct{}: pairs with a mocknet link
+	linkMu  sync.Mutex        // serializes LinkPeers, so that a pair is linked once
+	addrSeq int
+	rng     *rand.Rand // bootstrap choice; deterministic per seed
 	// onStart and onLookup, when set, are called as each initial node has started and
 	// each lookup has finished (progress display).
 	onStart, onLookup func()
-	joinsDur time.Duration
+	joinsDur          time.Duration
 }
 
 func newSimNet(cfg Config, n int, model *LatencyModel) *simNet {
