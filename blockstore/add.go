@@ -53,19 +53,20 @@ func (s *Store) AddReader(ctx context.Context, name string, r io.Reader, opts Ad
 	})
 }
 
-// addSink stores pieces for Add (they are hashed already) and remembers
-// which ones it created, to roll them back if the add fails.
+// addSink stores pieces for Add (they are hashed already) and holds a
+// reference on each pending one, to commit them with the manifest or roll
+// them back if the add fails.
 type addSink struct {
-	s       *Store
-	mu      sync.Mutex
-	created []merkle.PieceID
+	s      *Store
+	mu     sync.Mutex
+	pieces []*pendingPiece
 }
 
 func (a *addSink) PutPiece(id merkle.PieceID, data []byte) error {
-	created, err := a.s.putVerified(id, data)
-	if created {
+	p, _, err := a.s.putVerified(id, data, false)
+	if p != nil {
 		a.mu.Lock()
-		a.created = append(a.created, id)
+		a.pieces = append(a.pieces, p)
 		a.mu.Unlock()
 	}
 	return err
@@ -80,32 +81,57 @@ func (s *Store) add(opts AddOptions, run func(content.PieceSink) (*content.AddRe
 	sink := &addSink{s: s}
 	res, err := run(sink)
 	if err == nil {
-		err = s.commitAdd(res, !opts.NoPin)
+		err = s.commitAdd(res, !opts.NoPin, sink.pieces)
 	}
 	if err != nil {
-		for _, id := range sink.created {
-			s.removePiece(id)
-		}
+		s.rollback(sink.pieces)
 		return nil, err
 	}
 	return res, nil
 }
 
-// commitAdd makes the pieces durable (one syncfs for all renames) and then
-// records manifest, download state and pin in one transaction.
-func (s *Store) commitAdd(res *content.AddResult, pin bool) error {
-	if !s.cfg.NoSync {
-		// Always, not only when unsynced: the renames of pieces fsynced one by
-		// one (off Linux) need it too, and a piece this add found already
-		// present may have been written by a download not yet flushed.
-		if err := syncFS(s.pieces); err != nil {
-			return fmt.Errorf("blockstore: syncing pieces: %w", err)
+// rollback drops an add's references; a pending piece no one else holds or
+// keeps is forgotten and its blocks punched out.
+func (s *Store) rollback(pieces []*pendingPiece) {
+	var dead []loc
+	s.pmu.Lock()
+	for _, p := range pieces {
+		p.refs--
+		if p.refs == 0 && !p.keep && s.pending[p.id] == p {
+			delete(s.pending, p.id)
+			dead = append(dead, p.loc)
 		}
+	}
+	s.pmu.Unlock()
+	for _, l := range dead {
+		s.segs.punch(l)
+	}
+}
+
+// commitAdd makes the pieces durable (fdatasync of the segments written) and
+// then records their index entries, the manifest, download state and pin in
+// one transaction: data first, then the index that claims it.
+func (s *Store) commitAdd(res *content.AddResult, pin bool, pieces []*pendingPiece) error {
+	if err := s.syncPieces(); err != nil {
+		return err
 	}
 	id := res.ID
 	bits := NewBitfield(res.Manifest.NumPieces())
 	bits.SetAll()
+	s.pmu.Lock()
+	var mine []*pendingPiece
+	for _, p := range pieces {
+		if s.pending[p.id] == p {
+			mine = append(mine, p)
+		}
+	}
+	s.pmu.Unlock()
+	var dups []loc
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		if dups, err = indexPieces(tx, mine); err != nil {
+			return err
+		}
 		if err := tx.Bucket(bucketManifests).Put(id.Bytes(), res.Encoded); err != nil {
 			return err
 		}
@@ -121,6 +147,17 @@ func (s *Store) commitAdd(res *content.AddResult, pin bool) error {
 	})
 	if err != nil {
 		return fmt.Errorf("blockstore: recording content %s: %w", id, err)
+	}
+	s.pmu.Lock()
+	for _, p := range pieces {
+		p.refs--
+		if s.pending[p.id] == p {
+			delete(s.pending, p.id) // indexed now
+		}
+	}
+	s.pmu.Unlock()
+	for _, l := range dups {
+		s.segs.punch(l)
 	}
 	s.mu.Lock()
 	if s.manifests[key(id)] == nil {
@@ -223,4 +260,22 @@ func (s *Store) WriteFile(ctx context.Context, id content.ID, file int, w io.Wri
 		free <- r.data[:0]
 	}
 	return nil
+}
+
+// indexPieces records where each written piece lives, unless the index already
+// has it: a piece stored twice by a race keeps its first copy, and the locations of
+// the later copies are returned so their space can be given back.
+func indexPieces(tx *bolt.Tx, pieces []*pendingPiece) (dups []loc, err error) {
+	for _, p := range pieces {
+		if cur, ok := decodeLoc(tx.Bucket(bucketIndex).Get(pieceKey(p.id))); ok {
+			if cur != p.loc {
+				dups = append(dups, p.loc)
+			}
+			continue
+		}
+		if err := putIndex(tx, p.id, p.loc); err != nil {
+			return nil, err
+		}
+	}
+	return dups, nil
 }

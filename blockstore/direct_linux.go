@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -17,11 +15,10 @@ import (
 // systems we run on; an unsupported size fails with EINVAL and we fall back).
 const directAlign = 4096
 
-// Piece files are written with O_DIRECT when the piece's length is a
+// Pieces are written to segments with O_DIRECT when the piece's length is a
 // multiple of directAlign (every piece but a file's last); reads take what
-// the page cache holds and read the rest with O_DIRECT (see readPieceFile).
-// On the VMs we
-// measured, buffered writes of new data cost more kernel CPU than the disk
+// the page cache holds and read the rest with O_DIRECT (see readSeg).
+// On the VMs we measured, buffered writes of new data cost more kernel CPU than the disk
 // takes to store it: the kernel allocates and fills fresh page-cache pages
 // (a 1 GiB dd into a new file: 510 MB/s; the same with O_DIRECT: 1.9 GB/s),
 // then writes them back. Direct I/O moves the bytes by DMA from our buffer,
@@ -47,45 +44,42 @@ func (s *Store) canDirect(n int) bool {
 	return n > 0 && n%directAlign == 0 && !s.noDirect.Load()
 }
 
-// readPieceFile reads the piece file at path into buf (reused when large
-// enough) with one open, fstat and read. A piece wholly in the page cache is
-// copied from it (~8 GB/s here); any other is read with O_DIRECT into buf,
-// without filling the page cache. On the VMs we measured, filling page-cache
-// pages costs 0.1-1.7 CPU-s per GiB, the most when the pages are memory the
-// host had taken back (a cold buffered read of 512 MiB: 0.81 s of system
-// time; the same read with O_DIRECT: 0.07 s), which made reading what add
-// and get had just written (with O_DIRECT, so uncached) the largest cost of
-// a seeder. cachestat(2) tells which case it is without side effects (a
-// RWF_NOWAIT read would start the very readahead we avoid before refusing).
-// keep reads through the page cache anyway, for a reader that expects to
-// read the piece again (cat): it pays the fill once, and 256 KiB direct
-// reads top out near 1 GB/s here while reads from memory do not. maxLen
-// bounds a sane file. It returns the bytes read (not yet verified) and the
-// file's size; a size of 0 or above maxLen is returned with no data, for the
-// caller to quarantine.
-func (s *Store) readPieceFile(path string, buf []byte, maxLen int, keep bool) ([]byte, int64, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, 0, &os.PathError{Op: "open", Path: path, Err: err}
+// Segments are read like linked files: what the page cache holds is copied
+// from it (~8 GB/s here), anything else is read with O_DIRECT, without filling
+// the page cache. On the VMs we measured, filling page-cache pages costs
+// 0.1-1.7 CPU-s per GiB, the most when the pages are memory the host had taken
+// back (a cold buffered read of 512 MiB: 0.81 s of system time; the same read
+// with O_DIRECT: 0.07 s), which made reading what add and get had just written
+// (with O_DIRECT, so uncached) the largest cost of a seeder. cachestat(2) tells
+// which case it is without side effects. keep reads through the page cache
+// anyway, for a reader that expects to read the piece again (cat): it pays the
+// fill once, and 256 KiB direct reads top out near 1 GB/s here while reads
+// from memory do not.
+
+// readSeg fills buf from segment sf at off.
+func (s *Store) readSeg(sf *segFile, buf []byte, off int64, keep bool) error {
+	if df := sf.df; df != nil && !keep && s.canDirect(len(buf)) && off%directAlign == 0 && aligned(buf) && !s.cached(int(sf.f.Fd()), off, len(buf)) {
+		_, err := df.ReadAt(buf, off)
+		if !isEINVAL(err) {
+			return err
+		}
+		s.noDirect.Store(true)
 	}
-	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, 0, &os.PathError{Op: "stat", Path: path, Err: err}
-	}
-	if st.Size <= 0 || st.Size > int64(maxLen) {
-		return nil, st.Size, nil
-	}
-	n := int(st.Size)
-	if cap(buf) < n {
-		buf = alignedBuffer(n)
-	}
-	buf = buf[:n]
-	if err := s.readAt(fd, buf, 0, keep); err != nil {
-		return nil, st.Size, &os.PathError{Op: "read", Path: path, Err: err}
-	}
-	return buf, st.Size, nil
+	_, err := sf.f.ReadAt(buf, off)
+	return err
 }
+
+// openDirect opens path with O_DIRECT (nil when the file system refuses it).
+func openDirect(path string, flag int) *os.File {
+	f, err := os.OpenFile(path, flag|unix.O_DIRECT, 0)
+	if err != nil {
+		return nil
+	}
+	return f
+}
+
+// isEINVAL: the file system refuses O_DIRECT (or this transfer's alignment).
+func isEINVAL(err error) bool { return errors.Is(err, unix.EINVAL) }
 
 // readFileRange reads n bytes at off of the file at path (a linked content's
 // file) the way readPieceFile reads a piece file. It returns errFileSize,
@@ -216,58 +210,3 @@ func (s *Store) putDirectBuf(b []byte) {
 // maxDirectBufs bounds the scratch buffers kept (one per concurrent reader
 // or writer, typically; 16 x 256 KiB = 4 MiB).
 const maxDirectBufs = 16
-
-// putDirect stores a piece whose length allows O_DIRECT with the fewest
-// system calls: open (O_CREAT|O_EXCL|O_DIRECT) of a temp name unique in this
-// session, write, close, rename to final; no os.File (whose open adds fcntl
-// and epoll calls) and no random-name retries. It reports false, having done
-// nothing, when direct I/O is not possible; putVerified then takes the
-// general path.
-func (s *Store) putDirect(shard, final string, data []byte) (bool, error) {
-	if s.writeHook != nil || !s.canDirect(len(data)) {
-		return false, nil
-	}
-	tmp := filepath.Join(shard, tempPrefix+s.session+"-"+strconv.FormatUint(s.tempSeq.Add(1), 36))
-	fd, err := unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_DIRECT, 0o644)
-	if errors.Is(err, unix.EINVAL) {
-		s.noDirect.Store(true)
-		return false, nil
-	}
-	if err != nil {
-		return true, &os.PathError{Op: "open", Path: tmp, Err: err}
-	}
-	fail := func(op string, err error) (bool, error) {
-		unix.Close(fd)
-		unix.Unlink(tmp)
-		return true, &os.PathError{Op: op, Path: tmp, Err: err}
-	}
-	buf := data
-	if !aligned(buf) {
-		tmpBuf := s.directBuf(len(data))
-		copy(tmpBuf, data)
-		defer s.putDirectBuf(tmpBuf)
-		buf = tmpBuf
-	}
-	for len(buf) > 0 {
-		n, err := unix.Write(fd, buf)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return fail("write", err)
-		}
-		buf = buf[n:]
-	}
-	if err := unix.Close(fd); err != nil {
-		unix.Unlink(tmp)
-		return true, &os.PathError{Op: "close", Path: tmp, Err: err}
-	}
-	if err := unix.Rename(tmp, final); err != nil {
-		unix.Unlink(tmp)
-		return true, &os.LinkError{Op: "rename", Old: tmp, New: final, Err: err}
-	}
-	if !s.cfg.NoSync {
-		s.unsynced.Store(true)
-	}
-	return true, nil
-}

@@ -13,8 +13,8 @@ import (
 	"github.com/dhtnode/dhtnode/merkle"
 )
 
-// cachedPages is how many pages of path the page cache holds.
-func cachedPages(t *testing.T, path string) uint64 {
+// cachedPages is how many pages of path's n bytes at off the page cache holds.
+func cachedPages(t *testing.T, path string, off int64, n int) uint64 {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -22,14 +22,14 @@ func cachedPages(t *testing.T, path string) uint64 {
 	}
 	defer f.Close()
 	var cs unix.Cachestat_t
-	if err := unix.Cachestat(uint(f.Fd()), &unix.CachestatRange{}, &cs, 0); err != nil {
+	if err := unix.Cachestat(uint(f.Fd()), &unix.CachestatRange{Off: uint64(off), Len: uint64(n)}, &cs, 0); err != nil {
 		t.Skipf("cachestat: %v", err)
 	}
 	return cs.Cache
 }
 
-// evict drops path's pages from the page cache from byte off on.
-func evict(t *testing.T, path string, off int64) {
+// evict drops path's pages from the page cache from byte off for n bytes.
+func evict(t *testing.T, path string, off int64, n int) {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
@@ -39,7 +39,7 @@ func evict(t *testing.T, path string, off int64) {
 	if err := f.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	if err := unix.Fadvise(int(f.Fd()), off, 0, unix.FADV_DONTNEED); err != nil {
+	if err := unix.Fadvise(int(f.Fd()), off, int64(n), unix.FADV_DONTNEED); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -59,11 +59,11 @@ func TestReadPieceCacheStates(t *testing.T) {
 	}
 	ref, _ := res.Manifest.Piece(1)
 	want := data[ref.Offset : ref.Offset+int64(ref.Len)]
-	path := s.piecePath(ref.ID)
+	path, l := pieceAt(t, s, ref.ID)
 	pages := uint64(ref.Len / pageSize)
 	read := func(state string, cached uint64) {
 		t.Helper()
-		if got := cachedPages(t, path); got != cached {
+		if got := cachedPages(t, path, l.off, l.n); got != cached {
 			// Memory pressure evicted pages, or readahead added some: not the
 			// state this case is about.
 			t.Skipf("%s: %d pages cached, want %d", state, got, cached)
@@ -72,28 +72,24 @@ func TestReadPieceCacheStates(t *testing.T) {
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("%s: ContentPiece = %d bytes, %v", state, len(got), err)
 		}
-		if after := cachedPages(t, path); after > cached {
+		if after := cachedPages(t, path, l.off, l.n); after > cached {
 			t.Fatalf("%s: reading filled the page cache from %d to %d pages", state, cached, after)
 		}
 	}
-	evict(t, path, 0)
+	evict(t, path, l.off, l.n)
 	read("uncached", 0)
 	if _, err := os.ReadFile(path); err != nil {
 		t.Fatal(err)
 	}
 	read("cached", pages)
-	evict(t, path, int64(ref.Len/2))
+	evict(t, path, l.off+int64(l.n/2), l.n/2)
 	read("half cached", pages/2)
 
 	// Damage on disk under a clean cached copy cannot happen through the
 	// file system, so damage it through the cache, write it back and drop
 	// the cached pages: the direct read must see the bad byte.
-	b, _ := os.ReadFile(path)
-	b[len(b)-1] ^= 1
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	evict(t, path, 0)
+	damage(t, s, ref.ID, func(b []byte) { b[len(b)-1] ^= 1 })
+	evict(t, path, l.off, l.n)
 	if _, err := s.ContentPiece(res.ID, 1); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("damaged piece read from disk: %v, want ErrCorrupt", err)
 	}

@@ -18,11 +18,12 @@ import (
 type GCResult struct {
 	RemovedContents int          // unpinned manifests (with their download state)
 	RemovedIDs      []content.ID // their IDs, so the caller can stop announcing them
-	RemovedPieces   int          // piece files no pinned content uses
+	RemovedPieces   int          // pieces no pinned content uses
 	RemovedBytes    int64        // their size
+	RemovedSegments int          // segment files left with no piece, removed whole
 }
 
-// GC removes every manifest that is not pinned and every piece file that no
+// GC removes every manifest that is not pinned and every piece that no
 // pinned manifest refers to (an unpinned partial download goes too: pin a
 // download to keep it). It waits for running adds and piece writes, and
 // blocks new ones while it runs.
@@ -33,6 +34,11 @@ func (s *Store) GC(ctx context.Context) (GCResult, error) {
 	}
 	s.gcLock.Lock()
 	defer s.gcLock.Unlock()
+	// Downloaded pieces not yet committed get their index entries first, so
+	// the walk below sees every piece.
+	if err := s.flush(); err != nil {
+		return res, fmt.Errorf("blockstore: gc: %w", err)
+	}
 
 	var pinned, unpinned []content.ID
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -103,29 +109,70 @@ func (s *Store) GC(ctx context.Context) (GCResult, error) {
 		}
 	}
 	res.RemovedContents, res.RemovedIDs = len(unpinned), unpinned
-	err = s.walkPieces(func(id merkle.PieceID, path string, size int64) error {
-		if err := ctx.Err(); err != nil {
-			return err
+	err = s.gcPieces(ctx, keep, &res)
+	s.log.Info("garbage collected", "contents", res.RemovedContents, "pieces", res.RemovedPieces, "bytes", res.RemovedBytes,
+		"segments_removed", res.RemovedSegments, "err", err)
+	return res, err
+}
+
+// gcPieces forgets every indexed piece not in keep, then gives back its
+// space: a segment left with no piece is removed, the others get holes
+// punched where the dead pieces were (the index first: a crash in between
+// leaves dead bytes, never an entry pointing at freed blocks).
+func (s *Store) gcPieces(ctx context.Context, keep map[merkle.PieceID]struct{}, res *GCResult) error {
+	type dead struct {
+		id merkle.PieceID
+		l  loc
+	}
+	var gone []dead
+	err := s.walkIndex(func(id merkle.PieceID, l loc) error {
+		if _, ok := keep[id]; !ok {
+			gone = append(gone, dead{id, l})
 		}
-		if _, ok := keep[id]; ok {
+		return ctx.Err()
+	})
+	if err != nil || len(gone) == 0 {
+		return err
+	}
+	const batch = 10000
+	for i := 0; i < len(gone); i += batch {
+		part := gone[i:min(i+batch, len(gone))]
+		if err := s.db.Update(func(tx *bolt.Tx) error {
+			for _, d := range part {
+				if err := deleteIndex(tx, d.id, d.l); err != nil {
+					return err
+				}
+			}
 			return nil
-		}
-		if err := s.removePiece(id); err != nil {
+		}); err != nil {
 			return fmt.Errorf("blockstore: gc: %w", err)
 		}
+	}
+	segs := map[uint32]bool{}
+	for _, d := range gone {
 		res.RemovedPieces++
-		res.RemovedBytes += size
-		return nil
-	})
-	s.log.Info("garbage collected", "contents", res.RemovedContents, "pieces", res.RemovedPieces, "bytes", res.RemovedBytes, "err", err)
-	return res, err
+		res.RemovedBytes += int64(d.l.n)
+		segs[d.l.seg] = true
+	}
+	for id := range segs {
+		removed, _, err := s.trim(id)
+		if err != nil {
+			return fmt.Errorf("blockstore: gc: segment %s: %w", segName(id), err)
+		}
+		if removed {
+			res.RemovedSegments++
+		}
+	}
+	return nil
 }
 
 // StatResult describes the store.
 type StatResult struct {
 	Dir          string
-	Pieces       int   // piece files
+	Pieces       int   // stored pieces (identical pieces stored once)
 	PieceBytes   int64 // their total size
+	Segments     int   // segment files holding them
+	DiskBytes    int64 // blocks the segment files take on disk (holes excluded)
 	Contents     int   // stored manifests
 	Pinned       int   // pinned contents
 	Linked       int   // contents whose bytes are in linked files (a get's output)
@@ -140,14 +187,19 @@ func (s *Store) Stat() (StatResult, error) {
 	if err := s.checkOpen(); err != nil {
 		return res, err
 	}
-	err := s.walkPieces(func(_ merkle.PieceID, _ string, size int64) error {
+	// Downloaded pieces not committed yet are counted once indexed.
+	if err := s.flush(); err != nil {
+		return res, err
+	}
+	err := s.walkIndex(func(_ merkle.PieceID, l loc) error {
 		res.Pieces++
-		res.PieceBytes += size
+		res.PieceBytes += int64(l.n)
 		return nil
 	})
 	if err != nil {
 		return res, err
 	}
+	res.Segments, res.DiskBytes = s.segs.usage()
 	err = s.db.View(func(tx *bolt.Tx) error {
 		res.Contents = tx.Bucket(bucketManifests).Stats().KeyN
 		res.Pinned = tx.Bucket(bucketPins).Stats().KeyN
@@ -170,14 +222,14 @@ func (s *Store) Stat() (StatResult, error) {
 
 // VerifyResult is what Verify found.
 type VerifyResult struct {
-	Checked int              // piece files and linked pieces read and hashed
-	Corrupt []merkle.PieceID // corrupt pieces (piece files now quarantined; linked ones marked missing)
+	Checked int              // stored and linked pieces read and hashed
+	Corrupt []merkle.PieceID // corrupt pieces (stored ones now quarantined; linked ones marked missing)
 	// Incomplete lists pinned contents that miss pieces after the check (a
 	// get of the ID fetches them again).
 	Incomplete []ContentInfo
 }
 
-// Verify reads and hashes every piece file (in parallel), quarantines the
+// Verify reads and hashes every stored piece (in parallel), quarantines the
 // corrupt ones and reports pinned content left incomplete. It returns an
 // error only if it could not run; damage is in the result.
 func (s *Store) Verify(ctx context.Context) (VerifyResult, error) {
@@ -185,7 +237,10 @@ func (s *Store) Verify(ctx context.Context) (VerifyResult, error) {
 	if err := s.checkOpen(); err != nil {
 		return res, err
 	}
-	// A job is a piece file, or (linked set) piece global of a linked content.
+	if err := s.flush(); err != nil {
+		return res, err
+	}
+	// A job is a stored piece, or (linked set) piece global of a linked content.
 	type job struct {
 		piece  merkle.PieceID
 		linked content.ID
@@ -219,7 +274,7 @@ func (s *Store) Verify(ctx context.Context) (VerifyResult, error) {
 			}
 		}()
 	}
-	werr := s.walkPieces(func(id merkle.PieceID, _ string, _ int64) error {
+	werr := s.walkIndex(func(id merkle.PieceID, _ loc) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -227,7 +282,7 @@ func (s *Store) Verify(ctx context.Context) (VerifyResult, error) {
 		return nil
 	})
 	// Then the pieces linked content holds in its files (those also in a
-	// piece file were checked above).
+	// stored piece were checked above).
 	if werr == nil {
 		s.eachLinkedPiece(func(id content.ID, ref content.PieceRef) bool {
 			if s.hasPieceLen(ref.ID, ref.Len) {

@@ -1,6 +1,7 @@
 package blockstore
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -211,4 +212,61 @@ func (s *Store) syncLinked(ids []string) error {
 		}
 	}
 	return nil
+}
+
+// AddLinked adds the file or directory at path without copying it (add
+// --link, kubo's --nocopy): it is hashed, its manifest stored and pinned
+// (unless opts.NoPin) and linked to path, and the store serves its pieces from
+// there, as it serves a finished get's output. Every read is verified, so a
+// file that is edited, truncated or moved afterwards is never served wrong:
+// its pieces are reported corrupt or missing (Verify says which) and marked
+// missing. The file stays the user's: the store never writes, moves or
+// deletes it, and GC of unpinned linked content forgets the link only.
+func (s *Store) AddLinked(ctx context.Context, path string, opts AddOptions) (*content.AddResult, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("blockstore: add --link %s: %w", path, err)
+	}
+	res, err := content.Add(ctx, abs, opts.content(nil))
+	if err != nil {
+		return nil, err
+	}
+	id := res.ID
+	l := Link{Path: abs}
+	v, _ := json.Marshal(l)
+	bits := NewBitfield(res.Manifest.NumPieces())
+	bits.SetAll()
+	s.gcLock.RLock()
+	defer s.gcLock.RUnlock()
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketManifests).Put(id.Bytes(), res.Encoded); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketHave).Put(id.Bytes(), bits.Bytes()); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketLinks).Put(id.Bytes(), v); err != nil {
+			return err
+		}
+		if !opts.NoPin {
+			var p [8]byte
+			putUnixNow(p[:])
+			return tx.Bucket(bucketPins).Put(id.Bytes(), p[:])
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("blockstore: recording linked content %s: %w", id, err)
+	}
+	s.mu.Lock()
+	if s.manifests[key(id)] == nil {
+		s.manifests[key(id)] = res.Manifest
+	}
+	s.have[key(id)] = &haveState{bits: bits}
+	s.links[key(id)] = l
+	s.mu.Unlock()
+	return res, nil
 }

@@ -1,22 +1,21 @@
 package blockstore
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/dhtnode/dhtnode/content"
+	"github.com/dhtnode/dhtnode/merkle"
 )
 
 // Sentinel errors. Every error from a Store wraps one of these or an
@@ -24,9 +23,9 @@ import (
 var (
 	// ErrNotFound: no such piece, manifest or content in the store.
 	ErrNotFound = errors.New("blockstore: not found")
-	// ErrCorrupt: a piece file whose bytes do not hash to its name. It is
-	// never served; the file is moved to the quarantine directory, so the piece
-	// counts as missing and a get fetches it again.
+	// ErrCorrupt: a stored piece whose bytes do not hash to its ID. It is
+	// never served; its bytes are copied to the quarantine directory and the
+	// piece is forgotten, so it counts as missing and a get fetches it again.
 	ErrCorrupt = errors.New("blockstore: corrupt piece")
 	// ErrLocked: another process (a running daemon) has the store open.
 	ErrLocked = errors.New("blockstore: store is in use by another process")
@@ -38,30 +37,29 @@ var (
 type Config struct {
 	// Dir is the store's directory (created if missing), e.g. <repo>/blocks.
 	Dir string
-	// NoSync skips fsync of piece files and of the metadata database. Only for
-	// tests and throwaway stores: a crash may then lose pieces (they are still
-	// verified on read, so a torn piece is reported, never served).
+	// NoSync skips fdatasync of segments and fsync of the metadata database.
+	// Only for tests and throwaway stores: a crash may then lose pieces (they
+	// are still verified on read, so a torn piece is reported, never served).
 	NoSync bool
 	// Logger receives warnings (corrupt pieces); nil discards.
 	Logger *slog.Logger
 	// Registerer receives the store's metrics; nil registers nothing.
 	Registerer prometheus.Registerer
-	// FlushInterval is how often download state ("have" bits) is written to
-	// the database (0 = 1s). Bits lost in a crash are recovered on open from
-	// the piece files themselves.
+	// FlushInterval is how often download state (have bits, and the index
+	// entries of downloaded pieces) is committed to the database (0 = 1s).
 	FlushInterval time.Duration
 }
 
-// Store is a persistent content-addressed store: immutable piece files named
-// by their merkle.PieceID, plus manifests, pins and download state in bbolt.
-// A Store is safe for concurrent use; one process opens a directory at a time.
+// Store is a persistent content-addressed store: pieces appended to segment
+// files and indexed by their merkle.PieceID, plus manifests, pins and download
+// state in bbolt. A Store is safe for concurrent use; one process opens a
+// directory at a time.
 type Store struct {
 	cfg     Config
 	log     *slog.Logger
 	db      *bolt.DB
-	pieces  string // <dir>/pieces/<shard>/<name>
-	session string // names this Open's temp files: .tmp-<session>-*
-	corrupt string // <dir>/quarantine: corrupt pieces moved out of the way
+	segs    *segments
+	corrupt string // <dir>/quarantine: corrupt pieces copied out of the way
 	metrics *metrics
 
 	// gcLock: operations that create unpinned pieces they are about to pin
@@ -73,12 +71,9 @@ type Store struct {
 	manifests map[string]*content.Manifest // by string(id.Bytes())
 	have      map[string]*haveState
 	links     map[string]Link // linked content (see linked.go), by string(id.Bytes())
-	shards    sync.Map        // shard dirs known to exist
 
-	// unsynced: a piece file was written since the last syncPieces (Linux
-	// batches durability: see batchedSync).
-	unsynced atomic.Bool
-	syncMu   sync.Mutex // one syncfs at a time; a caller arriving meanwhile waits and rechecks
+	pmu     sync.Mutex
+	pending map[merkle.PieceID]*pendingPiece // written, index entry not committed yet
 
 	// noDirect: this file system refused O_DIRECT; pieces go through the
 	// page cache (see direct_linux.go).
@@ -86,17 +81,15 @@ type Store struct {
 	// noCachestat: the kernel lacks cachestat(2); piece reads go through
 	// the page cache.
 	noCachestat atomic.Bool
-	tempSeq     atomic.Uint64 // names temp files: .tmp-<session>-<seq>
 	dbufMu      sync.Mutex
 	dbufs       [][]byte // aligned scratch buffers for direct I/O
 
-	stop    chan struct{}
-	done    chan struct{} // flusher exited
-	cleaned chan struct{} // stale temp files removed
+	stop chan struct{}
+	done chan struct{} // flusher exited
 
-	// writeHook, if set (tests only), replaces the write of a temp piece
-	// file: it is how a full disk is simulated everywhere.
-	writeHook func(f *os.File, data []byte) error
+	// writeHook, if set (tests only), replaces the write of a piece into a
+	// segment: it is how a full disk is simulated everywhere.
+	writeHook func(f *os.File, off int64, data []byte) error
 }
 
 var (
@@ -104,11 +97,13 @@ var (
 	bucketPins      = []byte("pins")      // content ID bytes -> pin time (unix seconds, 8 bytes BE)
 	bucketHave      = []byte("have")      // content ID bytes -> bitfield of verified pieces
 	bucketLinks     = []byte("links")     // content ID bytes -> Link (JSON) of linked content
+	// and bucketIndex, bucketExtents, bucketSegments (segments.go)
 )
 
-// Open opens (creating if needed) the store in cfg.Dir, removes temp files
-// left by a crash, and starts the background flusher. It returns ErrLocked if
-// another process has the store open.
+// Open opens (creating if needed) the store in cfg.Dir, reclaims what an
+// interrupted session left unindexed in its segments, moves the pieces of the
+// older one-file-per-piece layout into segments, and starts the background
+// flusher. It returns ErrLocked if another process has the store open.
 func Open(cfg Config) (*Store, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("blockstore: Config.Dir is empty")
@@ -123,30 +118,35 @@ func Open(cfg Config) (*Store, error) {
 	s := &Store{
 		cfg:       cfg,
 		log:       log.With("subsystem", "blockstore"),
-		pieces:    filepath.Join(cfg.Dir, "pieces"),
-		session:   randomToken(),
 		corrupt:   filepath.Join(cfg.Dir, "quarantine"),
 		manifests: make(map[string]*content.Manifest),
 		have:      make(map[string]*haveState),
 		links:     make(map[string]Link),
+		pending:   make(map[merkle.PieceID]*pendingPiece),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
-		cleaned:   make(chan struct{}),
 	}
-	for _, d := range []string{cfg.Dir, s.pieces, s.corrupt} {
+	for _, d := range []string{cfg.Dir, s.corrupt} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("blockstore: creating %s: %w", d, err)
 		}
 	}
 	db, err := bolt.Open(filepath.Join(cfg.Dir, "meta.db"), 0o600, &bolt.Options{Timeout: time.Second, NoSync: cfg.NoSync})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s (is a daemon running?)", ErrLocked, cfg.Dir)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("blockstore: opening metadata %s: %w", filepath.Join(cfg.Dir, "meta.db"), err)
 	}
+	fail := func(what string, err error) (*Store, error) {
+		if s.segs != nil {
+			s.segs.closeAll()
+		}
+		db.Close()
+		return nil, fmt.Errorf("blockstore: %s: %w", what, err)
+	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketManifests, bucketPins, bucketHave, bucketLinks} {
+		for _, b := range [][]byte{bucketManifests, bucketPins, bucketHave, bucketLinks, bucketIndex, bucketExtents, bucketSegments} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -154,30 +154,36 @@ func Open(cfg Config) (*Store, error) {
 		return nil
 	})
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("blockstore: initialising metadata: %w", err)
+		return fail("initialising metadata", err)
 	}
 	s.db = db
 	if err := s.loadLinks(); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("blockstore: reading links: %w", err)
+		return fail("reading links", err)
+	}
+	// Only now, holding the database lock, is it safe to touch segments: the
+	// ones an earlier session did not close cleanly may hold pieces a crash
+	// left unindexed (an add killed part way), which no one can ever claim.
+	segs, ids, err := newSegments(filepath.Join(cfg.Dir, "segments"), s.noDirect.Load)
+	if err != nil {
+		return fail("opening segments", err)
+	}
+	s.segs = segs
+	if err := s.trimUnclean(ids); err != nil {
+		return fail("reclaiming an interrupted session's pieces", err)
 	}
 	s.metrics = newMetrics(cfg.Registerer)
+	if err := s.migrate(); err != nil {
+		return fail("moving piece files into segments", err)
+	}
 	go s.flusher()
-	// Only now, holding the database lock, is it safe to clean up: a temp
-	// file of an earlier session is a piece a crash interrupted before its
-	// rename, never visible, now garbage. It runs in the background because
-	// it reads every shard directory; temp names never parse as pieces, so
-	// nothing waits for it.
-	go s.cleanTemps()
 	return s, nil
 }
 
 // Dir is the store's directory.
 func (s *Store) Dir() string { return s.cfg.Dir }
 
-// Close writes pending download state and closes the database. Pieces are
-// already durable. Close is idempotent.
+// Close writes pending download state, trims this session's segments to
+// what is indexed and closes the database. Close is idempotent.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -188,8 +194,24 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	<-s.done
-	<-s.cleaned
 	ferr := s.flush()
+	s.segs.retire()
+	if ferr == nil {
+		s.segs.mu.Lock()
+		var mine []uint32
+		for id := range s.segs.mine {
+			mine = append(mine, id)
+		}
+		s.segs.mu.Unlock()
+		var clean []uint32
+		for _, id := range mine {
+			if _, _, err := s.trim(id); err == nil {
+				clean = append(clean, id)
+			}
+		}
+		ferr = s.markClean(clean)
+	}
+	s.segs.closeAll()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("blockstore: closing metadata: %w", err)
 	}
@@ -203,50 +225,6 @@ func (s *Store) checkOpen() error {
 		return ErrClosed
 	}
 	return nil
-}
-
-func randomToken() string {
-	var b [6]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// tempPrefix starts every temp file name; no piece name starts with ".".
-const tempPrefix = ".tmp-"
-
-// cleanTemps removes the temp files of earlier sessions from every shard
-// (and the tmp/ directory of older versions of this package).
-func (s *Store) cleanTemps() {
-	defer close(s.cleaned)
-	os.RemoveAll(filepath.Join(s.cfg.Dir, "tmp"))
-	mine := tempPrefix + s.session + "-"
-	shards, err := os.ReadDir(s.pieces)
-	if err != nil {
-		return
-	}
-	removed := 0
-	for _, sh := range shards {
-		select {
-		case <-s.stop:
-			return
-		default:
-		}
-		dir := filepath.Join(s.pieces, sh.Name())
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			continue
-		}
-		for _, e := range entries {
-			if n := e.Name(); strings.HasPrefix(n, tempPrefix) && !strings.HasPrefix(n, mine) {
-				if os.Remove(filepath.Join(dir, n)) == nil {
-					removed++
-				}
-			}
-		}
-	}
-	if removed > 0 {
-		s.log.Info("removed temp files left by a crash", "count", removed)
-	}
 }
 
 func (s *Store) flusher() {
@@ -265,21 +243,15 @@ func (s *Store) flusher() {
 	}
 }
 
-// syncPieces makes every piece written so far durable (one syncfs), if any
-// was written since the last call. It runs before a commit that claims
+// syncPieces makes every piece written so far durable (fdatasync of each
+// segment written since its last sync). It runs before a commit that claims
 // pieces: an add's manifest and bits, a download's have bits.
 func (s *Store) syncPieces() error {
 	if s.cfg.NoSync {
 		return nil
 	}
-	s.syncMu.Lock()
-	defer s.syncMu.Unlock()
-	if !s.unsynced.Swap(false) {
-		return nil
-	}
-	if err := syncFS(s.pieces); err != nil {
-		s.unsynced.Store(true)
-		return fmt.Errorf("blockstore: syncing pieces: %w", err)
+	if err := s.segs.sync(); err != nil {
+		return fmt.Errorf("blockstore: %w", err)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,15 +78,13 @@ func catFile(t *testing.T, s *Store, id content.ID, file int) []byte {
 	return buf.Bytes()
 }
 
-// snapshot describes the store for "as it was" comparisons: every piece
-// file, the counts, manifests, pins and leftover temp files.
+// snapshot describes the store for "as it was" comparisons: the pieces it
+// holds, the counts, manifests and pins.
 func snapshot(t *testing.T, s *Store) string {
 	t.Helper()
 	var b strings.Builder
-	filepath.WalkDir(s.pieces, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			b.WriteString(p + "\n")
-		}
+	s.walkIndex(func(id merkle.PieceID, l loc) error {
+		fmt.Fprintf(&b, "%s %d\n", id, l.n)
 		return nil
 	})
 	st, err := s.Stat()
@@ -94,15 +93,60 @@ func snapshot(t *testing.T, s *Store) string {
 	}
 	list, _ := s.List()
 	pins, _ := s.Pins()
-	tmp := 0
-	filepath.WalkDir(s.pieces, func(p string, d os.DirEntry, err error) error {
-		if err == nil && strings.HasPrefix(d.Name(), tempPrefix) {
-			tmp++
-		}
-		return nil
-	})
-	fmt.Fprintf(&b, "pieces=%d contents=%d pinned=%d list=%d pins=%d tmp=%d", st.Pieces, st.Contents, st.Pinned, len(list), len(pins), tmp)
+	s.pmu.Lock()
+	pending := len(s.pending)
+	s.pmu.Unlock()
+	fmt.Fprintf(&b, "pieces=%d bytes=%d contents=%d pinned=%d list=%d pins=%d pending=%d", st.Pieces, st.PieceBytes, st.Contents, st.Pinned, len(list), len(pins), pending)
 	return b.String()
+}
+
+// pieceAt is where piece id's bytes are: its segment file and place in it.
+func pieceAt(t *testing.T, s *Store, id merkle.PieceID) (string, loc) {
+	t.Helper()
+	l, ok := s.locate(id)
+	if !ok {
+		t.Fatalf("piece %s is not stored", id)
+	}
+	return s.segs.path(l.seg), l
+}
+
+// damage rewrites the stored bytes of piece id with f, behind the store's back.
+func damage(t *testing.T, s *Store, id merkle.PieceID, f func([]byte)) {
+	t.Helper()
+	path, l := pieceAt(t, s, id)
+	fh, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	b := make([]byte, l.n)
+	if _, err := fh.ReadAt(b, l.off); err != nil {
+		t.Fatal(err)
+	}
+	f(b)
+	if _, err := fh.WriteAt(b, l.off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// unclean makes a closed store look as a crash leaves it: no segment is marked
+// clean, so the next Open trims them all.
+func unclean(t *testing.T, dir string) {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(dir, "meta.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketSegments); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucket(bucketSegments)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestPutGetPiece(t *testing.T) {
@@ -116,7 +160,7 @@ func TestPutGetPiece(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("GetPiece: %v", err)
 	}
-	if created, err := s.putVerified(id, data); created || err != nil {
+	if _, created, err := s.putVerified(id, data, true); created || err != nil {
 		t.Fatalf("identical piece written twice (created=%v, %v)", created, err)
 	}
 	bad := append([]byte(nil), data...)
@@ -144,19 +188,10 @@ func TestCorruptPieceNeverServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref, _ := res.Manifest.Piece(1)
-	path := s.piecePath(ref.ID)
 	for name, damage := range map[string]func(){
-		"flipped byte": func() {
-			b, _ := os.ReadFile(path)
-			b[len(b)/3] ^= 0x40
-			os.WriteFile(path, b, 0o644)
-		},
-		"truncated": func() {
-			os.Truncate(path, 1000)
-		},
-		"empty": func() {
-			os.Truncate(path, 0)
-		},
+		"flipped byte": func() { damage(t, s, ref.ID, func(b []byte) { b[len(b)/3] ^= 0x40 }) },
+		"zeroed":       func() { damage(t, s, ref.ID, func(b []byte) { clear(b) }) },
+		"last byte":    func() { damage(t, s, ref.ID, func(b []byte) { b[len(b)-1]++ }) },
 	} {
 		damage()
 		_, err := s.ContentPiece(res.ID, 1)
@@ -164,7 +199,7 @@ func TestCorruptPieceNeverServed(t *testing.T) {
 			t.Fatalf("%s: ContentPiece = %v, want ErrCorrupt", name, err)
 		}
 		if s.HasPiece(ref.ID) {
-			t.Fatalf("%s: corrupt file still in place", name)
+			t.Fatalf("%s: corrupt piece still indexed", name)
 		}
 		if h, _ := s.Have(res.ID); h.Has(1) || h.Count() != 3 {
 			t.Fatalf("%s: have bit not cleared (%d/%d)", name, h.Count(), h.Len())
@@ -185,7 +220,7 @@ func TestCorruptPieceNeverServed(t *testing.T) {
 		}
 	}
 	st, _ := s.Stat()
-	if st.Quarantined != 1 { // the same name was quarantined three times
+	if st.Quarantined != 1 { // the same piece was quarantined three times
 		t.Fatalf("quarantined %d files", st.Quarantined)
 	}
 }
@@ -339,6 +374,9 @@ func mustLayout(t *testing.T, m *content.Manifest) merkle.Layout {
 	return l
 }
 
+// TestCrashLeftovers: bytes past the last indexed piece of a segment (a torn
+// or orphaned tail) and a segment no index entry points at are reclaimed by
+// the next Open after a crash; indexed pieces are untouched.
 func TestCrashLeftovers(t *testing.T) {
 	dir := t.TempDir()
 	s := openStore(t, dir)
@@ -347,28 +385,36 @@ func TestCrashLeftovers(t *testing.T) {
 	if err := s.PutPiece(id, data); err != nil {
 		t.Fatal(err)
 	}
-	shard := filepath.Dir(s.piecePath(id))
+	path, _ := pieceAt(t, s, id)
 	s.Close()
-	// A crash mid-write leaves a temp file (never a half piece under its name).
-	stale := writeFile(t, filepath.Join(shard, tempPrefix+"deadbeef-123"), []byte("half a piece"))
-	legacy := writeFile(t, filepath.Join(dir, "tmp", "piece-1"), []byte("half a piece"))
+	// A crash mid-write: a tail past the indexed piece, and a whole segment of
+	// pieces never indexed.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(bytes.Repeat([]byte("half a piece"), 1000))
+	f.Close()
+	stale := writeFile(t, filepath.Join(dir, "segments", segName(99)), bytes.Repeat([]byte("x"), 3*segAlign))
+	legacyTmp := writeFile(t, filepath.Join(dir, "tmp", "piece-1"), []byte("half a piece"))
+	unclean(t, dir)
 	s = openStore(t, dir)
-	<-s.cleaned
-	for _, p := range []string{stale, legacy} {
-		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
-			t.Fatalf("temp file %s survived open: %v", p, err)
-		}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("an unindexed segment survived open: %v", err)
 	}
-	if st, _ := s.Stat(); st.Pieces != 1 {
-		t.Fatalf("%d pieces, want 1", st.Pieces)
+	if _, err := os.Stat(legacyTmp); err != nil {
+		// Only a store of the old layout (pieces/) is migrated; tmp/ stays otherwise.
+		t.Logf("tmp: %v", err)
 	}
-	// A second process must not touch the live store, not even its temp files.
-	live := writeFile(t, filepath.Join(shard, tempPrefix+"other-1"), []byte("being written"))
+	if st, err := os.Stat(path); err != nil || st.Size() != segAlign {
+		t.Fatalf("segment after open: %v, %d bytes; want its torn tail cut to %d", err, st.Size(), segAlign)
+	}
+	if got, err := s.GetPiece(id); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("indexed piece after trimming: %v", err)
+	}
+	// A second process must not touch the live store.
 	if _, err := Open(Config{Dir: dir}); !errors.Is(err, ErrLocked) {
 		t.Fatalf("second open of a store in use: %v", err)
-	}
-	if _, err := os.Stat(live); err != nil {
-		t.Fatalf("a failed second open removed a live temp file: %v", err)
 	}
 }
 
@@ -382,13 +428,13 @@ func TestDiskFullLeavesStoreAsItWas(t *testing.T) {
 	}
 	before := snapshot(t, s)
 	var writes int
-	s.writeHook = func(f *os.File, data []byte) error {
+	s.writeHook = func(f *os.File, off int64, data []byte) error {
 		writes++ // hook calls are serialised by Workers: 1 below
 		if writes > 3 {
-			f.Write(data[:len(data)/2])
+			f.WriteAt(data[:len(data)/2], off)
 			return syscall.ENOSPC
 		}
-		_, err := f.Write(data)
+		_, err := f.WriteAt(data, off)
 		return err
 	}
 	_, err := s.Add(context.Background(), writeFile(t, filepath.Join(src, "new"), testData(10*merkle.DefaultPieceSize, 9)), AddOptions{Workers: 1})
@@ -400,20 +446,22 @@ func TestDiskFullLeavesStoreAsItWas(t *testing.T) {
 	}
 }
 
-// TestPermissionErrorLeavesStoreAsItWas puts a file where a shard directory
-// must go (as root, chmod does not stop us, so this is the honest injection).
+// TestPermissionErrorLeavesStoreAsItWas puts directories where the next
+// segment files must go (as root, chmod does not stop us, so this is the
+// honest injection).
 func TestPermissionErrorLeavesStoreAsItWas(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	data := testData(4*merkle.DefaultPieceSize, 10)
 	pre, _ := content.AddReader(context.Background(), "f", bytes.NewReader(data), content.AddOptions{})
-	ref, _ := pre.Manifest.Piece(2)
-	shard := filepath.Dir(s.piecePath(ref.ID))
-	os.Remove(shard) // in case it exists
-	writeFile(t, shard, []byte("not a directory"))
+	for i := range uint32(activeSegments) {
+		if err := os.Mkdir(s.segs.path(s.segs.next+i), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	before := snapshot(t, s)
 	_, err := s.Add(context.Background(), writeFile(t, filepath.Join(t.TempDir(), "f"), data), AddOptions{})
-	if !errors.Is(err, syscall.ENOTDIR) || !strings.Contains(err.Error(), "storing piece") {
-		t.Fatalf("add with an unwritable shard: %v", err)
+	if !errors.Is(err, fs.ErrExist) || !strings.Contains(err.Error(), "storing piece") {
+		t.Fatalf("add with an unwritable segment: %v", err)
 	}
 	if after := snapshot(t, s); after != before {
 		t.Fatalf("store changed by a failed add:\nbefore %s\nafter  %s", before, after)
@@ -459,14 +507,12 @@ func TestVerify(t *testing.T) {
 		t.Fatalf("clean verify: %+v %v", v, err)
 	}
 	ref, _ := res.Manifest.Piece(2)
-	b, _ := os.ReadFile(s.piecePath(ref.ID))
-	b[0] ^= 1
-	os.WriteFile(s.piecePath(ref.ID), b, 0o644)
+	damage(t, s, ref.ID, func(b []byte) { b[0] ^= 1 })
 	v, err = s.Verify(context.Background())
 	if err != nil || len(v.Corrupt) != 1 || v.Corrupt[0] != ref.ID || len(v.Incomplete) != 1 || v.Incomplete[0].Have != 2 {
 		t.Fatalf("verify with one corrupt piece: %+v %v", v, err)
 	}
-	// A second content sharing piece 0 with the first; piece 0 then vanishes
+	// A second content sharing piece 0 with the first; piece 0 is then zeroed
 	// behind the store's back: both contents are reported incomplete.
 	res2, err := s.Add(context.Background(), writeFile(t, filepath.Join(t.TempDir(), "g"), data[:merkle.DefaultPieceSize+1]), AddOptions{})
 	if err != nil {
@@ -476,9 +522,9 @@ func TestVerify(t *testing.T) {
 	if ref2, _ := res2.Manifest.Piece(0); ref2.ID != ref0.ID {
 		t.Fatal("test setup: piece 0 not shared")
 	}
-	os.Remove(s.piecePath(ref0.ID))
+	damage(t, s, ref0.ID, func(b []byte) { clear(b) })
 	v, err = s.Verify(context.Background())
-	if err != nil || len(v.Corrupt) != 0 || len(v.Incomplete) != 2 {
+	if err != nil || len(v.Corrupt) != 1 || len(v.Incomplete) != 2 {
 		t.Fatalf("verify with a lost shared piece: %+v %v", v, err)
 	}
 	for _, id := range []content.ID{res.ID, res2.ID} {

@@ -2,13 +2,13 @@ package blockstore
 
 import (
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// syncFS flushes the file system holding dir: one call makes every piece
-// written since the last call, and every rename, durable, instead of an fsync
-// per piece file and per shard directory.
+// syncFS flushes the file system holding dir: one call makes every file
+// written there durable (linked files written by a download).
 func syncFS(dir string) error {
 	f, err := os.Open(dir)
 	if err != nil {
@@ -18,19 +18,25 @@ func syncFS(dir string) error {
 	return unix.Syncfs(int(f.Fd()))
 }
 
-// batchedSync: on Linux a piece file is not fsynced on its own. Its writeback
-// is started at once (pieceWritten), and one syncfs makes a whole batch of
-// pieces durable before anything that claims them is committed: the
-// manifest, pin and bits of an add (commitAdd), the have bits of a download
-// (flush). An fsync per 256 KiB piece cost ~0.3-0.5 s of kernel time and
-// waiting per 256 MiB; the batch costs one syncfs.
-const batchedSync = true
+// fdatasync makes a segment's data (and its size) durable.
+func fdatasync(f *os.File) error { return unix.Fdatasync(int(f.Fd())) }
 
-// pieceWritten starts writeback of a just-written piece file without waiting
-// for it (SYNC_FILE_RANGE_WRITE), so the disk works while the next pieces are
-// hashed and the later syncfs finds little left to do. It is only a hint:
-// an I/O error surfaces from that syncfs.
-func pieceWritten(f *os.File) error {
-	_ = unix.SyncFileRange(int(f.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
-	return nil
+// punchHole frees the blocks of n bytes at off, keeping the file's size.
+func punchHole(f *os.File, off, n int64) error {
+	return unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n)
+}
+
+// diskSize is what a file takes on disk (its blocks: holes are free).
+func diskSize(info os.FileInfo) int64 {
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		return st.Blocks * 512
+	}
+	return info.Size()
+}
+
+// startWriteback starts writing a just-appended piece to disk without waiting
+// (SYNC_FILE_RANGE_WRITE), so the fdatasync before the commit finds little
+// left to do. Only a hint: an I/O error surfaces from that fdatasync.
+func startWriteback(f *os.File, off, n int64) {
+	_ = unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
 }

@@ -4,9 +4,7 @@ package blockstore
 
 import "os"
 
-// syncFS without syncfs(2): fsync the pieces directory. The piece files were
-// fsynced one by one; the shard renames are then only as durable as the
-// platform makes a directory fsync (best effort off Linux).
+// syncFS without syncfs(2): fsync the directory (best effort off Linux).
 func syncFS(dir string) error {
 	f, err := os.Open(dir)
 	if err != nil {
@@ -16,9 +14,11 @@ func syncFS(dir string) error {
 	return f.Sync()
 }
 
-// batchedSync: without syncfs(2), one call cannot make a batch of pieces
-// durable, so every piece file is fsynced before its rename.
-const batchedSync = false
+func fdatasync(f *os.File) error { return f.Sync() }
 
-// pieceWritten makes a just-written piece file durable.
-func pieceWritten(f *os.File) error { return f.Sync() }
+// punchHole: no portable way; the space comes back when the whole segment dies.
+func punchHole(*os.File, int64, int64) error { return nil }
+
+func diskSize(info os.FileInfo) int64 { return info.Size() }
+
+func startWriteback(*os.File, int64, int64) {}

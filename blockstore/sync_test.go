@@ -3,7 +3,6 @@ package blockstore
 import (
 	"bytes"
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -13,12 +12,9 @@ import (
 	"github.com/dhtnode/dhtnode/merkle"
 )
 
-// TestHaveBitsFollowSync: with batched durability a stored piece is not yet
-// synced, and the flush that writes its have bit syncs first.
+// TestHaveBitsFollowSync: a downloaded piece is written but neither synced nor
+// indexed; the flush that commits its index entry and have bit syncs first.
 func TestHaveBitsFollowSync(t *testing.T) {
-	if !batchedSync {
-		t.Skip("pieces are fsynced one by one on this platform")
-	}
 	dir := t.TempDir()
 	data := testData(3*merkle.DefaultPieceSize, 9)
 	res, err := content.AddReader(context.Background(), "f", bytes.NewReader(data), content.AddOptions{})
@@ -32,14 +28,24 @@ func TestHaveBitsFollowSync(t *testing.T) {
 	if err := s.PutContentPiece(res.ID, 1, data[merkle.DefaultPieceSize:2*merkle.DefaultPieceSize]); err != nil {
 		t.Fatal(err)
 	}
-	if !s.unsynced.Load() {
-		t.Fatal("a piece was written but the store does not know it is unsynced")
+	ref, _ := res.Manifest.Piece(1)
+	s.segs.mu.Lock()
+	dirty := len(s.segs.dirty)
+	s.segs.mu.Unlock()
+	if _, ok := s.indexed(ref.ID); ok || dirty == 0 {
+		t.Fatalf("a piece was written: indexed before the flush %v, dirty segments %d", ok, dirty)
 	}
 	if err := s.flush(); err != nil {
 		t.Fatal(err)
 	}
-	if s.unsynced.Load() {
-		t.Fatal("flush wrote have bits without syncing the pieces first")
+	s.segs.mu.Lock()
+	dirty = len(s.segs.dirty)
+	s.segs.mu.Unlock()
+	if dirty != 0 {
+		t.Fatal("flush committed have bits without syncing the segments first")
+	}
+	if _, ok := s.indexed(ref.ID); !ok {
+		t.Fatal("flush did not commit the piece's index entry")
 	}
 	var saved []byte
 	s.db.View(func(tx *bolt.Tx) error {
@@ -51,9 +57,10 @@ func TestHaveBitsFollowSync(t *testing.T) {
 	}
 }
 
-// TestReconcileSkipsTornPiece: a piece file a crash left short (written and
-// renamed, never synced) does not count as present when bits are rebuilt.
-func TestReconcileSkipsTornPiece(t *testing.T) {
+// TestReconcileSkipsUnindexedPiece: a downloaded piece whose index entry a
+// crash lost (it was written, never committed) does not count as present
+// when bits are rebuilt, and its bytes are reclaimed on open.
+func TestReconcileSkipsUnindexedPiece(t *testing.T) {
 	dir := t.TempDir()
 	data := testData(3*merkle.DefaultPieceSize, 10)
 	res, err := content.AddReader(context.Background(), "f", bytes.NewReader(data), content.AddOptions{})
@@ -73,15 +80,25 @@ func TestReconcileSkipsTornPiece(t *testing.T) {
 		}
 	}
 	ref, _ := res.Manifest.Piece(1)
-	path := s.piecePath(ref.ID)
 	s.Close()
-	if err := os.Truncate(path, 0); err != nil {
+	db, err := bolt.Open(dir+"/meta.db", 0o600, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
+	l, _ := decodeLoc(nil)
+	db.Update(func(tx *bolt.Tx) error {
+		l, _ = decodeLoc(tx.Bucket(bucketIndex).Get(pieceKey(ref.ID)))
+		return deleteIndex(tx, ref.ID, l)
+	})
+	db.Close()
 	wipeHaveBits(t, dir, res.ID)
+	unclean(t, dir)
 	s = openStore(t, dir)
 	h, err := s.Have(res.ID)
 	if err != nil || h.Count() != 1 || !h.Has(0) || h.Has(1) {
 		t.Fatalf("reconciled have %08b (%v), want piece 0 only", h.Bytes(), err)
+	}
+	if st, _ := s.Stat(); st.DiskBytes > merkle.DefaultPieceSize+segAlign {
+		t.Fatalf("the unindexed piece's bytes survived open: %+v", st)
 	}
 }

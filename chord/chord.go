@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -42,13 +43,18 @@ type Chord struct {
 	ring     *ring
 	store    *providerStore
 	provided map[routing.Key]struct{}
+	// view is the verified membership (Config.IsMember) and what peers lied about it.
+	view *memberView
 	// inRing is set once a join lookup succeeded or another node notified us: until then
 	// PeerUp keeps asking for a join through the new member.
 	inRing bool
 
 	stabilizeRounds atomic.Uint64
-	republishing    atomic.Bool
-	wg              sync.WaitGroup // the republishing goroutine
+	lies            atomic.Uint64
+	// adversary, when set, makes this node lie (see NewAdversary).
+	adversary    *adversary
+	republishing atomic.Bool
+	wg           sync.WaitGroup // the republishing goroutine
 
 	joinReq   chan peer.ID  // PeerUp while alone: join through this peer
 	handoffs  chan handoff  // records to push to a node that joined in front of us
@@ -79,7 +85,10 @@ func New(h host.Host, cfg Config) (*Chord, error) {
 }
 
 // NewOn is New on any Transport (a MemNetwork's, for simulations).
-func NewOn(h Transport, cfg Config) (*Chord, error) {
+func NewOn(t Transport, cfg Config) (*Chord, error) { return start(t, cfg, nil) }
+
+// start is NewOn, with the lies of an adversary (nil for an honest node).
+func start(h Transport, cfg Config, adv *adversary) (*Chord, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -96,6 +105,8 @@ func NewOn(h Transport, cfg Config) (*Chord, error) {
 		ring:      newRing(self, cfg.Successors),
 		store:     newProviderStore(cfg.MaxProvidersPerKey, cfg.MaxRecordsPerPeer, cfg.MaxRecords),
 		provided:  map[routing.Key]struct{}{},
+		view:      newMemberView(self, cfg.IsMember != nil),
+		adversary: adv,
 		joinReq:   make(chan peer.ID, 1),
 		handoffs:  make(chan handoff, 8),
 		stabilize: make(chan struct{}, 1),
@@ -216,8 +227,13 @@ func (c *Chord) PeerUp(info peer.AddrInfo) {
 	if len(info.Addrs) > 0 {
 		c.t.AddAddrs(info.ID, info.Addrs, peerstore.RecentlyConnectedAddrTTL)
 	}
+	p := NewPeer(info.ID)
+	member := c.member(p.ID)
 	c.mu.Lock()
-	c.ring.offer(NewPeer(info.ID))
+	c.view.up(p, time.Now())
+	if c.trusted(p.ID, member, time.Now()) {
+		c.ring.offer(p)
+	}
 	needJoin := !c.inRing
 	c.mu.Unlock()
 	if needJoin {
@@ -232,6 +248,7 @@ func (c *Chord) PeerUp(info peer.AddrInfo) {
 // table, successor list and predecessor at once.
 func (c *Chord) PeerDown(id peer.ID) {
 	c.mu.Lock()
+	c.view.down(id)
 	removed := c.ring.remove(id)
 	c.mu.Unlock()
 	if removed {
@@ -327,11 +344,23 @@ func (c *Chord) stabilizeOnce() {
 		if resp.Found && len(peers) > 0 {
 			pred, peers = peers[0], peers[1:]
 		}
+		if c.membersOn() {
+			if v := c.vet(succ.ID, []Peer{pred}); len(v) == 0 {
+				pred = Peer{}
+			}
+			peers = c.vet(succ.ID, peers)
+		}
 		c.mu.Lock()
 		closer := !pred.isZero() && pred.ID != c.self.ID && routing.InOpen(pred.Key, c.self.Key, succ.Key)
-		if closer {
+		switch {
+		case c.membersOn():
+			// Members only, and the successor's answer adds to what we know rather
+			// than replacing it: the r closest members win, so an answer naming far
+			// members cannot push the real successors out.
+			c.ring.mergeSuccessors(append(append([]Peer{pred, succ}, peers...), c.ring.succ...))
+		case closer:
 			c.ring.setSuccessors(pred, append([]Peer{succ}, peers...))
-		} else {
+		default:
 			c.ring.setSuccessors(succ, peers)
 		}
 		c.mu.Unlock()
@@ -427,8 +456,26 @@ func (c *Chord) republish() {
 // findSuccessor runs an iterative lookup for key. With initial == nil it starts from our
 // own table (and may answer at depth 0); otherwise it asks those peers first (join).
 // It returns the owner followed by its successors and fills trace. With confirm, the
-// owner is asked for its neighbours before it is returned (see confirmOwner).
+// owner is asked for its neighbours before it is returned (see confirmOwner). With a
+// membership (Config.IsMember) the owner is then checked against it (verifyOwner), which
+// also answers when the routing itself failed.
 func (c *Chord) findSuccessor(ctx context.Context, key routing.Key, initial []Peer, confirm bool, trace *routing.Trace) ([]Peer, error) {
+	owners, by, err := c.route(ctx, key, initial, confirm, trace)
+	if !c.membersOn() || ctx.Err() != nil {
+		return owners, err
+	}
+	checked, ok := c.verifyOwner(ctx, key, owners, by, trace)
+	if !ok {
+		if err == nil {
+			err = fmt.Errorf("%w: %s: no owner confirmed", routing.ErrLookupFailed, key.Short())
+		}
+		return nil, err
+	}
+	return checked, nil
+}
+
+// route is findSuccessor's routing: the owner list and the node that named it.
+func (c *Chord) route(ctx context.Context, key routing.Key, initial []Peer, confirm bool, trace *routing.Trace) ([]Peer, peer.ID, error) {
 	var ownSuccs, ownAnswer []Peer
 	if initial == nil {
 		if c.successorMayBeDead() {
@@ -438,13 +485,13 @@ func (c *Chord) findSuccessor(ctx context.Context, key routing.Key, initial []Pe
 		if c.ring.owns(key) {
 			owners := append([]Peer{c.self}, c.ring.succ...)
 			c.mu.Unlock()
-			return owners, nil
+			return owners, c.self.ID, nil
 		}
 		found, succs, next := c.ring.step(key, 0)
 		ownSuccs = c.ring.successorList()
 		c.mu.Unlock()
 		if found && !confirm {
-			return succs, nil
+			return succs, c.self.ID, nil
 		}
 		if found {
 			ownAnswer = succs
@@ -462,23 +509,95 @@ func (c *Chord) findSuccessor(ctx context.Context, key routing.Key, initial []Pe
 		ls.referred(candidate{Peer: c.self}, nil, ownSuccs)
 	}
 	var lastErr error
+	// Requests run on their own goroutines so that a hop that stalls (a peer that
+	// accepts the stream and never answers, or a dead node whose dial hangs) costs
+	// LookupStall, not an RPC timeout: a request that has not answered in LookupStall
+	// stops counting as the active one and the next best candidate is asked (within
+	// MaxLookupRPCs); once no candidate is left, the stalled ones are presumed dead for
+	// the owner inference of lookupState.failed (a responder's successor list that spans
+	// the key). A stalled request that answers after all is still used. Answers are
+	// applied one at a time here, so lookupState stays single-threaded; on a healthy
+	// ring a lookup has one request out at a time and takes the same path as without this.
+	rctx, cancelRPCs := context.WithCancel(ctx)
+	defer cancelRPCs()
+	type result struct {
+		cand candidate
+		resp *message
+		err  error
+	}
+	type request struct {
+		cand              candidate
+		start             time.Time
+		stalled, presumed bool
+	}
+	results := make(chan result, c.cfg.MaxLookupRPCs) // never blocks a request goroutine
+	inflight := map[peer.ID]*request{}
+	active := 0 // requests out that have not stalled yet: at most one
+	stall := time.NewTimer(c.cfg.LookupStall)
+	defer stall.Stop()
+	launch := func(cand candidate) {
+		inflight[cand.ID] = &request{cand: cand, start: time.Now()}
+		active++
+		go func() {
+			resp, err := c.call(rctx, cand.ID, &message{Type: msgFindSuccessor, HasKey: true, Key: key})
+			results <- result{cand: cand, resp: resp, err: err}
+		}()
+		stall.Reset(c.cfg.LookupStall)
+	}
+	hopOf := func(r *request) routing.Hop {
+		return routing.Hop{
+			Peer:     r.cand.ID,
+			Key:      r.cand.Key,
+			Depth:    r.cand.depth,
+			RTT:      time.Since(r.start),
+			Distance: formatDistance(routing.RingDistance(r.cand.Key, key)),
+		}
+	}
 	for {
-		cand, ok := ls.next()
-		if !ok {
-			if ls.done && confirm && !c.confirmOwner(ctx, ls, trace) {
-				continue // the answer did not stand: the lookup goes on
+		if ls.done {
+			if !confirm || c.confirmOwner(ctx, ls, trace) {
+				break
 			}
-			break
+			continue // the answer did not stand: the lookup goes on
 		}
-		start := time.Now()
-		resp, err := c.call(ctx, cand.ID, &message{Type: msgFindSuccessor, HasKey: true, Key: key})
-		hop := routing.Hop{
-			Peer:     cand.ID,
-			Key:      cand.Key,
-			Depth:    cand.depth,
-			RTT:      time.Since(start),
-			Distance: formatDistance(routing.RingDistance(cand.Key, key)),
+		if active == 0 {
+			if cand, ok := ls.next(); ok {
+				launch(cand)
+				continue
+			}
+			if len(inflight) == 0 {
+				break
+			}
+			// Nothing left to ask: whoever has stalled is presumed dead, which may
+			// settle the owner from a successor list.
+			presumed := false
+			for _, r := range inflight {
+				if !r.presumed {
+					r.presumed, presumed = true, true
+					ls.failed(r.cand)
+				}
+			}
+			if presumed {
+				continue
+			}
 		}
+		var r result
+		select {
+		case r = <-results:
+		case <-stall.C:
+			for _, r := range inflight {
+				r.stalled = true
+			}
+			active = 0
+			continue
+		}
+		req := inflight[r.cand.ID]
+		delete(inflight, r.cand.ID)
+		if !req.stalled {
+			active--
+		}
+		cand, resp, err := r.cand, r.resp, r.err
+		hop := hopOf(req)
 		trace.RPCs++
 		if err != nil {
 			trace.Timeouts++
@@ -493,13 +612,26 @@ func (c *Chord) findSuccessor(ctx context.Context, key routing.Key, initial []Pe
 			continue
 		}
 		trace.Path = append(trace.Path, hop)
-		peers := c.learn(resp.Peers)
+		peers := c.vet(cand.ID, c.learn(resp.Peers))
 		if resp.Found {
 			// An answer naming no live owner is no answer; the next candidate is tried.
 			ls.found(cand, peers)
 			continue
 		}
-		ls.referred(cand, peers, c.learn(resp.Succs))
+		if !ls.referred(cand, peers, c.vet(cand.ID, c.learn(resp.Succs))) {
+			// An answer that names no node closer to the key counts as none at all.
+			ls.failed(cand)
+		}
+	}
+	// Requests still out are abandoned (and cancelled when we return): they were sent
+	// and did not answer in time, so they count as timed out.
+	abandoned := slices.SortedFunc(maps.Values(inflight), func(a, b *request) int { return a.start.Compare(b.start) })
+	for _, r := range abandoned {
+		hop := hopOf(r)
+		hop.Error = "no answer: abandoned"
+		trace.RPCs++
+		trace.Timeouts++
+		trace.Path = append(trace.Path, hop)
 	}
 	if !ls.done {
 		if lastErr == nil {
@@ -508,10 +640,10 @@ func (c *Chord) findSuccessor(ctx context.Context, key routing.Key, initial []Pe
 		if ctx.Err() != nil {
 			lastErr = ctx.Err()
 		}
-		return nil, fmt.Errorf("%w: %s after %d rpcs: %w", routing.ErrLookupFailed, key.Short(), trace.RPCs, lastErr)
+		return nil, "", fmt.Errorf("%w: %s after %d rpcs: %w", routing.ErrLookupFailed, key.Short(), trace.RPCs, lastErr)
 	}
 	trace.Hops = ls.depth
-	return ls.owner, nil
+	return ls.owner, ls.by, nil
 }
 
 // confirmOwner asks the owner a finished lookup found for its neighbours, and reports
@@ -558,6 +690,12 @@ func (c *Chord) confirmOwner(ctx context.Context, ls *lookupState, trace *routin
 	var pred Peer
 	if resp.Found && len(peers) > 0 {
 		pred, peers = peers[0], peers[1:]
+	}
+	if c.membersOn() {
+		if v := c.vet(owner.ID, []Peer{pred}); len(v) == 0 {
+			pred = Peer{}
+		}
+		peers = c.vet(owner.ID, peers)
 	}
 	return ls.ownerAnswered(owner, pred, peers)
 }

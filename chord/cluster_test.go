@@ -48,6 +48,25 @@ func clusterConfig() chord.Config {
 	return chord.DefaultConfig()
 }
 
+// sized is the cluster size a test asks for, or at most 8 under the race detector: a
+// 64-node mocknet ring runs more goroutines than the detector's limit of 8128, and the
+// instrumented real-clock ring is slow on a loaded machine.
+func sized(n int) int {
+	if raceEnabled {
+		return min(n, 8)
+	}
+	return n
+}
+
+// lookups is the number of oracle-checked lookups a test asks for, or a fifth of it under
+// the race detector, whose instrumented lookups would not fit the tests' one-minute budget.
+func lookups(n int) int {
+	if raceEnabled {
+		return n / 5
+	}
+	return n
+}
+
 func startCluster(t *testing.T, n int, opts chordtest.Options) *chordtest.Cluster {
 	t.Helper()
 	c := chordtest.New(opts)
@@ -86,12 +105,13 @@ func TestClusterLookupsMatchOracle(t *testing.T) {
 	}{{"N=64/gossip-fed", 64, true}, {"N=64/join-only", 64, false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			bubble(t, func(t *testing.T) {
-				c := startCluster(t, tc.n, chordtest.Options{Config: clusterConfig(), Gossip: tc.gossip, Seed: 1})
+				n := sized(tc.n)
+				c := startCluster(t, n, chordtest.Options{Config: clusterConfig(), Gossip: tc.gossip, Seed: 1})
 				// Let fix-fingers finish sweeps: hops depend on complete fingers, not correctness.
 				waitRounds(t, c, 20)
 				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 				defer cancel()
-				checkHops(t, tc.n, c.CheckLookups(ctx, 1000))
+				checkHops(t, n, c.CheckLookups(ctx, lookups(1000)))
 			})
 		})
 	}
@@ -100,7 +120,7 @@ func TestClusterLookupsMatchOracle(t *testing.T) {
 // TestClusterRealTime runs a ring on the real clock with short periods, outside any
 // synctest bubble, so timer races the bubble cannot show still get exercised.
 func TestClusterRealTime(t *testing.T) {
-	const n = 32
+	n := sized(32)
 	c := startCluster(t, n, chordtest.Options{Config: testConfig(50 * time.Millisecond), Gossip: false, Seed: 6})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -150,7 +170,7 @@ func TestClusterSurvivesQuarterKilled(t *testing.T) {
 // and checks that within 10 stabilization periods every lookup is right again and the
 // record is still found. With feedDown, gossip's PeerDown reaches every node as well.
 func quarterKilled(t *testing.T, feedDown bool) {
-	const n = 64
+	n := sized(64)
 	cfg := clusterConfig()
 	c := startCluster(t, n, chordtest.Options{Config: cfg, Gossip: true, Seed: 2})
 	waitRounds(t, c, 20)
@@ -204,11 +224,11 @@ func quarterKilled(t *testing.T, feedDown bool) {
 		if took > 10*cfg.StabilizeInterval {
 			t.Fatalf("recovery took %v, more than 10 stabilization periods", took)
 		}
-		if wait := killedAt.Add(10 * cfg.StabilizeInterval).Sub(time.Now()); wait > 0 {
+		if wait := time.Until(killedAt.Add(10 * cfg.StabilizeInterval)); wait > 0 {
 			time.Sleep(wait) // exactly 10 periods after the kill
 		}
 	}
-	s := c.CheckLookups(ctx, 1000)
+	s := c.CheckLookups(ctx, lookups(1000))
 	t.Logf("10 periods after the kill: %d/%d correct, mean hops %.2f, RPCs/lookup %.2f, timeouts/lookup %.3f",
 		s.Correct, s.Lookups, s.MeanHops(), s.MeanRPCs(), float64(s.Timeouts)/float64(s.Lookups))
 	if s.Correct != s.Lookups {
@@ -296,7 +316,7 @@ func TestClusterRestart(t *testing.T) {
 }
 
 func restart(t *testing.T) {
-	const n = 24
+	n := sized(24)
 	c := startCluster(t, n, chordtest.Options{Config: clusterConfig(), Gossip: false, Seed: 5})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -387,7 +407,7 @@ func TestClusterRepublishRestoresRecords(t *testing.T) {
 // each failed request as a timeout with its error on the path.
 func TestLookupFallsBackAroundDeadHops(t *testing.T) {
 	bubble(t, func(t *testing.T) {
-		const n = 64
+		n := sized(64)
 		c := startCluster(t, n, chordtest.Options{Config: clusterConfig(), Gossip: true, Seed: 8})
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -42,6 +43,11 @@ type Config struct {
 	RouteViaSuccessors bool
 	// MaxLookupRPCs bounds the requests one lookup may send. Default 32.
 	MaxLookupRPCs int
+	// LookupStall is how long a lookup waits for an answer before it also asks the
+	// next best candidate (and so on, within MaxLookupRPCs), so a hop that never
+	// answers costs this rather than RPCTimeout. Default 250 ms (a LAN answers in
+	// milliseconds).
+	LookupStall time.Duration
 	// ProviderTTL is how long a provider record lives without being republished.
 	// Default 24 h.
 	ProviderTTL time.Duration
@@ -55,6 +61,20 @@ type Config struct {
 	MaxRecordsPerPeer int
 	// MaxRecords bounds all provider records on this node. Default 200,000.
 	MaxRecords int
+	// IsMember, when set, is the cluster's verified membership (in the daemon: alive
+	// in gossip's signed member list, with a cluster secret), and Chord keeps to it:
+	// requests from peers it rejects have their stream reset unanswered, so they are
+	// never adopted into the successor list or fingers (a node looking up its own key
+	// is otherwise taken as a joiner); the finger table, successor list and
+	// predecessor hold members only; a peer learned of from another node's answer is
+	// never contacted unless it is a member; and the owner every lookup finds is
+	// checked against the ring of members its PeerUp calls describe, so lying members
+	// cannot misroute it (see members.go). A peer caught contradicting the membership
+	// is counted and, when it does so repeatedly, dropped for a while. nil serves
+	// everyone and believes every answer: a ring without a membership service. It is
+	// called on each incoming stream and for the peers every answer names, without
+	// Chord's lock held; it must be fast and safe for concurrent use.
+	IsMember func(peer.ID) bool
 	// Logger receives the node's logs; nil discards them.
 	Logger *slog.Logger
 	// Registerer receives the node's metrics; nil keeps them unregistered.
@@ -71,6 +91,7 @@ func DefaultConfig() Config {
 		RPCTimeout:               2 * time.Second,
 		ReferralWidth:            3,
 		MaxLookupRPCs:            32,
+		LookupStall:              250 * time.Millisecond,
 		ProviderTTL:              24 * time.Hour,
 		RepublishInterval:        time.Hour,
 		MaxProvidersPerKey:       64,
@@ -95,6 +116,8 @@ func (c Config) Validate() error {
 		return bad("referral width %d not in 1..%d", c.ReferralWidth, maxPeersPerMessage)
 	case c.MaxLookupRPCs < 1:
 		return bad("max lookup rpcs must be positive")
+	case c.LookupStall <= 0:
+		return bad("lookup stall must be positive")
 	case c.ProviderTTL <= 0 || c.RepublishInterval <= 0:
 		return bad("provider ttl and republish interval must be positive")
 	case c.RepublishInterval >= c.ProviderTTL:

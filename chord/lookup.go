@@ -32,6 +32,8 @@ type lookupState struct {
 	done  bool
 	owner []Peer
 	depth int
+	// by is the node whose answer named the owner.
+	by peer.ID
 	// walkedFrom is the confirmed answer while its owner's predecessor, which lies past
 	// the key, is being confirmed in its place.
 	walkedFrom []Peer
@@ -119,6 +121,7 @@ func (l *lookupState) answered(c candidate, succs []Peer) {
 	l.done = true
 	l.owner = live
 	l.depth = c.depth
+	l.by = c.ID
 }
 
 // found records that c answered with the key's owner and its successors. c is kept as a
@@ -170,11 +173,14 @@ func (l *lookupState) ownerAnswered(owner, pred Peer, succs []Peer) bool {
 }
 
 // referred records c's referrals (only nodes strictly between c and the key count) and
-// c's successor list (nil for none).
-func (l *lookupState) referred(c candidate, next []Peer, succs []Peer) {
+// c's successor list (nil for none). It reports whether the answer named any node
+// between c and the key: an honest node always does (its successor lies there, or it
+// would have answered found), so an answer that names none is as good as no answer.
+func (l *lookupState) referred(c candidate, next []Peer, succs []Peer) (progress bool) {
 	for _, p := range next {
 		if routing.InOpen(p.Key, c.Key, l.key) {
 			l.add(candidate{Peer: p, depth: c.depth + 1})
+			progress = true
 		}
 	}
 	if len(succs) > 0 {
@@ -186,8 +192,10 @@ func (l *lookupState) referred(c candidate, next []Peer, succs []Peer) {
 	for _, p := range succs {
 		if routing.InOpen(p.Key, c.Key, l.key) {
 			l.add(candidate{Peer: p, depth: c.depth + 1, fallback: true})
+			progress = true
 		}
 	}
+	return progress
 }
 
 // failed records that c did not answer. If that leaves some responder's first live

@@ -16,6 +16,8 @@ type metrics struct {
 	malformed       prometheus.Counter
 	stabilizeRounds prometheus.Counter
 	records         prometheus.GaugeFunc
+	lies            *prometheus.CounterVec // caught, by kind and lying peer
+	bans            prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, records func() float64) (*metrics, error) {
@@ -51,11 +53,19 @@ func newMetrics(reg prometheus.Registerer, records func() float64) (*metrics, er
 			Name: "dhtnode_chord_provider_records", ConstLabels: labels,
 			Help: "Provider records stored on this node (as owner or replica).",
 		}, records),
+		lies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dhtnode_chord_lies_detected_total", ConstLabels: labels,
+			Help: "Answers from members that contradicted the verified membership, by kind (non_member, wrong_owner) and peer.",
+		}, []string{"kind", "peer"}),
+		bans: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dhtnode_chord_liar_bans_total", ConstLabels: labels,
+			Help: "Times a peer caught lying repeatedly was dropped from the tables for a while.",
+		}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.lookupHops, m.lookupSeconds, m.rpcs, m.served, m.malformed, m.stabilizeRounds, m.records} {
+	for _, c := range []prometheus.Collector{m.lookupHops, m.lookupSeconds, m.rpcs, m.served, m.malformed, m.stabilizeRounds, m.records, m.lies, m.bans} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("chord: registering metrics (one Chord per registry): %w", err)
 		}

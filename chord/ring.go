@@ -182,6 +182,23 @@ func (t *ring) setSuccessors(first Peer, rest []Peer) {
 	}
 }
 
+// mergeSuccessors sets the successor list to the r peers of ps closest after self
+// (zero peers, self and duplicates dropped): what stabilization does when answers are
+// checked against a membership and may only add to what the node knows.
+func (t *ring) mergeSuccessors(ps []Peer) {
+	list := make([]Peer, 0, len(ps))
+	for _, p := range ps {
+		if !p.isZero() && p.ID != t.self.ID && !slices.ContainsFunc(list, func(q Peer) bool { return q.ID == p.ID }) {
+			list = append(list, p)
+		}
+	}
+	if len(list) == 0 {
+		return
+	}
+	sortFrom(list, t.self.Key)
+	t.setSuccessors(list[0], list[1:])
+}
+
 // fillFingersUpTo points every finger whose start lies in (self, p] at p when p is
 // closer than what the finger holds: p is then the finger's correct successor.
 func (t *ring) fillFingersUpTo(p Peer) {

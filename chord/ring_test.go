@@ -2,7 +2,6 @@ package chord
 
 import (
 	"fmt"
-	"math"
 	mrand "math/rand/v2"
 	"slices"
 	"testing"
@@ -364,5 +363,3 @@ func TestNotifyAndTwoNodeRing(t *testing.T) {
 		}
 	}
 }
-
-func log2(n int) float64 { return math.Log2(float64(n)) }

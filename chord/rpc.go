@@ -30,6 +30,13 @@ func (c *Chord) call(ctx context.Context, p peer.ID, req *message) (*message, er
 	return resp, err
 }
 
+// callWithin is call with a timeout shorter than cfg.RPCTimeout.
+func (c *Chord) callWithin(ctx context.Context, p peer.ID, req *message, d time.Duration) (*message, error) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return c.call(ctx, p, req)
+}
+
 func (c *Chord) roundTrip(ctx context.Context, p peer.ID, req *message) (*message, error) {
 	if p == c.self.ID {
 		return nil, fmt.Errorf("chord: rpc to self")
@@ -75,8 +82,15 @@ func ctxErr(ctx context.Context, err error) error {
 	return err
 }
 
-// handleStream serves one request. Malformed or oversized input resets the stream.
+// handleStream serves one request. Malformed or oversized input resets the stream, and
+// so does any request from a peer Config.IsMember rejects.
 func (c *Chord) handleStream(s Stream) {
+	if from := s.RemotePeer(); c.cfg.IsMember != nil && !c.cfg.IsMember(from) {
+		// Not a member: no answer, and nothing it sends can reach the ring.
+		c.log.Debug("refused a request from a non-member", "peer", from)
+		_ = s.Reset()
+		return
+	}
 	timer := time.AfterFunc(c.cfg.RPCTimeout, func() { _ = s.Reset() })
 	defer timer.Stop()
 	_ = s.SetDeadline(time.Now().Add(c.cfg.RPCTimeout))
@@ -158,6 +172,11 @@ func errorReply(format string, args ...any) *message {
 func (c *Chord) serve(from peer.ID, req *message) *message {
 	c.m.served.WithLabelValues(req.Type.String()).Inc()
 	now := time.Now()
+	if c.adversary != nil {
+		if resp := c.adversary.answer(c, req); resp != nil {
+			return resp
+		}
+	}
 	switch req.Type {
 	case msgFindSuccessor:
 		if !req.HasKey {
@@ -169,7 +188,9 @@ func (c *Chord) serve(from peer.ID, req *message) *message {
 		c.mu.Lock()
 		found, succs, next := c.ring.step(req.Key, c.cfg.ReferralWidth)
 		own := slices.Clone(c.ring.succ)
-		if req.Key == routing.PeerKey(from) {
+		// from passed Config.IsMember in handleStream; a peer dropped for lying is
+		// still not taken in.
+		if req.Key == routing.PeerKey(from) && c.trusted(from, true, now) {
 			// A node looking up its own key is joining (Join): it is live and about to
 			// be a member, so offer it to our successor list and fingers. When many
 			// nodes join at once this keeps them from all landing on one successor and
@@ -199,6 +220,10 @@ func (c *Chord) serve(from peer.ID, req *message) *message {
 	case msgNotify:
 		p := NewPeer(from)
 		c.mu.Lock()
+		if !c.trusted(from, true, now) {
+			c.mu.Unlock()
+			return errorReply("notify: dropped for lying")
+		}
 		c.inRing = true
 		old, changed := c.ring.notify(p)
 		c.ring.offer(p) // a notifier is a live member: it may also be a better finger

@@ -120,3 +120,31 @@ func TestEndToEndWithChurn(t *testing.T) {
 		}
 	}
 }
+
+// TestByzantineLiarsLeaveHonestLookupsCorrect: with a fifth of the nodes lying in every
+// Chord answer (Config.Byzantine), warm-up converges, the lookups that start at a liar or
+// whose key a liar owns are left out (not counted as failures), and every honest lookup
+// of an honest-owned key names the right owner.
+func TestByzantineLiarsLeaveHonestLookupsCorrect(t *testing.T) {
+	cfg := smallConfig(t, 30, FeedGossip)
+	cfg.Protocols = []string{ProtoChord}
+	cfg.Byzantine = 0.2
+	cfg.Out = ""
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	_ = rep.WriteTable(&buf)
+	t.Log("\n" + buf.String())
+	if len(rep.Rows) != 1 {
+		t.Fatalf("%d rows, want 1", len(rep.Rows))
+	}
+	row := rep.Rows[0]
+	if row.Lookups >= cfg.Lookups || row.Lookups < cfg.Lookups/3 {
+		t.Errorf("%d of %d lookups measured: the liars' share should be left out, and only that", row.Lookups, cfg.Lookups)
+	}
+	if row.SuccessPct < 99 {
+		t.Errorf("success %.2f%% with 20%% liars, want at least 99%%", row.SuccessPct)
+	}
+}

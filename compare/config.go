@@ -69,6 +69,10 @@ type Config struct {
 	// The price is slower detection of real crashes (tens of seconds), which the
 	// routers' own timeouts cover.
 	GossipProfile string
+	// Byzantine is the fraction of nodes (0 ≤ f < 1) whose Chord lies in every answer
+	// (chord.AllLies). Lookups then start only at honest nodes and only look up keys
+	// honest nodes own, so a row says how well honest Chord nodes route around liars.
+	Byzantine float64
 	// Logger receives progress; nil discards.
 	Logger *slog.Logger
 	// Paper, when set, runs one of the Chord paper's experiments instead of the
@@ -137,6 +141,8 @@ func (c Config) Validate() error {
 		return bad("concurrency must be at least 1")
 	case c.WarmupMax <= 0:
 		return bad("warm-up bound must be positive")
+	case c.Byzantine < 0 || c.Byzantine >= 1:
+		return bad("byzantine fraction %v not in [0, 1)", c.Byzantine)
 	}
 	for _, s := range c.Churn {
 		if s < 0 || (s > 0 && s < time.Second) {

@@ -53,6 +53,10 @@ type startEnv struct {
 	chord chord.Transport
 	// n is the network size, for maintenance settings that scale with it.
 	n int
+	// liar: this node lies in its answers (Config.Byzantine); members is the verified
+	// membership the honest nodes check answers against.
+	liar    bool
+	members func(peer.ID) bool
 }
 
 // protocolSpec plugs one router into compare.
@@ -94,7 +98,7 @@ var protocols = map[string]protocolSpec{
 			cfg.Logger = env.logger
 			period := chordMaintenancePeriod(env.n)
 			cfg.StabilizeInterval, cfg.FixFingersInterval, cfg.CheckPredecessorInterval = period, period, period
-			c, err := chord.NewOn(env.chord, cfg)
+			c, err := startChord(cfg, env)
 			if err != nil {
 				return nil, err
 			}

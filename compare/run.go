@@ -2,7 +2,6 @@ package compare
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -446,6 +445,19 @@ func (s *simNet) runLookups(ctx context.Context, specs []LookupSpec, paced bool)
 	for _, spec := range s.specs {
 		results[spec.name] = make([]lookupResult, len(specs))
 	}
+	// skipped lookups (a liar's, Config.Byzantine) leave no result, not a failed one.
+	skipped := make([]bool, len(specs))
+	defer func() {
+		for name, rs := range results {
+			kept := rs[:0]
+			for i, r := range rs {
+				if !skipped[i] {
+					kept = append(kept, r)
+				}
+			}
+			results[name] = kept
+		}
+	}()
 	sem := make(chan struct{}, s.cfg.Concurrency)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -461,6 +473,10 @@ func (s *simNet) runLookups(ctx context.Context, specs []LookupSpec, paced bool)
 			nd = s.node((ls.Slot + j) % s.n)
 		}
 		if nd == nil {
+			continue
+		}
+		if s.skipByzantine(nd, ls.Key) {
+			skipped[i] = true
 			continue
 		}
 		for _, spec := range s.specs {
@@ -596,5 +612,3 @@ func peakRSS() uint64 {
 	}
 	return 0
 }
-
-var errNoRows = errors.New("compare: no rows")

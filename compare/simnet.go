@@ -86,7 +86,8 @@ type simNet struct {
 	linked  sync.Map          // [2]peer.ID (sorted) → struct{}: pairs with a mocknet link
 	linkMu  sync.Mutex        // serializes LinkPeers, so that a pair is linked once
 	addrSeq int
-	rng     *rand.Rand // bootstrap choice; deterministic per seed
+	rng     *rand.Rand   // bootstrap choice; deterministic per seed
+	liars   map[int]bool // lying slots (Config.Byzantine), set on first use under mu
 	// onStart and onLookup, when set, are called as each initial node has started and
 	// each lookup has finished (progress display).
 	onStart, onLookup func()
@@ -211,6 +212,7 @@ func (s *simNet) startNode(ctx context.Context, slot int) (*simNode, error) {
 			env.host = &countingHost{Host: nd.host, net: s, c: s.traffic[spec.name]}
 		}
 		jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		s.byzantineEnv(&env, slot)
 		r, err := spec.start(jctx, env)
 		cancel()
 		if err != nil {

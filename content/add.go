@@ -15,8 +15,9 @@ import (
 	"github.com/dhtnode/dhtnode/merkle"
 )
 
-// ErrIsDir: Add was given a directory without AddOptions.Recursive.
-var ErrIsDir = errors.New("is a directory (add it with -r)")
+// ErrIsDir: a directory where one file is expected (Add without AddOptions.Recursive; a
+// directory's content where a single file is read).
+var ErrIsDir = errors.New("is a directory")
 
 // PieceSink stores the pieces that Add produces, while it hashes.
 // blockstore.Store implements it.

@@ -100,17 +100,22 @@ func TestParseIDErrors(t *testing.T) {
 	sum512, _ := mh.Sum([]byte("x"), mh.SHA2_512, -1)
 	cases := map[string]string{
 		"":                                   "empty",
-		"hello":                              "not a CID",
-		"bafyjunk!!":                         "not a CID",
+		"hello":                              "not a content ID (one looks like bagaaiera…",
+		"bafyjunk!!":                         "not a content ID",
 		cid.NewCidV0(sum).String():           "CIDv0",
 		cid.NewCidV1(cid.Raw, sum).String():  "codec",
 		cid.NewCidV1(Codec, sum512).String(): "sha2-256",
 		strings.Repeat("b", 300):             "too long",
-		cid.NewCidV1(cid.DagProtobuf, sum).String()[:20]: "not a CID",
+		cid.NewCidV1(cid.DagProtobuf, sum).String()[:20]: "not a content ID",
+	}
+	// The shape the message describes is the shape of real IDs.
+	real := NewID([]byte("{}")).String()
+	if !strings.HasPrefix(real, idPrefix) || len(real) != idLen {
+		t.Errorf("a content ID is %q (%d characters); the error message says %s… and %d", real, len(real), idPrefix, idLen)
 	}
 	for in, want := range cases {
 		_, err := ParseID(in)
-		if !errors.Is(err, ErrInvalidID) || !strings.Contains(err.Error(), want) {
+		if !errors.Is(err, ErrInvalidID) || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "encoding not supported") {
 			t.Errorf("ParseID(%q) = %v, want ErrInvalidID mentioning %q", in, err, want)
 		}
 	}

@@ -17,6 +17,13 @@ import (
 // manifest the ID hashes is a JSON document. See doc.go for why JSON.
 const Codec = uint64(multicodec.Json)
 
+// What every content ID's text looks like (CIDv1, Codec, sha2-256, base32), for
+// error messages; a test keeps them true.
+const (
+	idPrefix = "bagaaiera"
+	idLen    = 61
+)
+
 // ID is a content ID: a CIDv1 with codec json whose multihash is the
 // sha2-256 of the encoded manifest. The zero ID is undefined (Defined reports it).
 type ID struct {
@@ -46,7 +53,10 @@ func ParseID(s string) (ID, error) {
 	}
 	c, err := cid.Decode(s)
 	if err != nil {
-		return ID{}, fmt.Errorf("%w: %q is not a CID: %v", ErrInvalidID, s, unwrapAll(err))
+		// go-cid's reasons ("selected encoding not supported") mean nothing to someone
+		// who mistyped an ID; say what one looks like.
+		return ID{}, fmt.Errorf("%w: %q is not a content ID (one looks like %s…: the %d-character base32 string add prints)",
+			ErrInvalidID, s, idPrefix, idLen)
 	}
 	return fromCid(c)
 }

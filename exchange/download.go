@@ -276,6 +276,8 @@ func (x *Exchange) Download(ctx context.Context, req Request) (Result, error) {
 		return res, err
 	}
 	if d.written < len(p.pieces) {
+		x.track(d, start)
+		defer x.untrack(d)
 		if err := d.run(req, start); err != nil {
 			res.Fetched, res.Bad = d.stats()
 			return res, err
@@ -540,9 +542,42 @@ func (d *download) failure() error {
 		return fmt.Errorf("%w: %s", ErrNoProviders, strings.Join(others, "; "))
 	case len(banned) > 0:
 		return fmt.Errorf("%w: %d pieces missing: %s", ErrVerification, missing, strings.Join(append(banned, others...), "; "))
+	case len(others) == 0:
+		return fmt.Errorf("%w: %d of %d pieces missing: %s", ErrIncomplete, missing, len(d.p.pieces), d.unservedLocked())
 	default:
 		return fmt.Errorf("%w: %d of %d pieces missing: %s", ErrIncomplete, missing, len(d.p.pieces), strings.Join(others, "; "))
 	}
+}
+
+// unservedLocked says why pieces are missing when no provider reported an error: how
+// many of them no provider still in the swarm has (partial copies), and how many
+// providers there were.
+func (d *download) unservedLocked() string {
+	nobody, usable := 0, 0
+	for _, p := range d.sw.peers {
+		if p.usable() {
+			usable++
+		}
+	}
+	for i := range d.sw.n {
+		if d.sw.done.Has(i) {
+			continue
+		}
+		held := false
+		for _, p := range d.sw.peers {
+			if p.usable() && (p.have.bits == nil || p.have.Has(i)) {
+				held = true
+				break
+			}
+		}
+		if !held {
+			nobody++
+		}
+	}
+	if nobody > 0 {
+		return fmt.Sprintf("%d of them held by none of the %d providers left (they have partial copies; try again when one has it all)", nobody, usable)
+	}
+	return fmt.Sprintf("the %d providers left stopped sending them without an error", usable)
 }
 
 func (d *download) progress(start time.Time, rate float64, done bool) Progress {

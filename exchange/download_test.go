@@ -325,6 +325,10 @@ func TestHaveReporterLimitsWhatIsAsked(t *testing.T) {
 	if !errors.Is(err, ErrIncomplete) {
 		t.Fatalf("got %v, want ErrIncomplete", err)
 	}
+	// It says why: nothing after "pieces missing:" told the user nothing.
+	if !strings.Contains(err.Error(), "pieces missing: 20 of them held by none of the 1 providers") {
+		t.Errorf("incomplete download should name why: %v", err)
+	}
 	if got := res.Fetched[nodes[0].host.ID()]; got != 20 {
 		t.Fatalf("fetched %d pieces, want the 20 even ones", got)
 	}

@@ -181,6 +181,7 @@ type Exchange struct {
 	banned  map[peer.ID]string // peer → why
 	streams map[peer.ID]int    // open server streams per peer
 	closed  bool
+	active  map[*download]time.Time // downloads in progress → start (transfers.go)
 }
 
 // New starts serving ProtocolID on h from store; decode reads manifests.

@@ -34,16 +34,7 @@ func (d *download) peer(info peer.AddrInfo) {
 	}()
 	defer ss.close()
 
-	// Ask what the peer holds before asking for pieces.
-	if err := ss.queue(TypeHaveRequest, 0); err == nil {
-		err = ss.flush()
-	}
-	m, _, err := ss.read(x.cfg.StallTimeout)
-	if err == nil && m.Type == TypeError {
-		err = &RemoteError{Peer: info.ID, Code: m.Code, Text: m.Text}
-	} else if err == nil && (m.Type != TypeHave || m.Have.Len() != len(d.p.pieces)) {
-		err = fmt.Errorf("peer %s: %w: bad answer to a have request", info.ID, ErrMalformed)
-	}
+	have, err := d.askHave(ss, info.ID)
 	if err != nil {
 		if d.ctx.Err() == nil {
 			log.Info("provider failed", "err", err)
@@ -53,7 +44,7 @@ func (d *download) peer(info peer.AddrInfo) {
 	}
 	wake := make(chan struct{}, 1)
 	d.mu.Lock()
-	ps := d.sw.addPeer(info.ID, m.Have, time.Now())
+	ps := d.sw.addPeer(info.ID, have, time.Now())
 	d.wakes[info.ID] = wake
 	d.mu.Unlock()
 	defer func() {
@@ -62,26 +53,54 @@ func (d *download) peer(info peer.AddrInfo) {
 		d.mu.Unlock()
 	}()
 
-	// A reader goroutine hands responses over, so this goroutine can write requests while
-	// the peer is still sending: writing and reading on one goroutine deadlocks once both
-	// directions' buffers are full.
-	type response struct {
-		m    Message
-		body []byte
-		err  error
-	}
-	resps := make(chan response, 4)
 	readerDone := make(chan struct{})
 	defer close(readerDone)
 	ss.startWriter(readerDone, x.cfg.StallTimeout)
+	now := time.Now()
+	r := &peerRun{d: d, ss: ss, ps: ps, id: info.ID, log: log, wake: wake,
+		resps: d.startReader(ss, readerDone), lastHave: now, lastRecv: now}
+	r.run()
+}
+
+// askHave asks the peer which pieces it holds, before any piece is requested.
+func (d *download) askHave(ss *session, id peer.ID) (Bitfield, error) {
+	err := ss.queue(TypeHaveRequest, 0)
+	if err == nil {
+		err = ss.flush()
+	}
+	var m Message
+	if err == nil {
+		m, _, err = ss.read(d.x.cfg.StallTimeout)
+	}
+	if err == nil && m.Type == TypeError {
+		err = &RemoteError{Peer: id, Code: m.Code, Text: m.Text}
+	} else if err == nil && (m.Type != TypeHave || m.Have.Len() != len(d.p.pieces)) {
+		err = fmt.Errorf("peer %s: %w: bad answer to a have request", id, ErrMalformed)
+	}
+	return m.Have, err
+}
+
+// response is one message read from a provider's session.
+type response struct {
+	m    Message
+	body []byte
+	err  error
+}
+
+// startReader reads the session on a goroutine of its own and hands the responses over,
+// so the peer's goroutine can write requests while the peer is still sending: writing and
+// reading on one goroutine deadlocks once both directions' buffers are full. The reader
+// stops after an error or when done is closed (returning an unclaimed buffer to the pool).
+func (d *download) startReader(ss *session, done <-chan struct{}) <-chan response {
+	resps := make(chan response, 4)
 	go func() {
 		for {
 			m, body, err := ss.read(0)
 			select {
 			case resps <- response{m, body, err}:
-			case <-readerDone:
+			case <-done:
 				if body != nil {
-					x.bufs.put(body)
+					d.x.bufs.put(body)
 				}
 				return
 			}
@@ -90,158 +109,199 @@ func (d *download) peer(info peer.AddrInfo) {
 			}
 		}
 	}()
-	stall := time.NewTimer(x.cfg.StallTimeout)
+	return resps
+}
+
+// peerRun is the state of one provider's request loop, owned by its peer goroutine.
+type peerRun struct {
+	d     *download
+	ss    *session
+	ps    *peerState
+	id    peer.ID
+	log   *slog.Logger
+	wake  chan struct{}   // a piece was released elsewhere: look for work again
+	resps <-chan response // from startReader
+
+	queue      []pending // requests sent, answers due in this order
+	lastHave   time.Time // when the peer's have bitfield was last asked for
+	lastRecv   time.Time // when the peer last sent something we waited for
+	haveQueued bool      // a have request is in queue
+	picks      []int
+}
+
+// run tops up the peer's window, waits for the next event and handles it, until the peer
+// or the download is done.
+func (r *peerRun) run() {
+	stall := time.NewTimer(r.d.x.cfg.StallTimeout)
 	defer stall.Stop()
-
-	var queue []pending
-	lastHave := time.Now()
-	lastRecv := time.Now()
-	haveQueued := false
-	var picks []int
 	for {
-		// Top up the window and decide whether to refresh the peer's have bitfield.
 		now := time.Now()
-		d.mu.Lock()
-		if !ps.usable() || d.sw.complete() || d.ctx.Err() != nil {
-			d.mu.Unlock()
+		partial, ok := r.request(now)
+		if !ok {
 			return
 		}
-		picks = picks[:0]
-		for {
-			i := d.sw.pick(ps, now)
-			if i < 0 {
-				break
-			}
-			picks = append(picks, i)
-		}
-		partial := ps.have.bits != nil
-		d.mu.Unlock()
-		if len(queue) == 0 {
-			lastRecv = now // the stall clock runs only while we wait for answers
-		}
-		var werr error
-		for _, i := range picks {
-			queue = append(queue, pending{index: i})
-			if werr == nil {
-				werr = ss.queue(TypePieceRequest, uint32(i))
-			}
-		}
-		if partial && !haveQueued && now.Sub(lastHave) >= x.cfg.HaveInterval {
-			queue = append(queue, pending{have: true})
-			haveQueued = true
-			lastHave = now
-			if werr == nil {
-				werr = ss.queue(TypeHaveRequest, 0)
-			}
-		}
-		if werr == nil {
-			werr = ss.flush()
-		}
-		if werr != nil {
-			if d.ctx.Err() == nil {
-				log.Info("provider stream failed", "err", werr)
-				ss.reset()
-				d.leave(ps, fmt.Errorf("peer %s: %w", info.ID, werr))
-			}
+		resp, got, ok := r.wait(now, partial, stall)
+		if !ok {
 			return
 		}
-
-		// Wait for an answer, a wake-up (a piece released elsewhere), the next have refresh
-		// of a peer still downloading, or the stall deadline.
-		var refresh <-chan time.Time
-		var refreshTimer *time.Timer
-		switch {
-		case partial && !haveQueued:
-			refreshTimer = time.NewTimer(max(x.cfg.HaveInterval-now.Sub(lastHave), time.Millisecond))
-		case len(queue) == 0:
-			// Idle at the tail: look again soon, another peer may be late with a piece.
-			refreshTimer = time.NewTimer(endgameSilence / 2)
-		}
-		if refreshTimer != nil {
-			refresh = refreshTimer.C
-		}
-		var stallC <-chan time.Time
-		if len(queue) > 0 {
-			stall.Reset(max(x.cfg.StallTimeout-now.Sub(lastRecv), time.Millisecond))
-			stallC = stall.C
-		}
-		var r response
-		got := false
-		select {
-		case r = <-resps:
-			got = true
-		case <-wake:
-		case <-refresh:
-		case <-stallC:
-			x.metrics.stalledPeers.Inc()
-			log.Warn("provider stalled; fetching its pieces elsewhere", "timeout", x.cfg.StallTimeout)
-			ss.reset()
-			d.leave(ps, fmt.Errorf("peer %s: %w after %s", info.ID, errStall, x.cfg.StallTimeout))
-			return
-		case <-d.ctx.Done():
+		if got && !r.handle(resp) {
 			return
 		}
-		if refreshTimer != nil {
-			refreshTimer.Stop()
-		}
-		if !got {
-			continue
-		}
-		m, body, err := r.m, r.body, r.err
-		if err != nil {
-			if d.ctx.Err() != nil {
-				return
-			}
-			log.Info("provider stream failed", "err", err)
-			ss.reset()
-			d.leave(ps, err)
-			return
-		}
-		lastRecv = time.Now()
-		if len(queue) == 0 {
-			d.protocolError(ss, ps, log, body, "sent an answer nobody asked for")
-			return
-		}
-		head := queue[0]
-		queue = queue[1:]
-		if head.have {
-			haveQueued = false
-			switch {
-			case m.Type == TypeHave && m.Have.Len() == len(d.p.pieces):
-				d.mu.Lock()
-				d.sw.setHave(info.ID, m.Have)
-				d.mu.Unlock()
-			case m.Type == TypeError:
-			default:
-				d.protocolError(ss, ps, log, body, "answered a have request with something else")
-				return
-			}
-			continue
-		}
-		switch m.Type {
-		case TypeError:
-			d.mu.Lock()
-			if d.sw.head(ps) == head.index {
-				d.sw.pop(ps)
-			}
-			d.sw.missing(ps, head.index, time.Now())
-			d.wakeAllLocked()
-			d.mu.Unlock()
-			continue
-		case TypePiece:
-			if int(m.Index) != head.index {
-				d.protocolError(ss, ps, log, body, fmt.Sprintf("sent piece %d, expected %d", m.Index, head.index))
-				return
-			}
-		default:
-			d.protocolError(ss, ps, log, body, "answered a piece request with something else")
-			return
-		}
-		if !d.deliver(ss, ps, log, head.index, m, body) {
-			return
-		}
-		lastRecv = time.Now() // time spent verifying and queueing is ours, not the peer's
 	}
+}
+
+// request tops up the window and decides whether to refresh the peer's have bitfield,
+// then sends what it queued. It reports whether the peer still holds pieces we lack
+// (partial) and whether the loop goes on.
+func (r *peerRun) request(now time.Time) (partial, ok bool) {
+	d, x := r.d, r.d.x
+	d.mu.Lock()
+	if !r.ps.usable() || d.sw.complete() || d.ctx.Err() != nil {
+		d.mu.Unlock()
+		return false, false
+	}
+	r.picks = r.picks[:0]
+	for {
+		i := d.sw.pick(r.ps, now)
+		if i < 0 {
+			break
+		}
+		r.picks = append(r.picks, i)
+	}
+	partial = r.ps.have.bits != nil
+	d.mu.Unlock()
+	if len(r.queue) == 0 {
+		r.lastRecv = now // the stall clock runs only while we wait for answers
+	}
+	var werr error
+	for _, i := range r.picks {
+		r.queue = append(r.queue, pending{index: i})
+		if werr == nil {
+			werr = r.ss.queue(TypePieceRequest, uint32(i))
+		}
+	}
+	if partial && !r.haveQueued && now.Sub(r.lastHave) >= x.cfg.HaveInterval {
+		r.queue = append(r.queue, pending{have: true})
+		r.haveQueued = true
+		r.lastHave = now
+		if werr == nil {
+			werr = r.ss.queue(TypeHaveRequest, 0)
+		}
+	}
+	if werr == nil {
+		werr = r.ss.flush()
+	}
+	if werr != nil {
+		if d.ctx.Err() == nil {
+			r.log.Info("provider stream failed", "err", werr)
+			r.ss.reset()
+			d.leave(r.ps, fmt.Errorf("peer %s: %w", r.id, werr))
+		}
+		return partial, false
+	}
+	return partial, true
+}
+
+// wait waits for an answer, a wake-up (a piece released elsewhere), the next have refresh
+// of a peer still downloading, or the stall deadline. got says whether resp holds an
+// answer; ok is false when the peer stalled or the download ended.
+func (r *peerRun) wait(now time.Time, partial bool, stall *time.Timer) (resp response, got, ok bool) {
+	d, x := r.d, r.d.x
+	var refresh <-chan time.Time
+	var refreshTimer *time.Timer
+	switch {
+	case partial && !r.haveQueued:
+		refreshTimer = time.NewTimer(max(x.cfg.HaveInterval-now.Sub(r.lastHave), time.Millisecond))
+	case len(r.queue) == 0:
+		// Idle at the tail: look again soon, another peer may be late with a piece.
+		refreshTimer = time.NewTimer(endgameSilence / 2)
+	}
+	if refreshTimer != nil {
+		refresh = refreshTimer.C
+		defer refreshTimer.Stop()
+	}
+	var stallC <-chan time.Time
+	if len(r.queue) > 0 {
+		stall.Reset(max(x.cfg.StallTimeout-now.Sub(r.lastRecv), time.Millisecond))
+		stallC = stall.C
+	}
+	select {
+	case resp = <-r.resps:
+		return resp, true, true
+	case <-r.wake:
+	case <-refresh:
+	case <-stallC:
+		x.metrics.stalledPeers.Inc()
+		r.log.Warn("provider stalled; fetching its pieces elsewhere", "timeout", x.cfg.StallTimeout)
+		r.ss.reset()
+		d.leave(r.ps, fmt.Errorf("peer %s: %w after %s", r.id, errStall, x.cfg.StallTimeout))
+		return resp, false, false
+	case <-d.ctx.Done():
+		return resp, false, false
+	}
+	return resp, false, true
+}
+
+// handle matches an answer with the oldest request: a have refresh updates the swarm, a
+// refusal releases the piece to other peers, a piece is verified and queued for writing.
+// It reports whether the peer may go on.
+func (r *peerRun) handle(resp response) bool {
+	d := r.d
+	m, body, err := resp.m, resp.body, resp.err
+	if err != nil {
+		if d.ctx.Err() != nil {
+			return false
+		}
+		r.log.Info("provider stream failed", "err", err)
+		r.ss.reset()
+		d.leave(r.ps, err)
+		return false
+	}
+	r.lastRecv = time.Now()
+	if len(r.queue) == 0 {
+		d.protocolError(r.ss, r.ps, r.log, body, "sent an answer nobody asked for")
+		return false
+	}
+	head := r.queue[0]
+	r.queue = r.queue[1:]
+	if head.have {
+		r.haveQueued = false
+		switch {
+		case m.Type == TypeHave && m.Have.Len() == len(d.p.pieces):
+			d.mu.Lock()
+			d.sw.setHave(r.id, m.Have)
+			d.mu.Unlock()
+		case m.Type == TypeError:
+		default:
+			d.protocolError(r.ss, r.ps, r.log, body, "answered a have request with something else")
+			return false
+		}
+		return true
+	}
+	switch m.Type {
+	case TypeError:
+		d.mu.Lock()
+		if d.sw.head(r.ps) == head.index {
+			d.sw.pop(r.ps)
+		}
+		d.sw.missing(r.ps, head.index, time.Now())
+		d.wakeAllLocked()
+		d.mu.Unlock()
+		return true
+	case TypePiece:
+		if int(m.Index) != head.index {
+			d.protocolError(r.ss, r.ps, r.log, body, fmt.Sprintf("sent piece %d, expected %d", m.Index, head.index))
+			return false
+		}
+	default:
+		d.protocolError(r.ss, r.ps, r.log, body, "answered a piece request with something else")
+		return false
+	}
+	if !d.deliver(r.ss, r.ps, r.log, head.index, m, body) {
+		return false
+	}
+	r.lastRecv = time.Now() // time spent verifying and queueing is ours, not the peer's
+	return true
 }
 
 // deliver verifies a piece and queues it for the writers. It takes ownership of body (the

@@ -4,14 +4,13 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestRetryJoinUntilSeedAppears(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net := NewMemNetwork()
 		const seedAddr = "10.9.9.9:7946"
 		joiner := memNode(t, net, 1, func(c *Config) {
@@ -36,7 +35,7 @@ func TestRetryJoinUntilSeedAppears(t *testing.T) {
 }
 
 func TestSlowSubscriberDoesNotBlockGossip(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net := NewMemNetwork()
 		seed := memNode(t, net, 0, nil)
 		_, cancelIdle := seed.Subscribe() // never read
@@ -70,7 +69,7 @@ func TestSlowSubscriberDoesNotBlockGossip(t *testing.T) {
 }
 
 func TestSetAddrsSendsUpdate(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net := NewMemNetwork()
 		nodes := startCluster(t, net, 3, nil)
 		defer shutdownAll(nodes)
@@ -102,7 +101,7 @@ func TestSetAddrsSendsUpdate(t *testing.T) {
 }
 
 func TestSuspectIsVisible(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net := NewMemNetwork()
 		nodes := startCluster(t, net, 5, nil)
 		defer shutdownAll(nodes)
@@ -134,7 +133,7 @@ func TestSuspectIsVisible(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net := NewMemNetwork()
 		regs := make([]*prometheus.Registry, 3)
 		nodes := make([]*Gossip, 3)
@@ -155,6 +154,9 @@ func TestMetrics(t *testing.T) {
 		m, err := newMetricsView(regs[0])
 		if err != nil {
 			t.Fatal(err)
+		}
+		if m["dhtnode_gossip_joined{}"] != 1 {
+			t.Fatalf("joined gauge: %v", m)
 		}
 		if m["dhtnode_gossip_members{state=alive}"] != 2 || m["dhtnode_gossip_members{state=dead}"] != 1 {
 			t.Fatalf("members gauge: %v", m)
@@ -197,7 +199,7 @@ func newMetricsView(reg *prometheus.Registry) (map[string]float64, error) {
 }
 
 func TestLeaveAndJoinAfterShutdown(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net := NewMemNetwork()
 		g := memNode(t, net, 0, nil)
 		if err := g.Leave(time.Second); err != nil { // alone: returns at once
@@ -227,7 +229,7 @@ func TestLeaveAndJoinAfterShutdown(t *testing.T) {
 }
 
 func TestJoinUnreachableSaysWhy(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net := NewMemNetwork()
 		g := memNode(t, net, 0, nil)
 		defer shutdownAll([]*Gossip{g})
@@ -242,7 +244,7 @@ func TestJoinUnreachableSaysWhy(t *testing.T) {
 // A configured NodeName reused by a new identity (restart with a new key at the
 // same address) is reported as the old peer failing and the new one joining.
 func TestSameNameNewKey(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net := NewMemNetwork()
 		seed := memNode(t, net, 0, nil)
 		events, cancel := seed.Subscribe()

@@ -6,10 +6,10 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -143,7 +143,7 @@ func shutdownAll(nodes []*Gossip) {
 }
 
 func TestClusterConvergesFailsAndLeaves(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net := NewMemNetwork()
 		nodes := startCluster(t, net, 8, nil)
 		defer shutdownAll(nodes)
@@ -219,7 +219,7 @@ func TestClusterConvergesFailsAndLeaves(t *testing.T) {
 }
 
 func TestPartitionHealsWithoutOperator(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		nodes, _ := partitionAndHeal(t, nil)
 		healed := time.Now()
 		waitFor(t, 60*time.Second, "re-merge within 60 s of healing", fullView(nodes), nodes...)
@@ -230,7 +230,7 @@ func TestPartitionHealsWithoutOperator(t *testing.T) {
 // The control: without reconnect, memberlist alone leaves the halves split,
 // which is why reconnect exists.
 func TestPartitionStaysSplitWithoutReconnect(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		nodes, _ := partitionAndHeal(t, func(c *Config) { c.ReconnectInterval = 24 * time.Hour })
 		time.Sleep(3 * time.Minute)
 		for _, g := range nodes {
@@ -282,7 +282,7 @@ func partitionAndHeal(t *testing.T, mod func(*Config)) ([]*Gossip, *MemNetwork) 
 }
 
 func TestWrongSecretIsRefused(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net := NewMemNetwork()
 		secret := []byte("0123456789abcdef")
 		nodes := startCluster(t, net, 3, func(c *Config) { c.SecretKey = secret })
@@ -327,7 +327,7 @@ func (forgedDelegate) LocalState(bool) []byte          { return nil }
 func (forgedDelegate) MergeRemoteState([]byte, bool)   {}
 
 func TestImpostorPeerIDIsRefused(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		net := NewMemNetwork()
 		nodes := startCluster(t, net, 3, nil)
 		defer shutdownAll(nodes)
@@ -336,15 +336,19 @@ func TestImpostorPeerIDIsRefused(t *testing.T) {
 
 		// Signed by the impostor's own key, but claiming the victim's peer ID.
 		impostorKey := newKey(t)
-		forged := NodeMeta{PeerID: victim, Addrs: testAddrs(t, 9)}
+		forged := NodeMeta{PeerID: victim, GossipAddr: netip.MustParseAddrPort(nodes[1].BoundAddr()), Issued: uint64(time.Now().UnixNano()), Addrs: testAddrs(t, 9)}
 		var err error
 		forged.Signature, err = impostorKey.Sign(signingInput("impostor", forged.body()))
 		if err != nil {
 			t.Fatal(err)
 		}
+		// An older dhtnode's format-1 metadata (no gossip address, no freshness).
+		v1 := append([]byte{1, byte(len(victim))}, victim...)
+		v1 = append(v1, 0, 0, 0)
 		cases := map[string][]byte{
-			"impostor": forged.Marshal(),
-			"garbage":  []byte("not metadata"),
+			"impostor":   forged.Marshal(),
+			"garbage":    []byte("not metadata"),
+			"old-format": v1,
 		}
 		for name, meta := range cases {
 			tr, err := net.NewTransport("")
@@ -374,6 +378,9 @@ func TestImpostorPeerIDIsRefused(t *testing.T) {
 			_, err = loner.Join([]string{attacker.LocalNode().Address()})
 			if err == nil || !strings.Contains(err.Error(), "refused to merge with that cluster") {
 				t.Fatalf("joining the %s attacker: %v", name, err)
+			}
+			if older := strings.Contains(err.Error(), "older dhtnode"); older != (name == "old-format") {
+				t.Fatalf("joining the %s attacker: the error blames an older dhtnode wrongly or not at all: %v", name, err)
 			}
 			t.Logf("good node joining the %s attacker: %v", name, err)
 			if aliveCount(loner) != 1 {

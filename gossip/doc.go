@@ -4,12 +4,22 @@
 // # Model
 //
 // Each member advertises NodeMeta in memberlist's metadata: its libp2p peer ID
-// and multiaddrs, signed with its libp2p (Ed25519) key over the member name.
-// The peer ID embeds the public key, so a member can only claim a peer ID whose
-// private key it holds; the AliveDelegate and MergeDelegate refuse anyone whose
-// metadata does not decode or verify. The cluster secret (Config.SecretKey)
-// encrypts gossip and keeps outsiders out; the signature stops insiders from
-// impersonating each other.
+// and multiaddrs, the gossip address it announces and when it signed (Unix ns),
+// signed with its libp2p (Ed25519) key over the member name. The peer ID embeds
+// the public key, so a member can only claim a peer ID whose private key it
+// holds. The AliveDelegate and MergeDelegate refuse anyone whose metadata does
+// not decode or verify or was signed for another gossip address, and the
+// AliveDelegate also refuses a record older than the newest record or leave
+// intent seen for that member: a copy of a member's bytes is worth nothing from
+// another address, nor after the member moved on, left or restarted. Each
+// refusal is counted by reason and logged once per member per while. A
+// restarted member signs a newer record and is taken back at its old address
+// or, once the others declared its old self dead, at a new one. The cluster
+// secret (Config.SecretKey) encrypts gossip and keeps outsiders out; the
+// signature stops insiders from impersonating each other.
+//
+// JoinStatus says whether the node has joined and, if not, why (the last join
+// error, e.g. a cluster secret that does not match).
 //
 // Gossip tracks every member's State the way Serf does: alive, suspect (this
 // node's probe failed and SWIM suspicion is running), dead (failed) and left.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -122,9 +123,20 @@ type Gossip struct {
 	// other members in this process (Config.MetaCache).
 	metaCache *MetaCache
 
-	mu          sync.Mutex
-	addrs       []ma.Multiaddr
-	meta        []byte
+	mu    sync.Mutex
+	addrs []ma.Multiaddr
+	meta  []byte
+	// announce is the gossip address memberlist announces us at and issued the
+	// freshness value of meta, both signed in it.
+	announce netip.AddrPort
+	issued   uint64
+	// forgotten keeps, for members reaped from members, the oldest record we
+	// would still accept (bounded by maxForgotten).
+	forgotten map[string]uint64
+	// refusalLog rate-limits refusal warnings per member and reason.
+	refusalLog map[string]time.Time
+	// join remembers how our joins went, for JoinStatus.
+	join        joinRecord
 	members     map[string]*memberRecord
 	intents     map[string]time.Time // leave intents received, by member name
 	seenIntents map[string]uint64    // newest intent timestamp per name, for dedup
@@ -144,6 +156,7 @@ type Gossip struct {
 type memberRecord struct {
 	Member
 	changed time.Time // last state change, local clock
+	issued  uint64    // freshness of the newest record accepted (NodeMeta.Issued)
 }
 
 // intentTTL is how long a received leave intent turns the member's next
@@ -171,10 +184,6 @@ func New(cfg Config, key crypto.PrivKey, addrs []ma.Multiaddr) (*Gossip, error) 
 	if name == "" {
 		name = id.String()
 	}
-	meta, err := SignMeta(name, key, addrs)
-	if err != nil {
-		return nil, fmt.Errorf("gossip: %w", err)
-	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = discardLogger()
@@ -193,7 +202,8 @@ func New(cfg Config, key crypto.PrivKey, addrs []ma.Multiaddr) (*Gossip, error) 
 	g := &Gossip{
 		cfg: cfg, logger: logger, key: key, id: id, name: name, metrics: m,
 		addrs:         slices.Clone(addrs),
-		meta:          meta,
+		forgotten:     make(map[string]uint64),
+		refusalLog:    make(map[string]time.Time),
 		members:       make(map[string]*memberRecord),
 		metaCache:     cfg.MetaCache,
 		intents:       make(map[string]time.Time),
@@ -201,6 +211,9 @@ func New(cfg Config, key crypto.PrivKey, addrs []ma.Multiaddr) (*Gossip, error) 
 		recentIntents: make(map[string]recentIntent),
 		subs:          make(map[*subscriber]struct{}),
 		stop:          make(chan struct{}),
+	}
+	if err := m.watchJoined(cfg.Registerer, func() bool { return g.JoinStatus().Joined }); err != nil {
+		return nil, err
 	}
 
 	mlLogger := newMemberlistLogger(logger, g.noteMemberlistLog)
@@ -233,6 +246,7 @@ func New(cfg Config, key crypto.PrivKey, addrs []ma.Multiaddr) (*Gossip, error) 
 		mc.AdvertiseAddr, mc.AdvertisePort, _ = splitHostPort(cfg.AdvertiseAddr) // validated above
 	}
 	mc.SecretKey = slices.Clone(cfg.SecretKey)
+	mc.DeadNodeReclaimTime = DeadNodeReclaimTime
 	h := &hooks{g: g}
 	mc.Delegate, mc.Events, mc.Alive, mc.Merge = h, h, h, h
 	mc.Logger = mlLogger
@@ -243,12 +257,52 @@ func New(cfg Config, key crypto.PrivKey, addrs []ma.Multiaddr) (*Gossip, error) 
 	}
 	g.bq = &memberlist.TransmitLimitedQueue{NumNodes: g.numAlive, RetransmitMult: mc.RetransmitMult}
 
+	// Sign for the address memberlist will announce: it asks the transport the
+	// same question when it starts.
+	advIP, advPort, err := transport.FinalAdvertiseAddr(mc.AdvertiseAddr, mc.AdvertisePort)
+	if err == nil {
+		g.announce, err = announceAddr(advIP, advPort)
+	}
+	if err == nil {
+		g.issued = uint64(time.Now().UnixNano())
+		g.meta, err = SignMeta(name, key, g.announce, g.issued, addrs)
+	}
+	if err != nil {
+		_ = transport.Shutdown()
+		return nil, fmt.Errorf("gossip: %w", err)
+	}
+
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		_ = transport.Shutdown()
 		return nil, fmt.Errorf("gossip: start memberlist: %w", err)
 	}
-	g.ml = ml
+	g.mu.Lock()
+	g.ml = ml // memberlist may already call our delegates: they read g.ml under g.mu
+	self := g.members[g.name]
+	stale := self == nil || self.issued < g.issued
+	g.mu.Unlock()
+	if stale {
+		// We re-signed while memberlist was starting (it already heard a newer
+		// record of ours from the others): announce the current one.
+		g.announceMeta()
+	}
+	if ln := ml.LocalNode(); !g.signedForAnnounced(ln) {
+		// The transport answered differently the second time (an interface
+		// changed in between): sign what memberlist actually announces.
+		if a, err := announceAddr(ln.Addr, int(ln.Port)); err == nil {
+			g.mu.Lock()
+			g.announce, g.issued = a, g.nextIssuedLocked()
+			meta, err := SignMeta(name, key, g.announce, g.issued, addrs)
+			if err == nil {
+				g.meta = meta
+			}
+			g.mu.Unlock()
+			if err == nil {
+				g.announceMeta()
+			}
+		}
+	}
 	ok = true
 	logger.Info("gossip started", "name", name, "addr", g.bound, "profile", cfg.Profile,
 		"encrypted", len(cfg.SecretKey) > 0, "peer", id)
@@ -260,6 +314,13 @@ func New(cfg Config, key crypto.PrivKey, addrs []ma.Multiaddr) (*Gossip, error) 
 		go g.retryJoin(slices.Clone(cfg.RetryJoin))
 	}
 	return g, nil
+}
+
+// signedForAnnounced reports whether our signed metadata names the address
+// memberlist announces for us.
+func (g *Gossip) signedForAnnounced(ln *memberlist.Node) bool {
+	a, err := announceAddr(ln.Addr, int(ln.Port))
+	return err == nil && a == g.announce
 }
 
 // listen binds memberlist's UDP+TCP socket transport. With port 0 the kernel
@@ -314,8 +375,11 @@ func (g *Gossip) Join(addrs []string) (int, error) {
 	n, err := g.ml.Join(addrs)
 	if err != nil {
 		g.metrics.joinFailed()
-		return n, &JoinError{Addrs: slices.Clone(addrs), Err: err, Hint: joinHint(err, len(g.cfg.SecretKey) > 0)}
+		je := &JoinError{Addrs: slices.Clone(addrs), Err: err, Hint: joinHint(err, len(g.cfg.SecretKey) > 0)}
+		g.noteJoin(je)
+		return n, je
 	}
+	g.noteJoin(nil)
 	return n, nil
 }
 
@@ -333,7 +397,9 @@ func joinHint(err error, encrypted bool) string {
 		return false
 	}
 	switch {
-	case has(ErrMetaSignature.Error(), ErrMalformedMeta.Error()):
+	case has(ErrMetaVersion.Error()):
+		return "refused to merge with that cluster: one of its members runs an older dhtnode whose metadata format is no longer accepted"
+	case has(ErrMetaSignature.Error(), ErrMalformedMeta.Error(), ErrAnnouncedElsewhere.Error()):
 		return "refused to merge with that cluster: one of its members has metadata that does not decode or verify"
 	case has("remote state is encrypted and encryption is not configured"):
 		return "no member accepted us; check the cluster secret: the cluster uses one and this node has none"
@@ -393,25 +459,25 @@ func (g *Gossip) BoundAddr() string { return g.bound }
 // SetAddrs re-signs the metadata with new multiaddrs and gossips it; the others
 // see an update event. It returns *MetaSizeError if the addresses do not fit.
 func (g *Gossip) SetAddrs(addrs []ma.Multiaddr) error {
-	meta, err := SignMeta(g.name, g.key, addrs)
-	if err != nil {
-		return fmt.Errorf("gossip: %w", err)
-	}
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()
 		return ErrShutdown
 	}
-	g.addrs, g.meta = slices.Clone(addrs), meta
+	issued := g.nextIssuedLocked()
+	meta, err := SignMeta(g.name, g.key, g.announce, issued, addrs)
+	if err != nil {
+		g.mu.Unlock()
+		return fmt.Errorf("gossip: %w", err)
+	}
+	g.addrs, g.meta, g.issued = slices.Clone(addrs), meta, issued
 	if r := g.members[g.name]; r != nil {
 		r.Addrs = slices.Clone(addrs)
 	}
 	g.mu.Unlock()
 	// UpdateNode waits for the broadcast to go out; the change is already applied
 	// locally, so a timeout only means the others hear of it a little later.
-	if err := g.ml.UpdateNode(time.Second); err != nil {
-		g.logger.Debug("address update not yet broadcast", "err", err)
-	}
+	g.announceMeta()
 	return nil
 }
 
@@ -440,7 +506,12 @@ func (g *Gossip) Leave(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 
 	if g.numAlive() > 1 {
-		intent, err := signLeaveIntent(g.name, uint64(time.Now().UnixNano()), g.key)
+		// The intent must be newer than our last record: the others refuse any
+		// record not newer than our leave, so our bytes cannot be replayed after it.
+		g.mu.Lock()
+		at := g.nextIssuedLocked()
+		g.mu.Unlock()
+		intent, err := signLeaveIntent(g.name, at, g.key)
 		if err != nil {
 			return err
 		}
@@ -597,6 +668,7 @@ func (g *Gossip) reap() {
 	for name, r := range g.members {
 		if (r.State == StateDead && time.Since(r.changed) > g.cfg.ReconnectTimeout) ||
 			(r.State == StateLeft && name != g.name && time.Since(r.changed) > g.cfg.TombstoneTimeout) {
+			g.forgetLocked(name)
 			delete(g.members, name)
 			g.metaCache.Forget(name)
 			delete(g.seenIntents, name)
@@ -614,6 +686,7 @@ func (g *Gossip) reap() {
 			delete(g.recentIntents, name)
 		}
 	}
+	g.pruneRefusalLogLocked()
 	if changed {
 		g.updateGaugesLocked()
 	}

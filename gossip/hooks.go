@@ -85,12 +85,16 @@ func (h *hooks) MergeRemoteState(buf []byte, join bool) {
 	}
 }
 
-// NotifyAlive refuses any member whose metadata does not decode or whose
-// signature does not verify against the peer ID it claims. memberlist then
-// ignores the alive message, so the member never enters our view.
+// NotifyAlive refuses any member whose metadata does not decode, whose
+// signature does not verify against the peer ID it claims, that was signed for
+// another gossip address than the one announced, or that is older than what we
+// have seen of the member (see vetAlive). memberlist calls it before it decides
+// anything about the message (address conflicts, incarnation), so a refused
+// message changes nothing: the member never enters our view, and a member we
+// know keeps its address.
 func (h *hooks) NotifyAlive(n *memberlist.Node) error {
-	if _, err := h.g.vet(n.Name, n.Meta); err != nil {
-		h.g.metrics.refusedMember()
+	if _, err := h.g.vetAlive(n); err != nil {
+		h.g.refuse(n, err, "alive message")
 		return err
 	}
 	h.g.clearSuspect(n.Name)
@@ -102,9 +106,8 @@ func (h *hooks) NotifyAlive(n *memberlist.Node) error {
 // and the join fails with our error.
 func (h *hooks) NotifyMerge(peers []*memberlist.Node) error {
 	for _, n := range peers {
-		if _, err := h.g.vet(n.Name, n.Meta); err != nil {
-			h.g.metrics.refusedMember()
-			h.g.logger.Warn("refusing to merge with a cluster containing a bad member", "member", n.Name, "err", err)
+		if err := h.g.vetMerged(n); err != nil {
+			h.g.refuse(n, err, "in a cluster we were merging with; merge refused")
 			return fmt.Errorf("refusing merge: member %q: %w", n.Name, err)
 		}
 	}
@@ -172,6 +175,8 @@ func (g *Gossip) memberUp(n *memberlist.Node, typ EventType) {
 	r.Name = n.Name
 	r.Addr = net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
 	r.PeerID, r.Addrs = meta.PeerID, meta.Addrs
+	r.issued = max(r.issued, meta.Issued)
+	delete(g.forgotten, n.Name)
 	if r.State != StateAlive {
 		r.State, r.changed = StateAlive, time.Now()
 	}
@@ -182,6 +187,7 @@ func (g *Gossip) memberUp(n *memberlist.Node, typ EventType) {
 	if n.Name == g.name {
 		return // no events about ourselves
 	}
+	g.join.hadOthers = true
 	g.emitLocked(Event{Type: typ, Member: r.snapshot()})
 }
 

@@ -4,14 +4,13 @@ import (
 	"errors"
 	"io"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/hashicorp/memberlist"
 )
 
 func TestMemNetworkPacketsPartitionAndCounters(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		n := NewMemNetwork(WithQueueDepth(2))
 		a, _ := n.NewTransport("10.0.0.1:1")
 		b, _ := n.NewTransport("10.0.0.2:1")
@@ -58,7 +57,7 @@ func TestMemNetworkPacketsPartitionAndCounters(t *testing.T) {
 }
 
 func TestMemNetworkLatencyAndStreams(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		n := NewMemNetwork(WithLatency(func(from, to string) time.Duration { return 40 * time.Millisecond }))
 		a, _ := n.NewTransport("")
 		b, _ := n.NewTransport("")

@@ -11,7 +11,7 @@ func TestMetaCacheVetsOnceAndStillRefusesForgeries(t *testing.T) {
 	c := NewMetaCache()
 	key := newKey(t)
 	id, _ := peer.IDFromPrivateKey(key)
-	good, err := SignMeta("a", key, testAddrs(t, 1))
+	good, err := SignMeta("a", key, testGossipAddr, 1, testAddrs(t, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func TestMetaCacheVetsOnceAndStillRefusesForgeries(t *testing.T) {
 	}
 	// Other bytes under a cached name are checked, not trusted: our peer ID with other
 	// addresses, signed by another key; and the same metadata claimed by another name.
-	impostor := NodeMeta{PeerID: id, Addrs: testAddrs(t, 2)}
+	impostor := NodeMeta{PeerID: id, GossipAddr: testGossipAddr, Issued: 1, Addrs: testAddrs(t, 2)}
 	impostor.Signature, _ = newKey(t).Sign(signingInput("a", impostor.body()))
 	if _, err := c.Vet("a", impostor.Marshal()); !errors.Is(err, ErrMetaSignature) {
 		t.Fatalf("forgery under a cached name: %v", err)

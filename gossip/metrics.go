@@ -14,8 +14,9 @@ type metrics struct {
 	packets  *prometheus.CounterVec // by direction
 	bytes    *prometheus.CounterVec // by direction, kind (packet|stream)
 	streams  *prometheus.CounterVec // by direction
-	refused  prometheus.Counter
+	refused  *prometheus.CounterVec // by reason
 	joinErrs prometheus.Counter
+	joined   prometheus.Collector // gauge func, set by watchJoined; nil before
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -43,10 +44,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "dhtnode", Subsystem: "gossip", Name: "streams_total",
 			Help: "Gossip TCP streams opened, by direction (sent = dialled, received = accepted).",
 		}, []string{"direction"}),
-		refused: prometheus.NewCounter(prometheus.CounterOpts{
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "dhtnode", Subsystem: "gossip", Name: "refused_members_total",
-			Help: "Alive or merge messages refused because metadata did not decode or its signature did not verify.",
-		}),
+			Help: "Alive or merge messages refused, by reason: malformed (does not decode), format (older metadata format), " +
+				"signature (not signed by the claimed peer ID), address (signed for another gossip address: a replay from elsewhere), " +
+				"stale (older than a record or leave already seen: a replay of the past).",
+		}, []string{"reason"}),
 		joinErrs: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "dhtnode", Subsystem: "gossip", Name: "join_failures_total",
 			Help: "Join attempts (explicit, retry-join and reconnect) that reached no member.",
@@ -61,6 +64,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, s := range []State{StateAlive, StateSuspect, StateDead, StateLeft} {
 		m.members.WithLabelValues(string(s)).Set(0)
 	}
+	for _, r := range refusedReasons {
+		m.refused.WithLabelValues(r)
+	}
 	for _, t := range []EventType{EventJoin, EventLeave, EventFailed, EventUpdate} {
 		m.events.WithLabelValues(string(t))
 	}
@@ -68,7 +74,34 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.members, m.events, m.packets, m.bytes, m.streams, m.refused, m.joinErrs}
+	cs := []prometheus.Collector{m.members, m.events, m.packets, m.bytes, m.streams, m.refused, m.joinErrs}
+	if m.joined != nil {
+		cs = append(cs, m.joined)
+	}
+	return cs
+}
+
+// watchJoined registers dhtnode_gossip_joined, read from joined at each scrape,
+// so that an alert can catch a node that runs but never got into its cluster
+// (a wrong cluster secret, unreachable seeds).
+func (m *metrics) watchJoined(reg prometheus.Registerer, joined func() bool) error {
+	if m == nil || reg == nil {
+		return nil
+	}
+	g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "dhtnode", Subsystem: "gossip", Name: "joined",
+		Help: "1 if another cluster member is alive in this node's view, else 0 (see GET /api/v1/id for why not).",
+	}, func() float64 {
+		if joined() {
+			return 1
+		}
+		return 0
+	})
+	if err := reg.Register(g); err != nil {
+		return fmt.Errorf("register gossip metrics: %w", err)
+	}
+	m.joined = g
+	return nil
 }
 
 // unregister undoes newMetrics, so a New that fails later leaves the registry
@@ -97,9 +130,9 @@ func (m *metrics) event(t EventType) {
 	}
 }
 
-func (m *metrics) refusedMember() {
+func (m *metrics) refusedMember(reason string) {
 	if m != nil {
-		m.refused.Inc()
+		m.refused.WithLabelValues(reason).Inc()
 	}
 }
 

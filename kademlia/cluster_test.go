@@ -165,14 +165,54 @@ func (s lookupStats) String() string {
 		", mean hops " + ftoa(f(s.hops)) + ", mean rpcs " + ftoa(f(s.rpcs)) + ", mean timeouts " + ftoa(f(s.timeouts))
 }
 
+// bubble runs f in a testing/synctest bubble (fake time: exact, and fast however loaded
+// the machine is), or on the real clock under the race detector, whose instrumented
+// runtime crashes (SIGSEGV in timer.maybeRunChan) on mocknet's stream timers inside a
+// bubble. The tests it runs wait for outcomes, not for time to pass.
+func bubble(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	if raceEnabled {
+		f(t)
+		return
+	}
+	synctest.Test(t, f)
+}
+
+// needsFakeTime skips, under the race detector only, a test that waits out hours or
+// minutes of protocol time and so can run only in a synctest bubble (see bubble).
+func needsFakeTime(t *testing.T) {
+	t.Helper()
+	if raceEnabled {
+		t.Skip("waits out protocol time, which only a synctest bubble can fake; the race runtime crashes in bubbles with mocknet")
+	}
+}
+
+// sized is the cluster size a test asks for, or at most 24 under the race detector: the
+// instrumented 64-node cluster takes about nine minutes of a loaded machine's CPU.
+func sized(n int) int {
+	if raceEnabled {
+		return min(n, 24)
+	}
+	return n
+}
+
+// lookupCount is the number of oracle-checked lookups a test asks for, or a fifth of it
+// under the race detector.
+func lookupCount(n int) int {
+	if raceEnabled {
+		return n / 5
+	}
+	return n
+}
+
 func TestClusterLookupsProvidersAndFailures(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		const n = 64
+	bubble(t, func(t *testing.T) {
+		n := sized(64)
 		ctx := context.Background()
 		rng := rand.New(rand.NewPCG(64, 1))
 		c := newCluster(t, n, TestConfig())
 
-		s := c.lookups(ctx, rng, 1000)
+		s := c.lookups(ctx, rng, lookupCount(1000))
 		t.Logf("N=%d: %v", n, s)
 		if s.wrong != 0 {
 			t.Fatalf("%d of %d lookups missed the closest live peer", s.wrong, s.n)
@@ -221,7 +261,7 @@ func TestClusterLookupsProvidersAndFailures(t *testing.T) {
 				nd.r.PeerDown(v.h.ID())
 			}
 		}
-		after := c.lookups(ctx, rng, 500)
+		after := c.lookups(ctx, rng, lookupCount(500))
 		t.Logf("after PeerDown: %v", after)
 		if after.wrong != 0 {
 			t.Fatalf("%d of %d lookups missed the closest live peer after PeerDown", after.wrong, after.n)
@@ -251,7 +291,7 @@ func (c *cluster) expectProvider(ctx context.Context, key routing.Key, want peer
 }
 
 func TestGossipFillsNewNodeTable(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		c := newCluster(t, 16, TestConfig())
 		// A node joining later: gossip tells it about everyone, and everyone about it.
 		h, err := c.mn.GenPeer()
@@ -308,7 +348,7 @@ func TestGossipFillsNewNodeTable(t *testing.T) {
 }
 
 func TestLoneNodeOwnsEverything(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		c := newCluster(t, 1, TestConfig())
 		self := c.nodes[0]
 		owners, tr, err := self.r.Lookup(context.Background(), routing.ContentKey([]byte("x")))
@@ -353,7 +393,7 @@ func TestConfigValidate(t *testing.T) {
 // Without gossip, the Kademlia join (bootstrap peer, self lookup, bucket refresh)
 // still gives every node a table good enough for correct lookups.
 func TestJoinWithoutGossip(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		const n = 24
 		mn := mocknet.New()
 		defer mn.Close()
@@ -403,7 +443,7 @@ func TestJoinWithoutGossip(t *testing.T) {
 // The /ipfs prefix passes kad-dht's own Amino checks (k = 20, provider and value
 // records on, the pk and ipns validators) and speaks /ipfs/kad/1.0.0.
 func TestIPFSPrefix(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		mn := mocknet.New()
 		defer mn.Close()
 		h, err := mn.GenPeer()
@@ -427,6 +467,7 @@ func TestIPFSPrefix(t *testing.T) {
 // kad-dht drops a peer from its table after one failed request; gossip still says it
 // is alive, so the re-offer loop puts it back.
 func TestReofferRestoresDroppedMember(t *testing.T) {
+	needsFakeTime(t)
 	synctest.Test(t, func(t *testing.T) {
 		cfg := TestConfig()
 		cfg.ReofferInterval = time.Minute

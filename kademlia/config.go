@@ -85,6 +85,11 @@ type Config struct {
 	// provided, so records outlive ProviderTTL and reach peers that joined near the
 	// key since. Default 22 h (IPFS's value, under the TTL); 0 turns it off.
 	ReprovideInterval time.Duration
+	// IsMember, when set, confines kad-dht to the peers it admits: only they enter
+	// the routing table, are queried by lookups, and get answers (streams from
+	// others are reset). Set it to the cluster membership when only members may
+	// route; nil leaves the DHT open. It must be fast and safe for concurrent use.
+	IsMember func(peer.ID) bool
 	// Logger receives debug logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Registerer receives the metrics (labelled algo="kademlia"); nil means none.

@@ -3,14 +3,13 @@ package kademlia
 import (
 	"context"
 	"testing"
-	"testing/synctest"
 
 	"github.com/dhtnode/dhtnode/routing"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestMetricsLabelledKademlia(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	bubble(t, func(t *testing.T) {
 		reg := prometheus.NewRegistry()
 		cfg := TestConfig()
 		cfg.Registerer = reg

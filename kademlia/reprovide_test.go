@@ -22,6 +22,7 @@ func TestReprovideOutlivesTTL(t *testing.T) {
 		{"no-reprovide", 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			needsFakeTime(t)
 			synctest.Test(t, func(t *testing.T) {
 				cfg := TestConfig()
 				cfg.ProviderTTL = 2 * time.Hour

@@ -95,7 +95,8 @@ func New(h host.Host, cfg Config) (*Router, error) {
 	if opt := diversityOption(cfg.IPDiversity, h); opt != nil {
 		opts = append(opts, opt)
 	}
-	d, err := dht.New(h, opts...)
+	opts = append(opts, memberOptions(cfg.IsMember)...)
+	d, err := dht.New(dhtHost(h, cfg.IsMember), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("kademlia: start kad-dht: %w", err)
 	}

@@ -232,7 +232,7 @@ func (b *Builder) Finish() (*Tree, error) {
 	if b.done {
 		return nil, errFinished
 	}
-	if b.cur != nil && len(b.cur) > 0 && b.failed() == nil {
+	if len(b.cur) > 0 && b.failed() == nil {
 		b.send()
 	}
 	b.stop()
@@ -267,7 +267,8 @@ func (b *Builder) stop() {
 	if b.cfg.Pool != nil {
 		for range cap(b.free) {
 			if buf := <-b.free; buf != nil {
-				b.cfg.Pool.Put(buf) // boxing the slice header allocates a little; the buffer is what we save
+				//lint:ignore SA6002 boxing the slice header allocates a little; the piece buffer is what the pool saves
+				b.cfg.Pool.Put(buf)
 			}
 		}
 	}

@@ -43,7 +43,7 @@ var _ routing.MembershipListener = (*storeAnnouncer)(nil)
 
 // startAnnouncer registers the announcer; the content store and the routers must be up.
 func (n *Node) startAnnouncer() {
-	if n.content.store == nil || n.contentRouter() == nil {
+	if n.content.store == nil || len(n.Routers()) == 0 {
 		return
 	}
 	a := &storeAnnouncer{n: n, peers: make(map[peer.ID]struct{})}
@@ -125,7 +125,6 @@ func (a *storeAnnouncer) announce() {
 	if len(servable) == 0 {
 		return
 	}
-	r := n.contentRouter()
 	var (
 		failed atomic.Int64
 		wg     sync.WaitGroup
@@ -136,9 +135,12 @@ func (a *storeAnnouncer) announce() {
 		go func() {
 			defer wg.Done()
 			for info := range work {
-				if err := n.provideOnce(r, info.ID); err != nil {
-					log.Debug("announcing stored content failed", "id", info.ID.String(), "router", r.Name(), "err", err)
-					failed.Add(1)
+				// Through every router, as add announces: a getter may search any.
+				for _, r := range n.Routers() {
+					if err := n.provideOnce(r, info.ID); err != nil {
+						log.Debug("announcing stored content failed", "id", info.ID.String(), "router", r.Name(), "err", err)
+						failed.Add(1)
+					}
 				}
 			}
 		}()
@@ -157,8 +159,8 @@ feed:
 		return
 	}
 	if failed.Load() > 0 {
-		log.Warn("announced stored content", "router", r.Name(), "contents", len(servable), "failed", failed.Load())
+		log.Warn("announced stored content", "routers", len(n.Routers()), "contents", len(servable), "failed", failed.Load())
 		return
 	}
-	log.Info("announced stored content", "router", r.Name(), "contents", len(servable))
+	log.Info("announced stored content", "routers", len(n.Routers()), "contents", len(servable))
 }

@@ -71,7 +71,7 @@ func TestStoredContentAnnouncedAfterRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for {
-		provs, err := c.providers(ctx, id, nil)
+		provs, err := c.providers(ctx, id, nil, "")
 		if err == nil && slices.ContainsFunc(provs, func(p peer.AddrInfo) bool { return p.ID == a.ID() }) {
 			return
 		}

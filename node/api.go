@@ -13,110 +13,90 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // The local HTTP API.
 //
-// All paths live under APIPrefix and speak JSON. Reads are GET; every call that
+// All paths live under client.APIPrefix (/api/v1/) and speak JSON. Reads are GET; every call that
 // changes state is POST (a GET to it gets 405), so a browser page cannot trigger one
 // with an <img> tag. Requests that carry a foreign Origin header are refused with
 // 403, and when the API listens on loopback the Host header must name a loopback
-// host, which stops DNS-rebinding pages from reaching it through a browser.
+// host, which stops DNS-rebinding pages from reaching it through a browser. Behind
+// those checks, every call must carry the repo's API token or a browser session made
+// from a one-time login code (api_auth.go); request bodies are exactly one JSON value.
 //
 // Adding a feature's endpoints (the pattern every feature follows):
 //
 //  1. Create a file of your own in package node, e.g. node/content_api.go, with one
 //     function `func registerContentAPI(n *Node, mux *http.ServeMux)` that calls
-//     mux.HandleFunc("GET "+APIPrefix+"content/...", ...) and
-//     mux.HandleFunc("POST "+APIPrefix+"content/add", ...). Use writeJSON,
+//     mux.HandleFunc("GET "+client.APIPrefix+"content/...", ...) and
+//     mux.HandleFunc("POST "+client.APIPrefix+"content/add", ...). Use writeJSON,
 //     writeError and decodeJSON below for bodies and errors.
-//  2. Make sure registerAPIs calls it. The calls for routers (routers_api.go) and
-//     content (content_api.go) are already there, each backed by a stub file the
-//     feature owner replaces; a new feature adds one line to registerAPIs.
-//  3. Add matching methods on *Client in your own file (e.g. node/content_client.go)
-//     built on (*Client).Call, and test the handler with httptest against n.Handler().
+//  2. Add one line calling it to registerAPIs.
+//  3. Put the request and answer types, and matching methods on *client.Client built
+//     on (*client.Client).Call, in package client (e.g. client/content.go), and test
+//     the handler with httptest against n.Handler().
 //
-// The middleware (Origin/Host checks, JSON errors) wraps the whole mux, so feature
+// The middleware (Origin/Host checks, the token, JSON errors) wraps the whole mux, so feature
 // handlers get it for free.
-
-// APIPrefix is the path prefix of every API call.
-const APIPrefix = "/api/v1/"
 
 // registerAPIs installs every feature's endpoints. One line per feature.
 func registerAPIs(n *Node, mux *http.ServeMux) {
 	registerCoreAPI(n, mux)
+	registerAuthAPI(n, mux) // api_auth.go
 	registerDebugAPI(n, mux)
 	registerRoutingAPI(n, mux) // routers_api.go
 	registerContentAPI(n, mux) // content_api.go
-}
-
-// IDInfo is what GET /api/v1/id returns.
-type IDInfo struct {
-	PeerID string `json:"peer_id"`
-	// Name is the gossip member name (the peer ID unless configured otherwise).
-	Name string `json:"name"`
-	// GossipAddr is the gossip host:port other members reach this node at (what
-	// they should pass to join); GossipBind is the socket actually bound, which
-	// differs when binding 0.0.0.0.
-	GossipAddr string `json:"gossip_addr"`
-	GossipBind string `json:"gossip_bind"`
-	// ListenAddrs are the libp2p addresses actually bound (port 0 resolved).
-	ListenAddrs []string `json:"listen_addrs"`
-	// Addrs are the libp2p addresses the node advertises to others.
-	Addrs   []string `json:"addrs"`
-	APIAddr string   `json:"api_addr"`
-	Version string   `json:"version"`
-	PID     int      `json:"pid"`
-}
-
-// MemberInfo is one entry of GET /api/v1/members.
-type MemberInfo struct {
-	Name   string   `json:"name"`
-	Addr   string   `json:"addr"`
-	State  string   `json:"state"`
-	PeerID string   `json:"peer_id"`
-	Addrs  []string `json:"addrs"`
-}
-
-// JoinRequest is the body of POST /api/v1/join.
-type JoinRequest struct {
-	Addrs []string `json:"addrs"`
-}
-
-// JoinResponse says how many members a join reached.
-type JoinResponse struct {
-	Joined int `json:"joined"`
-}
-
-// VersionInfo is what GET /api/v1/version returns.
-type VersionInfo struct {
-	Version string `json:"version"`
-}
-
-// StatusResponse acknowledges calls that return nothing else.
-type StatusResponse struct {
-	Status string `json:"status"`
-}
-
-// ErrorResponse is the body of every error an API handler or the Origin/Host guard
-// writes. (404 for an unknown path and 405 for a wrong method come from
-// http.ServeMux as plain text; Client turns those into an *APIError from the status.)
-type ErrorResponse struct {
-	Error string `json:"error"`
+	registerObserveAPI(n, mux) // webui_api.go
 }
 
 // Handler is the API as an http.Handler, middleware included. The server started
 // by New serves it; tests call it through httptest.
 func (n *Node) Handler() http.Handler {
+	if n.auth == nil {
+		if err := n.initAuth(); err != nil {
+			// Only a repo whose token cannot be read gets here (startAPI reports it):
+			// a random token keeps the API closed rather than open.
+			n.Logger("api").Error("API token unavailable; the API refuses every call", "err", err)
+			n.auth = newAPIAuth(randomToken())
+		}
+	}
 	if n.mux == nil {
 		n.mux = http.NewServeMux()
 		registerAPIs(n, n.mux)
 	}
-	return guardLocal(n.mux)
+	return guardLocal(n.auth.middleware(n.mux))
+}
+
+// initAuth loads the repo's API token, creating it for a repo made before tokens
+// existed; a node without a repo gets a random token, which APIToken tells its
+// embedder.
+func (n *Node) initAuth() error {
+	if n.repo == nil {
+		n.auth = newAPIAuth(randomToken())
+		return nil
+	}
+	tok, err := n.repo.EnsureAPIToken()
+	if err != nil {
+		return err
+	}
+	n.auth = newAPIAuth(tok)
+	return nil
+}
+
+// APIToken is the token API callers must send (Authorization: Bearer): the repo's
+// api.token, or for a node without a repo one made at start.
+func (n *Node) APIToken() string {
+	n.Handler()
+	return string(n.auth.token)
 }
 
 func (n *Node) startAPI(addr string) error {
+	if err := n.initAuth(); err != nil {
+		return fmt.Errorf("start API: %w", err)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("start API on %s: %w", addr, err)
@@ -145,23 +125,23 @@ func (n *Node) startAPI(addr string) error {
 
 // removeIfOurs deletes the repo's API file unless another daemon replaced it.
 func removeIfOurs(r *Repo, addr string) {
-	if cur, err := ReadAPIAddr(r.Path()); err == nil && cur == addr {
+	if cur, err := client.ReadAPIAddr(r.Path()); err == nil && cur == addr {
 		_ = os.Remove(r.file(APIFile))
 	}
 }
 
 func registerCoreAPI(n *Node, mux *http.ServeMux) {
-	mux.HandleFunc("GET "+APIPrefix+"id", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+client.APIPrefix+"id", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, n.IDInfo())
 	})
-	mux.HandleFunc("GET "+APIPrefix+"members", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+client.APIPrefix+"members", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, n.MemberInfos())
 	})
-	mux.HandleFunc("GET "+APIPrefix+"version", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, VersionInfo{Version: Version()})
+	mux.HandleFunc("GET "+client.APIPrefix+"version", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, client.VersionInfo{Version: Version()})
 	})
-	mux.HandleFunc("POST "+APIPrefix+"join", func(w http.ResponseWriter, r *http.Request) {
-		var req JoinRequest
+	mux.HandleFunc("POST "+client.APIPrefix+"join", func(w http.ResponseWriter, r *http.Request) {
+		var req client.JoinRequest
 		if !decodeJSON(w, r, &req) {
 			return
 		}
@@ -180,18 +160,18 @@ func registerCoreAPI(n *Node, mux *http.ServeMux) {
 			writeError(w, http.StatusBadGateway, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, JoinResponse{Joined: joined})
+		writeJSON(w, http.StatusOK, client.JoinResponse{Joined: joined})
 	})
-	mux.HandleFunc("POST "+APIPrefix+"leave", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST "+client.APIPrefix+"leave", func(w http.ResponseWriter, r *http.Request) {
 		if err := n.Leave(); err != nil {
 			writeError(w, http.StatusInternalServerError, fmt.Errorf("leave: %w", err))
 			return
 		}
-		writeJSON(w, http.StatusOK, StatusResponse{Status: "left; daemon stopping"})
+		writeJSON(w, http.StatusOK, client.StatusResponse{Status: "left; daemon stopping"})
 		n.requestStop(StopLeave)
 	})
-	mux.HandleFunc("POST "+APIPrefix+"shutdown", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, StatusResponse{Status: "daemon stopping"})
+	mux.HandleFunc("POST "+client.APIPrefix+"shutdown", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, client.StatusResponse{Status: "daemon stopping"})
 		n.requestStop(StopShutdown)
 	})
 }
@@ -227,17 +207,30 @@ func (n *Node) IDInfo() IDInfo {
 	if info.GossipAddr == "" {
 		info.GossipAddr = info.GossipBind
 	}
+	info.Cluster = n.clusterInfo()
+	info.Reach = n.reach.info(n.host)
 	slices.Sort(info.ListenAddrs)
 	return info
+}
+
+// clusterInfo is gossip's join state as the API reports it.
+func (n *Node) clusterInfo() client.ClusterInfo {
+	st := n.gossip.JoinStatus()
+	return client.ClusterInfo{State: st.State, Joined: st.Joined, Reason: st.Reason, Seeds: st.Seeds}
 }
 
 // MemberInfos lists every member gossip knows, this node included, sorted by
 // gossip address so repeated listings line up.
 func (n *Node) MemberInfos() []MemberInfo {
 	members := n.gossip.Members()
+	self := n.gossip.Local().Name
 	out := make([]MemberInfo, 0, len(members))
 	for _, m := range members {
 		mi := MemberInfo{Name: m.Name, Addr: m.Addr, State: string(m.State), PeerID: m.PeerID.String(), Addrs: []string{}}
+		if m.Name == self {
+			ci := n.clusterInfo()
+			mi.Self, mi.Cluster = true, &ci
+		}
 		for _, a := range m.Addrs {
 			mi.Addrs = append(mi.Addrs, a.String())
 		}
@@ -251,17 +244,32 @@ func (n *Node) MemberInfos() []MemberInfo {
 // (uploads) read the body themselves.
 const maxRequestBody = 1 << 20
 
-// decodeJSON reads r's body into v strictly (unknown fields refused, size bounded).
-// An empty body leaves v at its zero value. On failure it writes a 400 and returns false.
+// decodeJSON reads r's body into v strictly: exactly one JSON value (an empty body,
+// or anything but white space after the value, is refused), unknown fields refused,
+// size bounded. On failure it writes a 400 and returns false.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	body := http.MaxBytesReader(w, r.Body, maxRequestBody)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("bad request body: %w", err))
+	if err := decodeBody(http.MaxBytesReader(w, r.Body, maxRequestBody), v); err != nil {
+		writeError(w, http.StatusBadRequest, err)
 		return false
 	}
 	return true
+}
+
+// decodeBody is decodeJSON's reader, apart from HTTP so it can be fuzzed.
+func decodeBody(body io.Reader, v any) error {
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return errors.New("bad request body: want one JSON value, got none")
+		}
+		return fmt.Errorf("bad request body: %w", err)
+	}
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return errors.New("bad request body: want exactly one JSON value, got more after it")
+	}
+	return nil
 }
 
 // writeJSON sends v with status.
@@ -273,7 +281,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // writeError sends {"error": err} with status.
 func writeError(w http.ResponseWriter, status int, err error) {
-	writeJSON(w, status, ErrorResponse{Error: err.Error()})
+	writeJSON(w, status, client.ErrorResponse{Error: err.Error()})
 }
 
 // guardLocal refuses cross-origin and DNS-rebinding requests before they reach a

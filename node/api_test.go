@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dhtnode/dhtnode/client"
 )
 
 // startTestNode runs a real node on loopback (no repo) and stops it with the test.
@@ -33,6 +35,7 @@ func serve(n *Node, method, path, body string, header map[string]string) *httpte
 		r = strings.NewReader(body)
 	}
 	req := httptest.NewRequest(method, "http://127.0.0.1"+path, r)
+	req.Header.Set("Authorization", "Bearer "+n.APIToken())
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
@@ -88,6 +91,7 @@ func TestAPIMethodsAndOrigin(t *testing.T) {
 func TestAPIRefusesForeignHostOnLoopback(t *testing.T) {
 	n := startTestNode(t)
 	req, _ := http.NewRequest("GET", "http://"+n.APIAddr()+"/api/v1/id", nil)
+	req.Header.Set("Authorization", "Bearer "+n.APIToken())
 	req.Host = "rebind.evil.example:5101"
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -109,7 +113,7 @@ func TestAPIMetricsAndClient(t *testing.T) {
 		}
 	}
 
-	c := NewClient(n.APIAddr())
+	c := client.New(n.APIAddr(), client.WithToken(n.APIToken()))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	id, err := c.ID(ctx)
@@ -148,9 +152,9 @@ func TestClientNoDaemon(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now
-	_, err = NewClient(addr).ID(context.Background())
-	if !errors.Is(err, ErrNoDaemon) {
-		t.Errorf("got %v, want ErrNoDaemon", err)
+	_, err = client.New(addr).ID(context.Background())
+	if !errors.Is(err, client.ErrNoDaemon) {
+		t.Errorf("got %v, want client.ErrNoDaemon", err)
 	}
 }
 

@@ -38,6 +38,8 @@ type Config struct {
 	Routing RoutingConfig `json:"routing"`
 	// Content configures content import and exchange (see config_content.go).
 	Content ContentConfig `json:"content"`
+	// Relay configures Circuit Relay v2, service and client (see config_reach.go).
+	Relay RelayConfig `json:"relay"`
 }
 
 // AddressesConfig lists the node's sockets. Port 0 anywhere means "pick a free one";
@@ -57,6 +59,16 @@ type AddressesConfig struct {
 	// embedded nodes). Keep it on loopback: the API can shut the node down and has
 	// no authentication.
 	API string `json:"api"`
+	// Reachability is whether others can dial this node directly: "auto" (default:
+	// AutoNAT v1 and v2 ask peers to dial back), "public" or "private" (skip the
+	// question, for a server with a public address or a machine known to be behind NAT).
+	Reachability string `json:"reachability"`
+	// NATPortMap asks the router for a port mapping by UPnP or NAT-PMP (default true).
+	// Only a node with a listen address beyond loopback asks.
+	NATPortMap bool `json:"nat_port_map"`
+	// HolePunching upgrades relayed connections to direct ones with DCUtR, the
+	// coordinated simultaneous dial through NATs (default true).
+	HolePunching bool `json:"hole_punching"`
 }
 
 // GossipConfig configures cluster membership.
@@ -142,6 +154,10 @@ func DefaultConfig() Config {
 			Announce: []string{},
 			Gossip:   fmt.Sprintf("0.0.0.0:%d", DefaultGossipPort),
 			API:      fmt.Sprintf("127.0.0.1:%d", DefaultAPIPort),
+
+			Reachability: ReachAuto,
+			NATPortMap:   true,
+			HolePunching: true,
 		},
 		Gossip: GossipConfig{
 			Profile:           "lan",
@@ -157,6 +173,7 @@ func DefaultConfig() Config {
 		Log:     LogConfig{Level: "info", Libp2pLevel: "warn", Format: "auto"},
 		Routing: DefaultRoutingConfig(),
 		Content: DefaultContentConfig(),
+		Relay:   DefaultRelayConfig(),
 	}
 }
 
@@ -260,6 +277,12 @@ func (c Config) Validate() error {
 	}
 	if err := c.Content.Validate(); err != nil {
 		return bad("content", "%v", err)
+	}
+	if err := c.Addresses.validateReach(); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+	}
+	if err := c.Relay.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidConfig, err)
 	}
 	return nil
 }

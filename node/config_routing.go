@@ -150,6 +150,7 @@ func (c ChordConfig) ChordConfig() chord.Config {
 		ReferralWidth:            c.ReferralWidth,
 		RouteViaSuccessors:       c.RouteViaSuccessors,
 		MaxLookupRPCs:            c.MaxLookupRPCs,
+		LookupStall:              chord.DefaultConfig().LookupStall, // not configurable: a LAN answers in ms
 		ProviderTTL:              time.Duration(c.ProviderTTL),
 		RepublishInterval:        time.Duration(c.RepublishInterval),
 		MaxProvidersPerKey:       c.MaxProvidersPerKey,

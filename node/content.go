@@ -31,10 +31,6 @@ var (
 	ErrNoContent = errors.New("content is not enabled on this node (no repo)")
 	// ErrNoRouter: the content is not local, no --from was given and no router runs.
 	ErrNoRouter = errors.New("no router to find providers: give --from MULTIADDR")
-	// ErrBadID: the string is not a content ID.
-	ErrBadID = errors.New("invalid content ID")
-	// ErrIsDir: cat of a directory.
-	ErrIsDir = errors.New("is a directory (use get)")
 )
 
 // contentState holds the node's blockstore and exchange (a field of Node).
@@ -99,12 +95,6 @@ func (n *Node) contentReady() error {
 		return ErrNoContent
 	}
 	return nil
-}
-
-// contentRouter is the router used to find and announce providers (the default router;
-// nil when no router runs, and then get needs --from).
-func (n *Node) contentRouter() routing.Router {
-	return n.DefaultRouter()
 }
 
 // DecodeManifest is the exchange's view of the content package's manifests: it checks the
@@ -236,22 +226,11 @@ func (s exchangeStore) OutputPieceWritten(id cid.Cid, index int) error {
 	return s.bs.MarkLinkedPiece(cid2, index)
 }
 
-// ParseContentID parses a content ID as the CLI and API take it.
+// ParseContentID parses a content ID as the CLI and API take it (surrounding space
+// ignored). Errors wrap content.ErrInvalidID.
 func ParseContentID(s string) (content.ID, error) {
-	id, err := content.ParseID(strings.TrimSpace(s))
-	if err != nil {
-		return content.ID{}, badIDError{err}
-	}
-	return id, nil
+	return content.ParseID(strings.TrimSpace(s))
 }
-
-// badIDError keeps the content package's message (it names the string and the reason) and
-// matches ErrBadID.
-type badIDError struct{ err error }
-
-func (e badIDError) Error() string        { return e.err.Error() }
-func (e badIDError) Unwrap() error        { return e.err }
-func (e badIDError) Is(target error) bool { return target == ErrBadID }
 
 // ParseProviders parses --from addresses: multiaddrs ending in /p2p/PEERID.
 func ParseProviders(addrs []string) ([]peer.AddrInfo, error) {
@@ -270,47 +249,81 @@ func ParseProviders(addrs []string) ([]peer.AddrInfo, error) {
 	return out, nil
 }
 
-// providers returns who to fetch id from: the --from peers, else the router's providers.
-func (n *Node) providers(ctx context.Context, id content.ID, from []string) ([]peer.AddrInfo, error) {
+// providers returns who to fetch id from: the --from peers; else through via (a router
+// name, or "all"); else the default router first and then each other running router,
+// until one names a provider, so that nodes whose default routers differ still find
+// each other's content. The error stays one line; why each router failed goes to the
+// debug log.
+func (n *Node) providers(ctx context.Context, id content.ID, from []peer.AddrInfo, via string) ([]peer.AddrInfo, error) {
 	if len(from) > 0 {
-		return ParseProviders(from)
+		return from, nil
 	}
-	r := n.contentRouter()
-	if r == nil {
+	routers, err := n.searchOrder(via)
+	if err != nil {
+		return nil, err
+	}
+	if len(routers) == 0 {
 		return nil, fmt.Errorf("content %s is not in the local store and %w", id, ErrNoRouter)
 	}
-	infos, _, err := r.FindProviders(ctx, id.Key(), n.cfg.Content.MaxProviders)
-	if err != nil {
-		return nil, fmt.Errorf("%w: finding providers of %s through %s: %v (name one with --from MULTIADDR)", exchange.ErrNoProviders, id, r.Name(), err)
-	}
-	var out []peer.AddrInfo
-	for _, info := range infos {
-		if info.ID != n.host.ID() {
-			out = append(out, info)
+	log := n.Logger("content")
+	var asked []string
+	for _, r := range routers {
+		infos, _, err := r.FindProviders(ctx, id.Key(), n.cfg.Content.MaxProviders)
+		var out []peer.AddrInfo
+		for _, info := range infos {
+			if info.ID != n.host.ID() {
+				out = append(out, info)
+			}
+		}
+		if len(out) > 0 {
+			return out, nil
+		}
+		if err != nil {
+			log.Debug("finding providers failed", "id", id.String(), "router", r.Name(), "err", err)
+			asked = append(asked, r.Name()+" failed")
+		} else {
+			asked = append(asked, r.Name()+" found none")
+		}
+		if ctx.Err() != nil {
+			break
 		}
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: %s found no providers of %s (name one with --from MULTIADDR)", exchange.ErrNoProviders, r.Name(), id)
+	return nil, fmt.Errorf("%w: none found for %s (%s; name one with --from MULTIADDR)", exchange.ErrNoProviders, id, strings.Join(asked, ", "))
+}
+
+// searchOrder lists the routers a content search asks, in order: via's (see
+// routersFor) when given, else the default router and then the others.
+func (n *Node) searchOrder(via string) ([]routing.Router, error) {
+	if via != "" {
+		return n.routersFor(via)
+	}
+	var out []routing.Router
+	if d := n.DefaultRouter(); d != nil {
+		out = append(out, d)
+	}
+	for _, r := range n.Routers() {
+		if r != n.DefaultRouter() {
+			out = append(out, r)
+		}
 	}
 	return out, nil
 }
 
-// provide announces id through the router in the background (no router: nothing to do).
+// provide announces id through every running router in the background, so a getter
+// finds it whichever router it searches (no router: nothing to do).
 func (n *Node) provide(id content.ID) {
-	r := n.contentRouter()
-	if r == nil {
-		return
+	for _, r := range n.Routers() {
+		n.content.wg.Add(1)
+		go func() {
+			defer n.content.wg.Done()
+			log := n.Logger("content")
+			if err := n.provideOnce(r, id); err != nil {
+				log.Warn("announcing content failed", "id", id.String(), "router", r.Name(), "err", err)
+				return
+			}
+			log.Info("announced content", "id", id.String(), "router", r.Name())
+		}()
 	}
-	n.content.wg.Add(1)
-	go func() {
-		defer n.content.wg.Done()
-		log := n.Logger("content")
-		if err := n.provideOnce(r, id); err != nil {
-			log.Warn("announcing content failed", "id", id.String(), "router", r.Name(), "err", err)
-			return
-		}
-		log.Info("announced content", "id", id.String(), "router", r.Name())
-	}()
 }
 
 // provideOnce announces id through r, within content.provide_timeout and until the node
@@ -327,22 +340,11 @@ type AddOptions struct {
 	Recursive bool  // allow a directory
 	NoPin     bool  // leave the content unpinned (GC may remove it)
 	PieceSize int64 // 0 = content.piece_size from the config
+	// Link stores no copy: the node serves the file from path, verifying every read
+	// (add --link); editing or moving the file stops it being served.
+	Link bool
 	// Progress, if set, is called on the adding goroutine after each read.
 	Progress func(content.AddProgress)
-}
-
-// AddResult describes added content.
-type AddResult struct {
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-	Kind      string `json:"kind"`
-	Size      int64  `json:"size"`
-	Files     int    `json:"files"`
-	Pieces    int    `json:"pieces"`
-	PieceSize int64  `json:"piece_size"`
-	Pinned    bool   `json:"pinned"`
-	// Elapsed is the time the add took, in seconds.
-	Elapsed float64 `json:"elapsed"`
 }
 
 // Add reads a file (or a directory with Recursive) at path on this machine, stores its
@@ -357,15 +359,21 @@ func (n *Node) Add(ctx context.Context, path string, opts AddOptions) (AddResult
 		ps = int64(n.cfg.Content.PieceSize)
 	}
 	start := time.Now()
-	res, err := n.content.store.Add(ctx, path, blockstore.AddOptions{
-		Recursive: opts.Recursive, PieceSize: ps, Progress: opts.Progress, NoPin: opts.NoPin,
-	})
+	bopts := blockstore.AddOptions{Recursive: opts.Recursive, PieceSize: ps, Progress: opts.Progress, NoPin: opts.NoPin}
+	add := n.content.store.Add
+	if opts.Link {
+		add = n.content.store.AddLinked
+	}
+	res, err := add(ctx, path, bopts)
 	if err != nil {
 		return AddResult{}, err
 	}
 	m := res.Manifest
 	out := AddResult{ID: res.ID.String(), Name: m.Name, Kind: string(m.Kind), Size: m.Size, Files: len(m.Files),
 		Pieces: m.NumPieces(), PieceSize: m.PieceSize, Pinned: !opts.NoPin, Elapsed: time.Since(start).Seconds()}
+	if opts.Link {
+		out.Linked = path
+	}
 	n.Logger("content").Info("added content", "id", out.ID, "name", out.Name, "size", out.Size)
 	n.provide(res.ID)
 	return out, nil
@@ -375,23 +383,14 @@ func (n *Node) Add(ctx context.Context, path string, opts AddOptions) (AddResult
 type GetOptions struct {
 	// Output is the path to write the file or directory to; "" fetches into the store only.
 	Output string
-	// From names providers as multiaddrs ending in /p2p/PEERID; empty asks the router.
-	From []string
+	// From names the providers to fetch from (ParseProviders reads them from text);
+	// empty asks the routers.
+	From []peer.AddrInfo
+	// Via names the router to search ("all": every one); empty asks the default
+	// router first, then the others.
+	Via string
 	// Progress, if set, is called from one goroutine a few times a second.
 	Progress func(exchange.Progress)
-}
-
-// GetResult describes a finished get.
-type GetResult struct {
-	ID      string         `json:"id"`
-	Name    string         `json:"name"`
-	Output  string         `json:"output,omitempty"`
-	Size    int64          `json:"size"`
-	Pieces  int            `json:"pieces"`
-	Resumed int            `json:"resumed"`
-	Fetched map[string]int `json:"fetched"` // pieces per provider peer ID
-	Bad     map[string]int `json:"bad,omitempty"`
-	Elapsed float64        `json:"elapsed"` // seconds
 }
 
 // Get fetches content into the store (resuming from the pieces already there) and, with
@@ -399,14 +398,11 @@ type GetResult struct {
 // complete locally needs no provider. Errors say what failed in one line: an invalid ID,
 // no provider reachable, unknown ID (no provider has it), verification failed (naming
 // the peers), the output exists.
-func (n *Node) Get(ctx context.Context, idStr string, opts GetOptions) (GetResult, error) {
+func (n *Node) Get(ctx context.Context, id content.ID, opts GetOptions) (GetResult, error) {
 	if err := n.contentReady(); err != nil {
 		return GetResult{}, err
 	}
-	id, err := ParseContentID(idStr)
-	if err != nil {
-		return GetResult{}, err
-	}
+	var err error
 	if opts.Output != "" {
 		// Say so before fetching anything, not after the download when the rename fails.
 		if dir := filepath.Dir(opts.Output); !isDir(dir) {
@@ -415,7 +411,7 @@ func (n *Node) Get(ctx context.Context, idStr string, opts GetOptions) (GetResul
 	}
 	var provs []peer.AddrInfo
 	if !n.complete(id) || len(opts.From) > 0 {
-		if provs, err = n.providers(ctx, id, opts.From); err != nil {
+		if provs, err = n.providers(ctx, id, opts.From, opts.Via); err != nil {
 			return GetResult{}, err
 		}
 	}
@@ -450,27 +446,23 @@ func (n *Node) complete(id content.ID) bool {
 
 // CatSize fetches a single-file content into the store if needed (from the given providers
 // or the router) and returns its size; Cat then streams it.
-func (n *Node) CatSize(ctx context.Context, idStr string, from []string) (content.ID, int64, error) {
+func (n *Node) CatSize(ctx context.Context, id content.ID, from []peer.AddrInfo, via string) (int64, error) {
 	if err := n.contentReady(); err != nil {
-		return content.ID{}, 0, err
-	}
-	id, err := ParseContentID(idStr)
-	if err != nil {
-		return id, 0, err
+		return 0, err
 	}
 	if !n.complete(id) {
-		if _, err := n.Get(ctx, idStr, GetOptions{From: from}); err != nil {
-			return id, 0, err
+		if _, err := n.Get(ctx, id, GetOptions{From: from, Via: via}); err != nil {
+			return 0, err
 		}
 	}
 	m, _, err := n.content.store.Manifest(id)
 	if err != nil {
-		return id, 0, err
+		return 0, err
 	}
 	if m.Kind == content.KindDir {
-		return id, 0, fmt.Errorf("%s: %w", id, ErrIsDir)
+		return 0, fmt.Errorf("%s: %w: cat streams one file, get writes a directory", id, content.ErrIsDir)
 	}
-	return id, m.Size, nil
+	return m.Size, nil
 }
 
 // Cat writes a stored single-file content to w, verifying every piece as it is read.
@@ -478,46 +470,16 @@ func (n *Node) Cat(ctx context.Context, id content.ID, w io.Writer) error {
 	return n.content.store.WriteFile(ctx, id, 0, w)
 }
 
-// FileInfo is one file of ContentInfo.
-type FileInfo struct {
-	Path   string `json:"path"`
-	Size   int64  `json:"size"`
-	Root   string `json:"root"` // Merkle root (BEP 52 pieces root) in hex; "" for an empty file
-	Pieces int    `json:"pieces"`
-	Have   int    `json:"have"` // pieces held locally
-}
-
-// ContentInfo is what info prints: the manifest and how much of it is held locally.
-type ContentInfo struct {
-	ID        string     `json:"id"`
-	Name      string     `json:"name"`
-	Kind      string     `json:"kind"`
-	Size      int64      `json:"size"`
-	PieceSize int64      `json:"piece_size"`
-	Pieces    int        `json:"pieces"`
-	Have      int        `json:"have"`
-	Pinned    bool       `json:"pinned"`
-	Local     bool       `json:"local"` // the manifest is in the local store (info of remote content stores nothing)
-	Files     []FileInfo `json:"files"`
-	// Linked is where the bytes are when they live in a get's output instead of piece
-	// files: the node serves them from there, so moving or editing it loses them.
-	Linked string `json:"linked,omitempty"`
-}
-
 // Info describes content: from the local store, else by fetching its manifest from the
 // given providers or the router.
-func (n *Node) Info(ctx context.Context, idStr string, from []string) (ContentInfo, error) {
+func (n *Node) Info(ctx context.Context, id content.ID, from []peer.AddrInfo, via string) (ContentInfo, error) {
 	if err := n.contentReady(); err != nil {
-		return ContentInfo{}, err
-	}
-	id, err := ParseContentID(idStr)
-	if err != nil {
 		return ContentInfo{}, err
 	}
 	m, _, err := n.content.store.Manifest(id)
 	local := err == nil
 	if errors.Is(err, blockstore.ErrNotFound) {
-		provs, perr := n.providers(ctx, id, from)
+		provs, perr := n.providers(ctx, id, from, via)
 		if perr != nil {
 			return ContentInfo{}, perr
 		}
@@ -565,19 +527,6 @@ func (n *Node) Info(ctx context.Context, idStr string, from []string) (ContentIn
 	return out, nil
 }
 
-// ListEntry is one line of ls.
-type ListEntry struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	Kind     string `json:"kind"`
-	Size     int64  `json:"size"`
-	Pieces   int    `json:"pieces"`
-	Have     int    `json:"have"`
-	Complete bool   `json:"complete"`
-	Pinned   bool   `json:"pinned"`
-	Linked   string `json:"linked,omitempty"` // as in ContentInfo: the get output the bytes are in
-}
-
 // List describes all local content (complete and partial).
 func (n *Node) List() ([]ListEntry, error) {
 	if err := n.contentReady(); err != nil {
@@ -597,29 +546,21 @@ func (n *Node) List() ([]ListEntry, error) {
 
 // Pin keeps content through GC. Content that is not complete locally is fetched first
 // (from the given providers, else the router's), the way a pin in kubo fetches.
-func (n *Node) Pin(ctx context.Context, idStr string, from []string) error {
+func (n *Node) Pin(ctx context.Context, id content.ID, from []peer.AddrInfo, via string) error {
 	if err := n.contentReady(); err != nil {
-		return err
-	}
-	id, err := ParseContentID(idStr)
-	if err != nil {
 		return err
 	}
 	if !n.complete(id) {
 		// Download stores the manifest pinned, then the pieces.
-		_, err := n.Get(ctx, idStr, GetOptions{From: from})
+		_, err := n.Get(ctx, id, GetOptions{From: from, Via: via})
 		return err
 	}
 	return n.content.store.Pin(id)
 }
 
 // Unpin lets GC remove content.
-func (n *Node) Unpin(idStr string) error {
+func (n *Node) Unpin(id content.ID) error {
 	if err := n.contentReady(); err != nil {
-		return err
-	}
-	id, err := ParseContentID(idStr)
-	if err != nil {
 		return err
 	}
 	if pinned, err := n.content.store.Pinned(id); err == nil && !pinned {
@@ -645,13 +586,6 @@ func (n *Node) Pins() ([]string, error) {
 	return out, nil
 }
 
-// GCReport is what repo gc removed.
-type GCReport struct {
-	RemovedContents int   `json:"removed_contents"` // unpinned manifests
-	RemovedPieces   int   `json:"removed_pieces"`
-	RemovedBytes    int64 `json:"removed_bytes"`
-}
-
 // RepoGC removes unpinned content and unused pieces, and tells the routers to stop
 // re-announcing the removed content (as kubo's reprovider announces only what the
 // blockstore holds): a getter would find us and be told we lack it.
@@ -670,22 +604,6 @@ func (n *Node) RepoGC(ctx context.Context) (GCReport, error) {
 	return GCReport{RemovedContents: r.RemovedContents, RemovedPieces: r.RemovedPieces, RemovedBytes: r.RemovedBytes}, err
 }
 
-// RepoStatInfo is what repo stat prints.
-type RepoStatInfo struct {
-	Dir          string `json:"dir"`
-	Contents     int    `json:"contents"` // stored manifests
-	Pinned       int    `json:"pinned"`
-	Pieces       int    `json:"pieces"` // piece files (identical pieces stored once)
-	PieceBytes   int64  `json:"piece_bytes"`
-	Quarantined  int    `json:"quarantined"` // corrupt piece files moved aside
-	MetadataSize int64  `json:"metadata_bytes"`
-	// Linked counts the contents whose bytes are in a get's output rather than piece files,
-	// and LinkedBytes the bytes held there: without them a node that got content would
-	// seem to hold nothing.
-	Linked      int   `json:"linked,omitempty"`
-	LinkedBytes int64 `json:"linked_bytes,omitempty"`
-}
-
 // RepoStat counts what the blockstore holds.
 func (n *Node) RepoStat() (RepoStatInfo, error) {
 	if err := n.contentReady(); err != nil {
@@ -693,17 +611,8 @@ func (n *Node) RepoStat() (RepoStatInfo, error) {
 	}
 	s, err := n.content.store.Stat()
 	return RepoStatInfo{Dir: s.Dir, Contents: s.Contents, Pinned: s.Pinned, Pieces: s.Pieces, PieceBytes: s.PieceBytes,
-		Quarantined: s.Quarantined, MetadataSize: s.MetadataSize, Linked: s.Linked, LinkedBytes: s.LinkedBytes}, err
-}
-
-// VerifyReport is the result of repo verify in printable form.
-type VerifyReport struct {
-	Checked    int      `json:"checked"`    // piece files and linked pieces hashed
-	Corrupt    []string `json:"corrupt"`    // piece IDs; piece files among them are now quarantined
-	Incomplete []string `json:"incomplete"` // pinned content IDs missing pieces (get refetches them)
-	// CorruptLinked are the pieces of Corrupt read from a get's output (edited since): they
-	// are only marked missing, never quarantined, because the file is the user's.
-	CorruptLinked []string `json:"corrupt_linked,omitempty"`
+		Quarantined: s.Quarantined, MetadataSize: s.MetadataSize, Linked: s.Linked, LinkedBytes: s.LinkedBytes,
+		Segments: s.Segments, DiskBytes: s.DiskBytes}, err
 }
 
 // RepoVerify rehashes every stored piece, in piece files and in linked files.

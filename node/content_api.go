@@ -8,23 +8,27 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/dhtnode/dhtnode/blockstore"
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/content"
 	"github.com/dhtnode/dhtnode/exchange"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// Content endpoints (all under APIPrefix):
+// Content endpoints (all under client.APIPrefix):
 //
-//	POST content/add        AddRequest → NDJSON AddEvent lines (progress…, then result or error)
-//	POST content/get        GetRequest → NDJSON GetEvent lines (progress…, then result or error)
-//	GET  content/cat?id=ID[&from=MULTIADDR…]   the file's bytes (Content-Length set)
-//	GET  content/info?id=ID[&from=MULTIADDR…]  ContentInfo
+//	POST content/add        client.AddRequest → NDJSON client.AddEvent lines (progress…, then result or error)
+//	POST content/get        client.GetRequest → NDJSON client.GetEvent lines (progress…, then result or error)
+//	GET  content/cat?id=ID[&from=MULTIADDR…][&via=R]   the file's bytes (size in Dhtnode-Content-Size;
+//	                                                    an error part way in the Dhtnode-Error trailer)
+//	GET  content/info?id=ID[&from=MULTIADDR…][&via=R]  ContentInfo
 //	GET  content/ls                            []ListEntry
-//	POST content/pin/add    IDRequest → StatusResponse (fetches content that is not local)
-//	POST content/pin/rm     IDRequest → StatusResponse
+//	POST content/pin/add    client.IDRequest → client.StatusResponse (fetches content that is not local)
+//	POST content/pin/rm     client.IDRequest → client.StatusResponse
 //	GET  content/pin/ls                        []string
 //	POST repo/gc            → GCReport
 //	GET  repo/stat          → RepoStatInfo
@@ -34,50 +38,10 @@ import (
 // as they go, so a client can draw a progress bar; the last line carries the result or the
 // error. Closing the request cancels the add or get.
 
-// AddRequest is the body of POST content/add. Path is read by the daemon, so it must be
-// absolute (the CLI resolves it against its working directory).
-type AddRequest struct {
-	Path      string `json:"path"`
-	Recursive bool   `json:"recursive,omitempty"`
-	NoPin     bool   `json:"no_pin,omitempty"`
-	PieceSize int64  `json:"piece_size,omitempty"`
-}
-
-// AddEvent is one line of the content/add stream.
-type AddEvent struct {
-	Progress *content.AddProgress `json:"progress,omitempty"`
-	Result   *AddResult           `json:"result,omitempty"`
-	Error    string               `json:"error,omitempty"`
-}
-
-// GetRequest is the body of POST content/get. Output (absolute) names the file or directory
-// to create; OutputDir (absolute) creates the content under its own name there; neither
-// fetches into the store only.
-type GetRequest struct {
-	ID        string   `json:"id"`
-	Output    string   `json:"output,omitempty"`
-	OutputDir string   `json:"output_dir,omitempty"`
-	From      []string `json:"from,omitempty"`
-}
-
-// GetEvent is one line of the content/get stream.
-type GetEvent struct {
-	Progress *exchange.Progress `json:"progress,omitempty"`
-	Result   *GetResult         `json:"result,omitempty"`
-	Error    string             `json:"error,omitempty"`
-}
-
-// IDRequest names one content; From optionally names providers (pin add fetches content
-// that is not local).
-type IDRequest struct {
-	ID   string   `json:"id"`
-	From []string `json:"from,omitempty"`
-}
-
 // contentStatus maps content errors to HTTP statuses.
 func contentStatus(err error) int {
 	switch {
-	case errors.Is(err, ErrBadID), errors.Is(err, ErrIsDir), errors.Is(err, ErrNoRouter),
+	case errors.Is(err, content.ErrInvalidID), errors.Is(err, ErrNoRouter), errors.Is(err, ErrUnknownRouter),
 		errors.Is(err, exchange.ErrUnsafePath), errors.Is(err, content.ErrIsDir):
 		return http.StatusBadRequest
 	case errors.Is(err, exchange.ErrNotFound), errors.Is(err, blockstore.ErrNotFound):
@@ -123,8 +87,8 @@ func absPath(what, p string) error {
 }
 
 func registerContentAPI(n *Node, mux *http.ServeMux) {
-	mux.HandleFunc("POST "+APIPrefix+"content/add", func(w http.ResponseWriter, r *http.Request) {
-		var req AddRequest
+	mux.HandleFunc("POST "+client.APIPrefix+"content/add", func(w http.ResponseWriter, r *http.Request) {
+		var req client.AddRequest
 		if !decodeJSON(w, r, &req) {
 			return
 		}
@@ -138,22 +102,25 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		}
 		out := newNDJSON(w)
 		var last time.Time
-		res, err := n.Add(r.Context(), req.Path, AddOptions{Recursive: req.Recursive, NoPin: req.NoPin, PieceSize: req.PieceSize,
+		res, err := n.Add(r.Context(), req.Path, AddOptions{Recursive: req.Recursive, NoPin: req.NoPin, PieceSize: req.PieceSize, Link: req.Link,
 			Progress: func(p content.AddProgress) {
 				if now := time.Now(); now.Sub(last) >= 100*time.Millisecond {
 					last = now
-					out.send(AddEvent{Progress: &p})
+					out.send(client.AddEvent{Progress: &p})
 				}
 			}})
+		if errors.Is(err, content.ErrIsDir) {
+			err = fmt.Errorf("%w (add it with -r)", err) // the hint for the CLI, the API's main client
+		}
 		if err != nil {
-			out.send(AddEvent{Error: err.Error()})
+			out.send(client.AddEvent{Error: err.Error()})
 			return
 		}
-		out.send(AddEvent{Result: &res})
+		out.send(client.AddEvent{Result: &res})
 	})
 
-	mux.HandleFunc("POST "+APIPrefix+"content/get", func(w http.ResponseWriter, r *http.Request) {
-		var req GetRequest
+	mux.HandleFunc("POST "+client.APIPrefix+"content/get", func(w http.ResponseWriter, r *http.Request) {
+		var req client.GetRequest
 		if !decodeJSON(w, r, &req) {
 			return
 		}
@@ -164,45 +131,61 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 			}
 		}
 		out := newNDJSON(w)
+		id, from, err := contentRef(req.ID, req.From)
+		if err != nil {
+			out.send(client.GetEvent{Error: err.Error()})
+			return
+		}
 		output := req.Output
 		if output == "" && req.OutputDir != "" {
 			// The name comes from the manifest (one path component, checked by content).
-			info, err := n.Info(r.Context(), req.ID, req.From)
+			info, err := n.Info(r.Context(), id, from, req.Via)
 			if err != nil {
-				out.send(GetEvent{Error: err.Error()})
+				out.send(client.GetEvent{Error: err.Error()})
 				return
 			}
 			output = filepath.Join(req.OutputDir, info.Name)
 		}
-		res, err := n.Get(r.Context(), req.ID, GetOptions{Output: output, From: req.From,
-			Progress: func(p exchange.Progress) { out.send(GetEvent{Progress: &p}) }})
+		res, err := n.Get(r.Context(), id, GetOptions{Output: output, From: from, Via: req.Via,
+			Progress: func(p exchange.Progress) { out.send(client.GetEvent{Progress: &p}) }})
 		if err != nil {
-			out.send(GetEvent{Error: err.Error()})
+			out.send(client.GetEvent{Error: err.Error()})
 			return
 		}
-		out.send(GetEvent{Result: &res})
+		out.send(client.GetEvent{Result: &res})
 	})
 
-	mux.HandleFunc("GET "+APIPrefix+"content/cat", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+client.APIPrefix+"content/cat", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		id, size, err := n.CatSize(r.Context(), q.Get("id"), q["from"])
+		id, from, err := contentRef(q.Get("id"), q["from"])
+		var size int64
+		if err == nil {
+			size, err = n.CatSize(r.Context(), id, from, q.Get("via"))
+		}
 		if err != nil {
 			writeError(w, contentStatus(err), err)
 			return
 		}
+		// No Content-Length: the body is chunked so that a failure part way (a piece that
+		// fails verification) arrives as a trailer the client turns into a clear error,
+		// instead of a connection cut the client can only call "unexpected EOF".
 		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+		w.Header().Set(client.CatSizeHeader, strconv.FormatInt(size, 10))
+		w.Header().Set("Trailer", client.CatErrorTrailer)
 		w.WriteHeader(http.StatusOK)
 		if err := n.Cat(r.Context(), id, w); err != nil {
-			// The status is sent; the short body (less than Content-Length) tells the client.
 			n.Logger("content").Warn("cat failed part way", "id", id.String(), "err", err)
-			panic(http.ErrAbortHandler)
+			w.Header().Set(client.CatErrorTrailer, oneLine(catError(id, err).Error()))
 		}
 	})
 
-	mux.HandleFunc("GET "+APIPrefix+"content/info", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+client.APIPrefix+"content/info", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		info, err := n.Info(r.Context(), q.Get("id"), q["from"])
+		id, from, err := contentRef(q.Get("id"), q["from"])
+		var info ContentInfo
+		if err == nil {
+			info, err = n.Info(r.Context(), id, from, q.Get("via"))
+		}
 		if err != nil {
 			writeError(w, contentStatus(err), err)
 			return
@@ -210,7 +193,7 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, info)
 	})
 
-	mux.HandleFunc("GET "+APIPrefix+"content/ls", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+client.APIPrefix+"content/ls", func(w http.ResponseWriter, r *http.Request) {
 		list, err := n.List()
 		if err != nil {
 			writeError(w, contentStatus(err), err)
@@ -219,9 +202,9 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, list)
 	})
 
-	pinCall := func(f func(context.Context, IDRequest) error, done string) http.HandlerFunc {
+	pinCall := func(f func(context.Context, client.IDRequest) error, done string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			var req IDRequest
+			var req client.IDRequest
 			if !decodeJSON(w, r, &req) {
 				return
 			}
@@ -229,16 +212,24 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 				writeError(w, contentStatus(err), err)
 				return
 			}
-			writeJSON(w, http.StatusOK, StatusResponse{Status: done})
+			writeJSON(w, http.StatusOK, client.StatusResponse{Status: done})
 		}
 	}
-	mux.HandleFunc("POST "+APIPrefix+"content/pin/add", pinCall(func(ctx context.Context, req IDRequest) error {
-		return n.Pin(ctx, req.ID, req.From)
+	mux.HandleFunc("POST "+client.APIPrefix+"content/pin/add", pinCall(func(ctx context.Context, req client.IDRequest) error {
+		id, from, err := contentRef(req.ID, req.From)
+		if err != nil {
+			return err
+		}
+		return n.Pin(ctx, id, from, req.Via)
 	}, "pinned"))
-	mux.HandleFunc("POST "+APIPrefix+"content/pin/rm", pinCall(func(_ context.Context, req IDRequest) error {
-		return n.Unpin(req.ID)
+	mux.HandleFunc("POST "+client.APIPrefix+"content/pin/rm", pinCall(func(_ context.Context, req client.IDRequest) error {
+		id, err := ParseContentID(req.ID)
+		if err != nil {
+			return err
+		}
+		return n.Unpin(id)
 	}, "unpinned"))
-	mux.HandleFunc("GET "+APIPrefix+"content/pin/ls", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+client.APIPrefix+"content/pin/ls", func(w http.ResponseWriter, r *http.Request) {
 		pins, err := n.Pins()
 		if err != nil {
 			writeError(w, contentStatus(err), err)
@@ -247,7 +238,7 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, pins)
 	})
 
-	mux.HandleFunc("POST "+APIPrefix+"repo/gc", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST "+client.APIPrefix+"repo/gc", func(w http.ResponseWriter, r *http.Request) {
 		res, err := n.RepoGC(r.Context())
 		if err != nil {
 			writeError(w, contentStatus(err), err)
@@ -255,7 +246,7 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, res)
 	})
-	mux.HandleFunc("GET "+APIPrefix+"repo/stat", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+client.APIPrefix+"repo/stat", func(w http.ResponseWriter, r *http.Request) {
 		res, err := n.RepoStat()
 		if err != nil {
 			writeError(w, contentStatus(err), err)
@@ -263,7 +254,7 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, res)
 	})
-	mux.HandleFunc("POST "+APIPrefix+"repo/verify", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST "+client.APIPrefix+"repo/verify", func(w http.ResponseWriter, r *http.Request) {
 		res, err := n.RepoVerify(r.Context())
 		if err != nil {
 			writeError(w, contentStatus(err), err)
@@ -271,4 +262,45 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, res)
 	})
+}
+
+// contentRef reads the content ID and the provider addresses a request names: the API
+// speaks text, the node's methods take typed values.
+func contentRef(id string, from []string) (content.ID, []peer.AddrInfo, error) {
+	cid, err := ParseContentID(id)
+	if err != nil {
+		return content.ID{}, nil, err
+	}
+	provs, err := ParseProviders(from)
+	return cid, provs, err
+}
+
+// catError says what stopped a cat part way, for a person: which piece, that it failed
+// verification and where its bytes went, and how to get it back.
+func catError(id content.ID, err error) error {
+	var pe *blockstore.PieceError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	switch {
+	case errors.Is(err, blockstore.ErrCorrupt) && pe.Quarantined != "":
+		return fmt.Errorf("piece %d (%s) failed verification and was quarantined to %s; `dhtnode get %s` fetches it again",
+			pe.Index, pe.Piece, pe.Quarantined, id)
+	case errors.Is(err, blockstore.ErrCorrupt):
+		return fmt.Errorf("piece %d (%s) failed verification in its linked file (it changed since it was added or fetched); it is marked missing: `dhtnode get %s` fetches it again: %v",
+			pe.Index, pe.Piece, id, pe.Err)
+	case errors.Is(err, blockstore.ErrNotFound):
+		return fmt.Errorf("piece %d (%s) is missing from the store; `dhtnode get %s` fetches it again", pe.Index, pe.Piece, id)
+	}
+	return err
+}
+
+// oneLine makes s fit a header value.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < ' ' {
+			return ' '
+		}
+		return r
+	}, s)
 }

@@ -43,6 +43,10 @@ func BenchmarkGet(b *testing.B) {
 					id = res.ID
 					from = append(from, p2pAddrOf(n))
 				}
+				cid, provs, err := contentRef(id, from)
+				if err != nil {
+					b.Fatal(err)
+				}
 				b.SetBytes(size)
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
@@ -50,7 +54,7 @@ func BenchmarkGet(b *testing.B) {
 					dl := benchNode(b, noSync)
 					out := filepath.Join(b.TempDir(), "out")
 					b.StartTimer()
-					if _, err := dl.Get(context.Background(), id, GetOptions{Output: out, From: from}); err != nil {
+					if _, err := dl.Get(context.Background(), cid, GetOptions{Output: out, From: provs}); err != nil {
 						b.Fatal(err)
 					}
 					b.StopTimer()

@@ -10,13 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/content"
 	"github.com/dhtnode/dhtnode/exchange"
 )
 
 // contentNode starts an in-process node with a repo (and so a blockstore) and returns it
 // with an API client.
-func contentNode(t *testing.T, edit func(*Config)) (*Node, *Client) {
+func contentNode(t *testing.T, edit func(*Config)) (*Node, *client.Client) {
 	t.Helper()
 	cfg := testConfig()
 	cfg.Content.NoSync = true
@@ -32,7 +33,7 @@ func contentNode(t *testing.T, edit func(*Config)) (*Node, *Client) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = n.Close() })
-	return n, NewClient(n.APIAddr())
+	return n, client.New(n.APIAddr(), client.WithToken(n.APIToken()))
 }
 
 func p2pAddrOf(n *Node) string {
@@ -62,7 +63,7 @@ func TestContentAddGetInfoPinGCThroughAPI(t *testing.T) {
 	}
 	ctx := ctxFor(t)
 	var addEvents int
-	added, err := ca.Add(ctx, AddRequest{Path: src}, func(content.AddProgress) { addEvents++ })
+	added, err := ca.Add(ctx, client.AddRequest{Path: src}, func(content.AddProgress) { addEvents++ })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,12 +72,12 @@ func TestContentAddGetInfoPinGCThroughAPI(t *testing.T) {
 	}
 
 	// Not local, no router, no --from: a clear error.
-	if _, err := cb.Get(ctx, GetRequest{ID: added.ID}, nil); err == nil || !strings.Contains(err.Error(), "--from") {
+	if _, err := cb.Get(ctx, client.GetRequest{ID: added.ID}, nil); err == nil || !strings.Contains(err.Error(), "--from") {
 		t.Fatalf("get without providers: %v", err)
 	}
 
 	// info of remote content fetches the manifest and stores nothing.
-	remote, err := cb.Info(ctx, added.ID, []string{p2pAddrOf(a)})
+	remote, err := cb.Info(ctx, added.ID, []string{p2pAddrOf(a)}, "")
 	if err != nil || remote.Local || remote.Have != 0 || remote.Name != "data.bin" || remote.Pieces == 0 {
 		t.Fatalf("remote info %+v, %v", remote, err)
 	}
@@ -85,12 +86,12 @@ func TestContentAddGetInfoPinGCThroughAPI(t *testing.T) {
 	}
 
 	var progress []exchange.Progress
-	res, err := cb.Get(ctx, GetRequest{ID: added.ID, OutputDir: dir + "/out", From: []string{p2pAddrOf(a)}}, func(p exchange.Progress) { progress = append(progress, p) })
+	res, err := cb.Get(ctx, client.GetRequest{ID: added.ID, OutputDir: dir + "/out", From: []string{p2pAddrOf(a)}}, func(p exchange.Progress) { progress = append(progress, p) })
 	if err == nil || !strings.Contains(err.Error(), "output directory") || len(progress) != 0 {
 		t.Fatalf("get into a missing directory: %v after %d progress events; want an output directory error before any transfer", err, len(progress))
 	}
 	_ = os.Mkdir(dir+"/out", 0o755)
-	res, err = cb.Get(ctx, GetRequest{ID: added.ID, OutputDir: dir + "/out", From: []string{p2pAddrOf(a)}}, func(p exchange.Progress) { progress = append(progress, p) })
+	res, err = cb.Get(ctx, client.GetRequest{ID: added.ID, OutputDir: dir + "/out", From: []string{p2pAddrOf(a)}}, func(p exchange.Progress) { progress = append(progress, p) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +103,7 @@ func TestContentAddGetInfoPinGCThroughAPI(t *testing.T) {
 		t.Fatalf("progress %d events, result %+v", len(progress), res)
 	}
 
-	info, err := cb.Info(ctx, added.ID, nil)
+	info, err := cb.Info(ctx, added.ID, nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestContentAddGetInfoPinGCThroughAPI(t *testing.T) {
 		t.Fatalf("B's stat %+v %v; want no piece files and 1 linked content of %d bytes", st, err, len(data))
 	}
 	var cat bytes.Buffer
-	if _, err := cb.Cat(ctx, added.ID, nil, &cat); err != nil || !bytes.Equal(cat.Bytes(), data) {
+	if _, err := cb.Cat(ctx, added.ID, nil, "", &cat); err != nil || !bytes.Equal(cat.Bytes(), data) {
 		t.Fatalf("cat: %v", err)
 	}
 	list, err := cb.List(ctx)
@@ -130,7 +131,7 @@ func TestContentAddGetInfoPinGCThroughAPI(t *testing.T) {
 		t.Fatalf("gc: %+v %v", gc, err)
 	}
 	// pin add fetches content that is not local.
-	if err := ca.Pin(ctx, added.ID, []string{p2pAddrOf(b)}); err != nil {
+	if err := ca.Pin(ctx, added.ID, []string{p2pAddrOf(b)}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := ca.RepoStat(ctx); err != nil || st.Contents != 1 || st.PieceBytes != int64(len(data)) || st.Linked != 0 {
@@ -161,7 +162,7 @@ func TestContentAddGetInfoPinGCThroughAPI(t *testing.T) {
 	if st, err := os.Stat(outFile); err != nil || st.Size() != int64(len(data)) {
 		t.Fatalf("verify touched the edited output: %v", err)
 	}
-	if info, err := cb.Info(ctx, added.ID, nil); err != nil || info.Have != info.Pieces-1 || info.Linked != outFile {
+	if info, err := cb.Info(ctx, added.ID, nil, ""); err != nil || info.Have != info.Pieces-1 || info.Linked != outFile {
 		t.Fatalf("info after editing the output: %+v %v", info, err)
 	}
 }
@@ -178,15 +179,15 @@ func TestContentDirectoryAndUnknownID(t *testing.T) {
 		}
 	}
 	ctx := ctxFor(t)
-	if _, err := ca.Add(ctx, AddRequest{Path: src}, nil); err == nil || !strings.Contains(err.Error(), "-r") {
+	if _, err := ca.Add(ctx, client.AddRequest{Path: src}, nil); err == nil || !strings.Contains(err.Error(), "-r") {
 		t.Fatalf("add of a directory without -r: %v", err)
 	}
-	added, err := ca.Add(ctx, AddRequest{Path: src, Recursive: true}, nil)
+	added, err := ca.Add(ctx, client.AddRequest{Path: src, Recursive: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "copy")
-	if _, err := cb.Get(ctx, GetRequest{ID: added.ID, Output: out, From: []string{p2pAddrOf(a)}}, nil); err != nil {
+	if _, err := cb.Get(ctx, client.GetRequest{ID: added.ID, Output: out, From: []string{p2pAddrOf(a)}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	for p, s := range files {
@@ -201,7 +202,7 @@ func TestContentDirectoryAndUnknownID(t *testing.T) {
 	}
 	_, cc := contentNode(t, nil)
 	out3 := filepath.Join(t.TempDir(), "copy3")
-	if _, err := cc.Get(ctx, GetRequest{ID: added.ID, Output: out3, From: []string{p2pAddrOf(bNode)}}, nil); err != nil {
+	if _, err := cc.Get(ctx, client.GetRequest{ID: added.ID, Output: out3, From: []string{p2pAddrOf(bNode)}}, nil); err != nil {
 		t.Fatalf("get of a directory from the node that got it: %v", err)
 	}
 	for p, s := range files {
@@ -209,24 +210,24 @@ func TestContentDirectoryAndUnknownID(t *testing.T) {
 			t.Fatalf("%s from B: %q %v", p, got, err)
 		}
 	}
-	if _, err := cb.Cat(ctx, added.ID, nil, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "directory") {
+	if _, err := cb.Cat(ctx, added.ID, nil, "", &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "directory") {
 		t.Fatalf("cat of a directory: %v", err)
 	}
 	unknown := "bagaaierajfrjhjbhw7cpwr7gr5l7yotc6e7emplibaacnogzenbqpnoalkoa"
-	_, err = cb.Get(ctx, GetRequest{ID: unknown, From: []string{p2pAddrOf(a)}}, nil)
+	_, err = cb.Get(ctx, client.GetRequest{ID: unknown, From: []string{p2pAddrOf(a)}}, nil)
 	if err == nil || !strings.Contains(err.Error(), "unknown content ID") {
 		t.Fatalf("unknown ID: %v", err)
 	}
-	var api *APIError
-	if _, err := cb.Info(ctx, "nonsense", nil); err == nil || !strings.Contains(err.Error(), "invalid content ID") {
+	var api *client.APIError
+	if _, err := cb.Info(ctx, "nonsense", nil, ""); err == nil || !strings.Contains(err.Error(), "invalid content ID") {
 		t.Fatalf("bad ID: %v", err)
 	} else if ok := asAPIError(err, &api); !ok || api.Status != 400 {
 		t.Fatalf("bad ID status: %v", err)
 	}
 }
 
-func asAPIError(err error, target **APIError) bool {
-	e, ok := err.(*APIError)
+func asAPIError(err error, target **client.APIError) bool {
+	e, ok := err.(*client.APIError)
 	if ok {
 		*target = e
 	}
@@ -241,12 +242,12 @@ func TestContentEmptyFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := ctxFor(t)
-	added, err := ca.Add(ctx, AddRequest{Path: src}, nil)
+	added, err := ca.Add(ctx, client.AddRequest{Path: src}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "got")
-	res, err := cb.Get(ctx, GetRequest{ID: added.ID, Output: out, From: []string{p2pAddrOf(a)}}, nil)
+	res, err := cb.Get(ctx, client.GetRequest{ID: added.ID, Output: out, From: []string{p2pAddrOf(a)}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +255,7 @@ func TestContentEmptyFile(t *testing.T) {
 		t.Fatalf("empty file: %v %+v", err, res)
 	}
 	var buf bytes.Buffer
-	if n, err := cb.Cat(ctx, added.ID, nil, &buf); err != nil || n != 0 {
+	if n, err := cb.Cat(ctx, added.ID, nil, "", &buf); err != nil || n != 0 {
 		t.Fatalf("cat of an empty file: %d, %v", n, err)
 	}
 }

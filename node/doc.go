@@ -38,8 +38,8 @@
 //	...
 //	n.Leave() // graceful: others mark the node "left"
 //
-// Extension points for feature helpers: API endpoints (see the comment in api.go),
-// feature start functions (features.go), config sections (config_routing.go and
-// config_content.go show the shape: a struct with Default…() and Validate(), one
-// field in Config).
+// Where things live: the API's endpoints are registered per area in api.go
+// (routers_api.go, content_api.go); the optional parts start in features.go; each
+// config section is a struct with Default…() and Validate() and one field in Config
+// (config_routing.go, config_content.go); docs/configuration.md is generated from them.
 package node

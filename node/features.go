@@ -1,11 +1,10 @@
 package node
 
 // startFeatures wires the optional parts of a node after gossip is up and before the
-// API starts. Each feature has a file of its own with a start function that may
-// register cleanup with n.onClose and membership listeners with
-// n.AddMembershipListener: routers in routers.go (owned by the routers wiring),
-// content exchange in content.go (owned by the content wiring). Their state lives in
-// the routerState and contentState types those files define.
+// API starts: the routers (routers.go), then the blockstore and the exchange
+// (content.go), which announce content through the routers. Each start function
+// registers its cleanup with n.onClose and its membership listeners with
+// n.AddMembershipListener; its state lives in routerState or contentState.
 func (n *Node) startFeatures() error {
 	if err := n.startRouters(); err != nil {
 		return err

@@ -2,10 +2,12 @@ package node
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/network"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
@@ -18,11 +20,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// newHost builds the libp2p host: TCP and QUIC only (no relay, no NAT port mapping,
-// no WebRTC/WebTransport: a DHT node reachable on its own ports), Noise and TLS, the
-// repo's identity, a resource manager and connection manager from cfg, and libp2p's
-// metrics on the node's private registry.
-func newHost(cfg Config, key crypto.PrivKey, reg prometheus.Registerer, version string) (host.Host, error) {
+// newHost builds the libp2p host: TCP and QUIC (no WebRTC/WebTransport), Noise and
+// TLS, the repo's identity, a resource manager and connection manager from cfg, and
+// libp2p's metrics on the node's private registry; bw counts bytes per protocol and
+// peer; extra options (NAT traversal from reach.go, the member gate) go last.
+func newHost(cfg Config, key crypto.PrivKey, reg prometheus.Registerer, version string, bw metrics.Reporter, extra ...libp2p.Option) (host.Host, error) {
 	listen := make([]ma.Multiaddr, 0, len(cfg.Addresses.Listen))
 	for _, s := range cfg.Addresses.Listen {
 		a, err := ma.NewMultiaddr(s)
@@ -30,6 +32,9 @@ func newHost(cfg Config, key crypto.PrivKey, reg prometheus.Registerer, version 
 			return nil, fmt.Errorf("addresses.listen %q: %w", s, err)
 		}
 		listen = append(listen, a)
+	}
+	if err := checkListenPorts(listen); err != nil {
+		return nil, err
 	}
 	var announce []ma.Multiaddr
 	for _, s := range cfg.Addresses.Announce {
@@ -64,14 +69,25 @@ func newHost(cfg Config, key crypto.PrivKey, reg prometheus.Registerer, version 
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.PrometheusRegisterer(reg),
-		libp2p.DisableRelay(),
+		libp2p.BandwidthReporter(bw),
 		// Pieces travel faster and cheaper over TCP than over QUIC (dialranker.go).
 		libp2p.SwarmOpts(swarm.WithDialRanker(tcpFirstDialRanker)),
 		libp2p.UserAgent("dhtnode/" + version),
 	}
 	if len(announce) > 0 {
-		opts = append(opts, libp2p.AddrsFactory(func([]ma.Multiaddr) []ma.Multiaddr { return announce }))
+		// Relay addresses stay: they are how a node behind NAT is reached, and the
+		// announced addresses cannot know them in advance.
+		opts = append(opts, libp2p.AddrsFactory(func(in []ma.Multiaddr) []ma.Multiaddr {
+			out := slices.Clone(announce)
+			for _, a := range in {
+				if isRelayed(a) {
+					out = append(out, a)
+				}
+			}
+			return out
+		}))
 	}
+	opts = append(opts, extra...)
 	h, err := libp2p.New(opts...)
 	if err != nil {
 		// libp2p.New closes the managers it was given when it fails.

@@ -35,10 +35,13 @@ type Node struct {
 	gossip   *gossip.Gossip
 
 	members *membership
+	gate    *memberGate // who may connect and route (gate.go)
+	reach   *reach      // NAT traversal (reach.go)
 
 	api         *http.Server
 	apiListener net.Listener
 	mux         *http.ServeMux
+	auth        *apiAuth // the API token and browser sessions (api_auth.go)
 
 	// stopRequests is closed when an API client asks the daemon to stop.
 	stopRequests chan struct{}
@@ -49,6 +52,7 @@ type Node struct {
 	// Feature state, defined by the feature files (routers.go, content.go).
 	routers routerState
 	content contentState
+	netview netView // webui_api.go
 
 	closeOnce sync.Once
 	closeErr  error
@@ -143,16 +147,26 @@ func New(cfg Config, repo *Repo, opts ...Option) (_ *Node, err error) {
 		}
 	}
 
-	if n.host, err = newHost(cfg, n.key, n.registry, o.version); err != nil {
+	secret, err := n.clusterSecret()
+	if err != nil {
+		return nil, err
+	}
+	if n.gate, err = newMemberGate(secret != nil, n.registry, n.Logger("node")); err != nil {
+		return nil, err
+	}
+	if n.reach, err = newReach(cfg, n.registry, n.Logger("reach")); err != nil {
+		return nil, err
+	}
+	reachOpts, err := n.reach.hostOptions(n.registry)
+	if err != nil {
+		return nil, err
+	}
+	if n.host, err = newHost(cfg, n.key, n.registry, o.version, n.bandwidth(), append(reachOpts, n.gate.hostOptions()...)...); err != nil {
 		return nil, err
 	}
 	n.onClose(n.host.Close)
 	n.Logger("node").Info("libp2p host started", "peer_id", n.host.ID(), "addrs", n.host.Addrs())
 
-	secret, err := n.clusterSecret()
-	if err != nil {
-		return nil, err
-	}
 	gcfg := gossip.DefaultConfig()
 	gcfg.NodeName = n.host.ID().String()
 	gcfg.BindAddr = cfg.Addresses.Gossip
@@ -178,6 +192,8 @@ func New(cfg Config, repo *Repo, opts ...Option) (_ *Node, err error) {
 	}
 	n.members = newMembership(n.gossip, n.Logger("membership"))
 	n.onClose(n.members.close)
+	n.gate.attach(n.host, n.gossip, n.members)
+	n.reach.attach(n.gossip)
 	if err := n.registry.Register(newInfoCollector(o.version, n.host.ID())); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}

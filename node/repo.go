@@ -9,16 +9,19 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/libp2p/go-libp2p/core/crypto"
 )
 
-// Files in a repo directory. Only ConfigFile and KeyFile are state; the lock and
-// API files are rebuilt by every daemon run.
+// Files in a repo directory. ConfigFile, KeyFile and TokenFile are state (the
+// token is made at init, or by the first daemon run of a repo without one); the
+// lock and API files are rebuilt by every daemon run.
 const (
 	ConfigFile = "config.json"
 	KeyFile    = "identity.key"
 	LockFile   = "repo.lock"
-	APIFile    = "api"
+	APIFile    = client.APIFile
+	TokenFile  = client.TokenFile
 )
 
 // EnvRepoPath names the environment variable that overrides the repo directory.
@@ -32,8 +35,6 @@ var (
 	ErrNoRepo = errors.New("repo not initialised")
 	// ErrRepoLocked: another live process holds the repo lock; see *LockedError.
 	ErrRepoLocked = errors.New("repo is locked")
-	// ErrNoAPIFile: no daemon has written its API address into the repo.
-	ErrNoAPIFile = errors.New("no API address file")
 )
 
 // LockedError says which process holds a repo. It wraps ErrRepoLocked.
@@ -100,6 +101,9 @@ func InitRepo(path string, cfg Config) (*Repo, error) {
 		if err := writeFileAtomic(r.file(KeyFile), raw, 0o600); err != nil {
 			return nil, err
 		}
+	}
+	if _, err := r.EnsureAPIToken(); err != nil {
+		return nil, err
 	}
 	if err := r.WriteConfig(cfg); err != nil {
 		return nil, err
@@ -267,19 +271,6 @@ func readPID(f *os.File) (int, error) {
 // WriteAPIAddr records the API's host:port so the CLI can find the daemon.
 func (r *Repo) WriteAPIAddr(addr string) error {
 	return writeFileAtomic(r.file(APIFile), []byte(addr+"\n"), 0o600)
-}
-
-// ReadAPIAddr returns the API address a running daemon wrote into the repo at
-// path, or an error wrapping ErrNoAPIFile.
-func ReadAPIAddr(path string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(path, APIFile))
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("%s: %w", path, ErrNoAPIFile)
-		}
-		return "", err
-	}
-	return strings.TrimSpace(string(b)), nil
 }
 
 // writeFileAtomic writes via a temporary file and rename, so readers never see

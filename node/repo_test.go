@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dhtnode/dhtnode/client"
 )
 
 func TestInitRepoCreatesConfigAndPrivateKey(t *testing.T) {
@@ -26,9 +28,13 @@ func TestInitRepoCreatesConfigAndPrivateKey(t *testing.T) {
 	if di, _ := os.Stat(path); di.Mode().Perm() != 0o700 {
 		t.Errorf("repo dir mode %04o, want 0700", di.Mode().Perm())
 	}
+	ti, err := os.Stat(filepath.Join(path, TokenFile))
+	if err != nil || ti.Mode().Perm() != 0o600 || ti.Size() != 65 {
+		t.Errorf("API token: %v, %v; want mode 0600 and 64 hex digits", ti, err)
+	}
 	entries, _ := os.ReadDir(path)
-	if len(entries) != 2 {
-		t.Errorf("repo should hold only config and key, has %v", entries)
+	if len(entries) != 3 {
+		t.Errorf("repo should hold only config, key and API token, has %v", entries)
 	}
 	k1, err := r.Identity()
 	if err != nil {
@@ -118,7 +124,7 @@ func TestRepoLockExcludesSecondHolder(t *testing.T) {
 	if err := a.Unlock(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadAPIAddr(path); !errors.Is(err, ErrNoAPIFile) {
+	if _, err := client.ReadAPIAddr(path); !errors.Is(err, client.ErrNoAPIFile) {
 		t.Errorf("unlock should remove the api file: %v", err)
 	}
 	if err := b.Lock(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/routing"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -18,10 +19,10 @@ import (
 // configure (which routers run, their timings); the second and third join through the
 // first's gossip address. It returns the nodes and a client of each one's HTTP API;
 // the nodes close when the test ends.
-func startRouterCluster(t *testing.T, configure func(*Config)) ([]*Node, []*Client) {
+func startRouterCluster(t *testing.T, configure func(*Config)) ([]*Node, []*client.Client) {
 	t.Helper()
 	var nodes []*Node
-	var clients []*Client
+	var clients []*client.Client
 	for i := range 3 {
 		cfg := testConfig()
 		configure(&cfg)
@@ -34,7 +35,7 @@ func startRouterCluster(t *testing.T, configure func(*Config)) ([]*Node, []*Clie
 		}
 		t.Cleanup(func() { _ = n.Close() })
 		nodes = append(nodes, n)
-		clients = append(clients, NewClient(n.APIAddr()))
+		clients = append(clients, client.New(n.APIAddr(), client.WithToken(n.APIToken())))
 	}
 	return nodes, clients
 }
@@ -64,8 +65,8 @@ func ringOwner(keys []routing.Key, k routing.Key) routing.Key {
 // again, until every answer is right (gossip needs a moment to tell everyone about
 // everyone); when ctx ends first, it fails the test saying the lookup never did what
 // (e.g. "matched the oracle").
-func waitForLookups(t *testing.T, ctx context.Context, clients []*Client, router string, probes []string,
-	what string, right func(key routing.Key, res RoutingResult) bool) {
+func waitForLookups(t *testing.T, ctx context.Context, clients []*client.Client, router string, probes []string,
+	what string, right func(key routing.Key, res client.RoutingResult) bool) {
 	t.Helper()
 	var lastWrong string // the last wrong answer, so a timeout says what was wrong
 	for {
@@ -98,7 +99,7 @@ func waitForLookups(t *testing.T, ctx context.Context, clients []*Client, router
 
 // checkProvideThenFind provides key from the first node through provideVia and checks
 // that the third node finds the first as a provider through findVia.
-func checkProvideThenFind(t *testing.T, ctx context.Context, nodes []*Node, clients []*Client, key, provideVia, findVia string) {
+func checkProvideThenFind(t *testing.T, ctx context.Context, nodes []*Node, clients []*client.Client, key, provideVia, findVia string) {
 	t.Helper()
 	prov, err := clients[0].Provide(ctx, key, provideVia)
 	if err != nil || prov.Results[0].Error != "" {
@@ -109,7 +110,7 @@ func checkProvideThenFind(t *testing.T, ctx context.Context, nodes []*Node, clie
 		t.Fatal(err)
 	}
 	res := found.Results[0]
-	if res.Error != "" || !slices.ContainsFunc(res.Peers, func(p PeerRef) bool { return p.PeerID == nodes[0].ID().String() }) {
+	if res.Error != "" || !slices.ContainsFunc(res.Peers, func(p client.PeerRef) bool { return p.PeerID == nodes[0].ID().String() }) {
 		t.Fatalf("findprovs from node 3 did not find node 1: %+v", res)
 	}
 }

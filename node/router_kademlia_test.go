@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/kademlia"
 	"github.com/dhtnode/dhtnode/routing"
 )
@@ -35,7 +36,7 @@ func TestKademliaAcrossThreeNodes(t *testing.T) {
 		return slices.MinFunc(keys, func(a, b routing.Key) int { return a.XOR(target).Cmp(b.XOR(target)) })
 	}
 	waitForLookups(t, ctx, clients, "kademlia", []string{"a", "b", "c", "d", "e", "f", "g", "h"}, "matched the oracle",
-		func(key routing.Key, res RoutingResult) bool {
+		func(key routing.Key, res client.RoutingResult) bool {
 			return res.Error == "" && len(res.Peers) == 3 && res.Peers[0].Key == oracle(key)
 		})
 

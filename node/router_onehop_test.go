@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/routing"
 )
 
@@ -24,7 +25,7 @@ func TestOnehopAcrossThreeNodes(t *testing.T) {
 	keys := peerKeys(nodes)
 	// Gossip fills the views within a second or two; poll until every lookup agrees.
 	waitForLookups(t, ctx, clients, "onehop", []string{"a", "b", "c", "d", "e", "f"}, "matched the oracle in one hop",
-		func(key routing.Key, res RoutingResult) bool {
+		func(key routing.Key, res client.RoutingResult) bool {
 			return res.Error == "" && len(res.Peers) > 0 && res.Peers[0].Key == ringOwner(keys, key) && res.Trace.Hops <= 1
 		})
 	checkProvideThenFind(t, ctx, nodes, clients, "onehop content id", "", "onehop")

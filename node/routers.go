@@ -50,11 +50,6 @@ func (n *Node) startRouters() error {
 		if err != nil {
 			return fmt.Errorf("start router %q: %w", name, err)
 		}
-		if r == nil {
-			// A starter returns nil while its router is not wired into this build yet.
-			n.Logger("routing").Warn("router not available in this build; skipped", "router", name)
-			continue
-		}
 		if c, ok := r.(interface{ Close() error }); ok {
 			n.onClose(c.Close)
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/routing"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
@@ -21,12 +22,12 @@ func TestParseRoutingKey(t *testing.T) {
 		kind string
 		want routing.Key
 	}{
-		{hexKey.String(), KeyKindHex, hexKey},
-		{c.String(), KeyKindCID, routing.ContentKey([]byte("manifest"))},
-		{cid.NewCidV1(0x0200, blakeHash).String(), KeyKindCID, routing.ContentKey(cid.NewCidV1(0x0200, blakeHash).Bytes())},
-		{"hello", KeyKindString, routing.ContentKey([]byte("hello"))},
+		{hexKey.String(), client.KeyKindHex, hexKey},
+		{c.String(), client.KeyKindCID, routing.ContentKey([]byte("manifest"))},
+		{cid.NewCidV1(0x0200, blakeHash).String(), client.KeyKindCID, routing.ContentKey(cid.NewCidV1(0x0200, blakeHash).Bytes())},
+		{"hello", client.KeyKindString, routing.ContentKey([]byte("hello"))},
 		// 64 characters that are not all hex are text.
-		{"zz" + hexKey.String()[2:], KeyKindString, routing.ContentKey([]byte("zz" + hexKey.String()[2:]))},
+		{"zz" + hexKey.String()[2:], client.KeyKindString, routing.ContentKey([]byte("zz" + hexKey.String()[2:]))},
 	} {
 		got, kind, err := ParseRoutingKey(tc.in)
 		if err != nil || kind != tc.kind || got != tc.want {
@@ -77,7 +78,7 @@ func TestChordAcrossThreeNodes(t *testing.T) {
 	defer cancel()
 	keys := peerKeys(nodes)
 	waitForLookups(t, ctx, clients, "chord", []string{"a", "b", "c", "d", "e", "f", "g", "h"}, "matched the oracle",
-		func(key routing.Key, res RoutingResult) bool {
+		func(key routing.Key, res client.RoutingResult) bool {
 			return res.Error == "" && len(res.Peers) > 0 && res.Peers[0].Key == ringOwner(keys, key)
 		})
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -35,6 +36,13 @@ type Config struct {
 	// MaxRecordsPerPeer bounds how many records one providing peer may hold in this
 	// node's store. Default 4,096.
 	MaxRecordsPerPeer int
+	// IsMember, when set, admits a remote peer to this router: requests from peers it
+	// rejects have their stream reset unanswered, so they never enter the view (a
+	// peer asking for the owner of its own key is otherwise taken in as a joiner)
+	// and learn nothing. Set it to the cluster membership when only members may
+	// route; nil serves everyone. It is called on each incoming stream and must be
+	// fast and safe for concurrent use.
+	IsMember func(peer.ID) bool
 	// Logger receives debug logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Registerer receives the metrics (labelled algo="onehop"); nil means none.

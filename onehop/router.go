@@ -621,8 +621,15 @@ func (r *Router) call(ctx context.Context, to peer.AddrInfo, req *Message) (*Mes
 	return resp, nil
 }
 
-// handleStream serves one request. A malformed or unexpected message resets the stream.
+// handleStream serves one request. A malformed or unexpected message resets the
+// stream, and so does any request from a peer Config.IsMember rejects.
 func (r *Router) handleStream(s network.Stream) {
+	if from := s.Conn().RemotePeer(); r.cfg.IsMember != nil && !r.cfg.IsMember(from) {
+		// Not a member: no answer, and no way into the view.
+		r.log.Debug("refused a request from a non-member", "peer", from)
+		_ = s.Reset()
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.RPCTimeout)
 	defer cancel()
 	stopReset := context.AfterFunc(ctx, func() { _ = s.Reset() })

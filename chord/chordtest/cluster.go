@@ -19,6 +19,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	mrand "math/rand/v2"
 	"slices"
 	"sync"
@@ -28,6 +29,7 @@ import (
 	"github.com/dhtnode/dhtnode/routing"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 	ma "github.com/multiformats/go-multiaddr"
@@ -42,6 +44,9 @@ type Options struct {
 	Gossip bool
 	// Seed makes node identities, the choice of join peers and probe keys repeatable.
 	Seed uint64
+	// Members gives every node the cluster's live set as its verified membership
+	// (Config.IsMember), as the daemon does with gossip's.
+	Members bool
 }
 
 // Node is one member of the cluster.
@@ -52,6 +57,10 @@ type Node struct {
 	Host  host.Host
 	Chord *chord.Chord
 	Alive bool
+	// Liar marks a node started with AddAdversary.
+	Liar  bool
+	lies  *chord.Lies
+	fakes []peer.AddrInfo
 	priv  crypto.PrivKey
 	addr  ma.Multiaddr
 }
@@ -65,6 +74,9 @@ type Cluster struct {
 	rng   *mrand.Rand
 	// idSource draws node identities, so the same Seed gives the same ring.
 	idSource *mrand.ChaCha8
+	// holes are peers that accept Chord streams and never answer (BlackHoles).
+	holes  []host.Host
+	closed chan struct{}
 }
 
 // New returns an empty cluster; Start adds nodes.
@@ -76,7 +88,76 @@ func New(opts Options) *Cluster {
 		opts:     opts,
 		rng:      mrand.New(mrand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
 		idSource: mrand.NewChaCha8(seed),
+		closed:   make(chan struct{}),
 	}
+}
+
+// IsMember reports whether id is a live node of the cluster: the membership a node
+// gets as Config.IsMember with Options.Members.
+func (c *Cluster) IsMember(id peer.ID) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.nodes {
+		if n.ID == id {
+			return n.Alive
+		}
+	}
+	return false
+}
+
+// BlackHoles adds n peers that are no members: they accept Chord streams, read the
+// request and never answer, as a lying member's invented peers would. Every node
+// started later can reach them. They are what AddAdversary's liars name.
+func (c *Cluster) BlackHoles(n int) ([]peer.AddrInfo, error) {
+	var out []peer.AddrInfo
+	c.mu.Lock()
+	first := len(c.holes)
+	c.mu.Unlock()
+	for i := first; i < first+n; i++ {
+		// Identities from the seeded source, so the same Seed puts the holes at the
+		// same ring positions and a test meets the same lies every run.
+		c.mu.Lock()
+		priv, _, err := crypto.GenerateEd25519Key(c.idSource)
+		c.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		addr, err := ma.NewMultiaddr(fmt.Sprintf("/ip4/100.127.%d.%d/tcp/4001", i>>8&0xff, i&0xff))
+		if err != nil {
+			return nil, err
+		}
+		h, err := c.Net.AddPeer(priv, addr)
+		if err != nil {
+			return nil, err
+		}
+		h.SetStreamHandler(chord.ProtocolID, func(s network.Stream) {
+			_, _ = io.Copy(io.Discard, s)
+			<-c.closed // hold the stream unanswered until the cluster closes
+			_ = s.Reset()
+		})
+		for _, o := range c.Live() {
+			if _, err := c.Net.LinkPeers(h.ID(), o.ID); err != nil {
+				return nil, err
+			}
+		}
+		c.mu.Lock()
+		c.holes = append(c.holes, h)
+		c.mu.Unlock()
+		out = append(out, peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()})
+	}
+	return out, nil
+}
+
+// AddAdversary starts one lying node (chord.NewAdversary) that names fakes as the
+// peers it invents.
+func (c *Cluster) AddAdversary(ctx context.Context, lies chord.Lies, fakes []peer.AddrInfo) (*Node, error) {
+	c.mu.Lock()
+	priv, _, err := crypto.GenerateEd25519Key(c.idSource)
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return c.add(ctx, priv, &lies, fakes)
 }
 
 // Nodes returns every node ever started, alive or not, in start order.
@@ -111,6 +192,10 @@ func (c *Cluster) Start(ctx context.Context, n int) error {
 
 // Add starts one new node; priv nil means a fresh Ed25519 identity.
 func (c *Cluster) Add(ctx context.Context, priv crypto.PrivKey) (*Node, error) {
+	return c.add(ctx, priv, nil, nil)
+}
+
+func (c *Cluster) add(ctx context.Context, priv crypto.PrivKey, lies *chord.Lies, fakes []peer.AddrInfo) (*Node, error) {
 	if priv == nil {
 		var err error
 		c.mu.Lock()
@@ -127,7 +212,7 @@ func (c *Cluster) Add(ctx context.Context, priv crypto.PrivKey) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{Index: idx, priv: priv, addr: addr}
+	n := &Node{Index: idx, priv: priv, addr: addr, Liar: lies != nil, lies: lies, fakes: fakes}
 	c.mu.Lock()
 	c.nodes = append(c.nodes, n)
 	c.mu.Unlock()
@@ -165,7 +250,24 @@ func (c *Cluster) boot(ctx context.Context, n *Node) error {
 			return err
 		}
 	}
-	ch, err := chord.New(h, c.opts.Config)
+	c.mu.Lock()
+	holes := slices.Clone(c.holes)
+	c.mu.Unlock()
+	for _, o := range holes {
+		if _, err := c.Net.LinkPeers(h.ID(), o.ID()); err != nil {
+			return err
+		}
+	}
+	cfg := c.opts.Config
+	if c.opts.Members {
+		cfg.IsMember = c.IsMember
+	}
+	var ch *chord.Chord
+	if n.lies != nil {
+		ch, err = chord.NewAdversary(h, cfg, *n.lies, n.fakes)
+	} else {
+		ch, err = chord.New(h, cfg)
+	}
 	if err != nil {
 		_ = h.Close()
 		return err
@@ -241,6 +343,13 @@ func (c *Cluster) Restart(ctx context.Context, i int) error {
 
 // Close stops every node and the mocknet.
 func (c *Cluster) Close() error {
+	c.mu.Lock()
+	select {
+	case <-c.closed:
+	default:
+		close(c.closed)
+	}
+	c.mu.Unlock()
 	for _, n := range c.Live() {
 		_ = n.Chord.Close()
 	}
@@ -338,6 +447,64 @@ func (c *Cluster) CheckLookups(ctx context.Context, n int) LookupStats {
 				got = routing.PeerKey(owners[0].ID).Short()
 			}
 			s.FirstWrong = fmt.Sprintf("lookup %s from %s: got %s, oracle %s", key.Short(), from.Key.Short(), got, want.Key.Short())
+		}
+	}
+	return s
+}
+
+// HonestStats is a batch of lookups made by honest nodes for keys honest nodes own.
+type HonestStats struct {
+	LookupStats
+	// Latencies are the lookups' durations, in order.
+	Latencies []time.Duration
+}
+
+// P95 is the 95th percentile of the latencies.
+func (s HonestStats) P95() time.Duration {
+	if len(s.Latencies) == 0 {
+		return 0
+	}
+	l := slices.Clone(s.Latencies)
+	slices.Sort(l)
+	return l[(len(l)*95+99)/100-1]
+}
+
+// CheckHonestLookups runs n lookups from random honest nodes of random keys whose
+// oracle owner is honest (keys a liar owns are drawn again), each within timeout, and
+// checks each owner against the oracle.
+func (c *Cluster) CheckHonestLookups(ctx context.Context, n int, timeout time.Duration) HonestStats {
+	s := HonestStats{LookupStats: LookupStats{HopCounts: map[int]int{}}}
+	for draws := 0; len(s.Latencies) < n && draws < 100*n; draws++ {
+		key := c.RandomKey()
+		from := c.RandomLive()
+		want := c.Oracle(key)
+		if from.Liar || want.Liar {
+			continue
+		}
+		lctx, cancel := context.WithTimeout(ctx, timeout)
+		start := time.Now()
+		owners, trace, err := from.Chord.Lookup(lctx, key)
+		s.Latencies = append(s.Latencies, time.Since(start))
+		cancel()
+		s.Lookups++
+		s.RPCs += trace.RPCs
+		s.Timeouts += trace.Timeouts
+		if err != nil {
+			s.Failed++
+			if s.FirstWrong == "" {
+				s.FirstWrong = fmt.Sprintf("lookup %s from %s: %v", key.Short(), from.Key.Short(), err)
+			}
+			continue
+		}
+		s.Hops += trace.Hops
+		s.HopCounts[trace.Hops]++
+		if len(owners) > 0 && owners[0].ID == want.ID {
+			s.Correct++
+		} else if s.FirstWrong == "" {
+			s.FirstWrong = fmt.Sprintf("lookup %s from %s: got %v, oracle %s", key.Short(), from.Key.Short(), owners, want.Key.Short())
+		}
+		if ctx.Err() != nil {
+			break
 		}
 	}
 	return s

@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/dhtnode/dhtnode/node"
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/spf13/cobra"
 )
 
@@ -19,7 +19,7 @@ func newIDCmd(g *globals) *cobra.Command {
 		Short: "Show the daemon's peer ID, gossip address and bound listen addresses",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := queryAndPrint(cmd, g, format, 10*time.Second, (*node.Client).ID, printIDInfo)
+			_, err := queryAndPrint(cmd, g, format, 10*time.Second, (*client.Client).ID, printIDInfo)
 			return err
 		},
 	}
@@ -28,12 +28,14 @@ func newIDCmd(g *globals) *cobra.Command {
 }
 
 // printIDInfo is id's text output.
-func printIDInfo(w io.Writer, info node.IDInfo) error {
+func printIDInfo(w io.Writer, info client.IDInfo) error {
 	fmt.Fprintf(w, "peer id:  %s\n", info.PeerID)
 	fmt.Fprintf(w, "gossip:   %s\n", info.GossipAddr)
 	if info.GossipBind != info.GossipAddr {
 		fmt.Fprintf(w, "          (bound to %s)\n", info.GossipBind)
 	}
+	fmt.Fprintf(w, "cluster:  %s\n", clusterLine(info.Cluster))
+	printReach(w, info.Reach)
 	fmt.Fprintf(w, "api:      %s\n", info.APIAddr)
 	fmt.Fprintf(w, "version:  %s\n", info.Version)
 	fmt.Fprintln(w, "listen:")
@@ -54,7 +56,7 @@ func newMembersCmd(g *globals) *cobra.Command {
 		Short: "List cluster members and their state (alive, suspect, dead, left)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := queryAndPrint(cmd, g, format, 10*time.Second, (*node.Client).Members, printMembers)
+			_, err := queryAndPrint(cmd, g, format, 10*time.Second, (*client.Client).Members, printMembers)
 			return err
 		},
 	}
@@ -63,7 +65,7 @@ func newMembersCmd(g *globals) *cobra.Command {
 }
 
 // printMembers is members' text output: one table row per member.
-func printMembers(w io.Writer, members []node.MemberInfo) error {
+func printMembers(w io.Writer, members []client.MemberInfo) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tADDRESS\tSTATE\tPEER ID")
 	for _, m := range members {
@@ -73,7 +75,28 @@ func printMembers(w io.Writer, members []node.MemberInfo) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, m.Addr, m.State, m.PeerID)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, m := range members {
+		if m.Self && m.Cluster != nil && !m.Cluster.Joined {
+			fmt.Fprintf(w, "this node: %s\n", clusterLine(*m.Cluster))
+		}
+	}
+	return nil
+}
+
+// clusterLine is the node's join state on one line: "joined", or why not.
+func clusterLine(c client.ClusterInfo) string {
+	switch {
+	case c.Joined:
+		return "joined"
+	case c.State == "joining":
+		return "NOT JOINED: " + c.Reason
+	case c.State == "":
+		return "unknown (daemon too old to say)"
+	}
+	return c.State + ": " + c.Reason
 }
 
 // shortID abbreviates a peer ID used as a name, since the full ID has its own column.
@@ -86,14 +109,16 @@ func shortID(s string) string {
 
 func newJoinCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "join HOST:PORT...",
+		Use: "join HOST:PORT...",
+		Example: `  dhtnode join 10.0.0.1:7946
+  dhtnode join 127.0.0.1:7951 127.0.0.1:7952   # succeeds if any one answers`,
 		Short: "Join the cluster through members at these gossip addresses",
 		Long: `Join contacts the given gossip addresses now and merges this node into their
 cluster. It fails if none of them answers. (To keep retrying in the background
 instead, start the daemon with --join.)`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return callDaemon(cmd, g, 60*time.Second, func(c *node.Client, ctx context.Context) error {
+			return callDaemon(cmd, g, 60*time.Second, func(c *client.Client, ctx context.Context) error {
 				n, err := c.Join(ctx, args)
 				if err != nil {
 					return err
@@ -113,7 +138,7 @@ func newLeaveCmd(g *globals) *cobra.Command {
 (not failed) and stop trying to reconnect to it, then stops the daemon.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := callDaemon(cmd, g, 30*time.Second, (*node.Client).Leave); err != nil {
+			if err := callDaemon(cmd, g, 30*time.Second, (*client.Client).Leave); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "left the cluster; daemon stopping")
@@ -131,7 +156,7 @@ it failed and keep trying to reconnect, so it rejoins by itself when restarted
 (use this for restarts; use "leave" to go away for good).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := callDaemon(cmd, g, 10*time.Second, (*node.Client).Shutdown); err != nil {
+			if err := callDaemon(cmd, g, 10*time.Second, (*client.Client).Shutdown); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "daemon stopping")

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/node"
 )
 
@@ -152,9 +153,9 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() (bool
 	return 0
 }
 
-func (d *daemon) id() node.IDInfo {
+func (d *daemon) id() client.IDInfo {
 	d.t.Helper()
-	var info node.IDInfo
+	var info client.IDInfo
 	waitFor(d.t, "daemon API in "+d.repo, 60*time.Second, func() (bool, string) {
 		select {
 		case <-d.exited:
@@ -176,7 +177,7 @@ func states(t *testing.T, repo string) (map[string]string, string) {
 	if code != 0 {
 		return nil, errOut
 	}
-	var ms []node.MemberInfo
+	var ms []client.MemberInfo
 	if err := json.Unmarshal([]byte(out), &ms); err != nil {
 		return nil, out
 	}
@@ -207,7 +208,7 @@ func TestClusterOfThreeDaemons(t *testing.T) {
 	// n2 joins through the daemon flag (retried in the background), n3 through the join command.
 	d2 := startDaemon(t, repos[1], "--join", seed.GossipAddr)
 	d3 := startDaemon(t, repos[2])
-	ids := []node.IDInfo{seed, d2.id(), d3.id()}
+	ids := []client.IDInfo{seed, d2.id(), d3.id()}
 	if out, errOut, code := cli(t, repos[2], "join", seed.GossipAddr); code != 0 || !strings.Contains(out, "joined") {
 		t.Fatalf("join: code %d, %s %s", code, out, errOut)
 	}
@@ -266,7 +267,7 @@ func TestClusterOfThreeDaemons(t *testing.T) {
 		st, raw := states(t, repos[0])
 		return st[ids[1].PeerID] == "left", raw
 	})
-	if _, err := os.Stat(filepath.Join(repos[1], node.APIFile)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(repos[1], client.APIFile)); !os.IsNotExist(err) {
 		t.Errorf("n2 left its api file behind: %v", err)
 	}
 

@@ -154,6 +154,7 @@ func newCompareCmd() *cobra.Command {
 	f.DurationVar(&cfg.Window, "window", def.Window, "quiet period over which maintenance traffic is measured")
 	f.Float64Var(&cfg.LookupRate, "rate", def.LookupRate, "lookups per second per protocol while churning")
 	f.IntVar(&cfg.Concurrency, "concurrency", def.Concurrency, "lookups in flight")
+	f.Float64Var(&cfg.Byzantine, "byzantine", 0, "fraction of nodes whose Chord lies in every answer (lookups then start at honest nodes, for honest-owned keys)")
 	f.DurationVar(&cfg.TimeoutPenalty, "timeout-penalty", def.TimeoutPenalty, "modelled latency charged per timed-out request")
 	f.DurationVar(&cfg.Settle, "settle", def.Settle, "minimum warm-up after the initial joins")
 	f.DurationVar(&cfg.WarmupMax, "warmup-max", def.WarmupMax, "give up if the tables have not converged by then")

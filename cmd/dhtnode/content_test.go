@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/node"
 )
 
@@ -26,7 +27,7 @@ func initRepo(t *testing.T, path string, edit func(*node.Config)) {
 }
 
 // p2pAddr is the daemon's first TCP address with its peer ID, for --from.
-func p2pAddr(t *testing.T, info node.IDInfo) string {
+func p2pAddr(t *testing.T, info client.IDInfo) string {
 	t.Helper()
 	for _, a := range info.Addrs {
 		if strings.Contains(a, "/tcp/") {
@@ -37,12 +38,12 @@ func p2pAddr(t *testing.T, info node.IDInfo) string {
 	return ""
 }
 
-func contentInfo(t *testing.T, repo, id string) (node.ContentInfo, string) {
+func contentInfo(t *testing.T, repo, id string) (client.ContentInfo, string) {
 	out, errOut, code := cli(t, repo, "info", id, "--format", "json")
 	if code != 0 {
-		return node.ContentInfo{}, errOut
+		return client.ContentInfo{}, errOut
 	}
-	var info node.ContentInfo
+	var info client.ContentInfo
 	if err := json.Unmarshal([]byte(out), &info); err != nil {
 		return info, out
 	}
@@ -139,7 +140,7 @@ func TestGetResumesAfterSIGKILL(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("resumed get: %s", errOut)
 	}
-	var res node.GetResult
+	var res client.GetResult
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +176,7 @@ func TestGetResumesAfterSIGKILL(t *testing.T) {
 		t.Errorf("ls does not show the linked output:\n%s", out)
 	}
 	out, _, _ = cli(t, repoB, "repo", "stat", "--format", "json")
-	var st node.RepoStatInfo
+	var st client.RepoStatInfo
 	if err := json.Unmarshal([]byte(out), &st); err != nil || st.Pieces != 0 || st.Linked != 1 || st.LinkedBytes != int64(len(data)) {
 		t.Fatalf("B's repo stat %+v (%v); want 0 piece files and 1 linked content of %d bytes", st, err, len(data))
 	}
@@ -185,20 +186,20 @@ func TestGetResumesAfterSIGKILL(t *testing.T) {
 // included, stays aligned and says where the data is.
 func TestContentPrinters(t *testing.T) {
 	var b strings.Builder
-	_ = printContentInfo(&b, node.ContentInfo{ID: "bafy1", Name: "got.bin", Kind: "file", Size: 3 << 20, PieceSize: 1 << 18,
+	_ = printContentInfo(&b, client.ContentInfo{ID: "bafy1", Name: "got.bin", Kind: "file", Size: 3 << 20, PieceSize: 1 << 18,
 		Pieces: 12, Have: 12, Pinned: true, Local: true, Linked: "/home/u/got.bin",
-		Files: []node.FileInfo{{Path: "got.bin", Size: 3 << 20, Root: "ab12", Pieces: 12, Have: 12}}})
+		Files: []client.FileInfo{{Path: "got.bin", Size: 3 << 20, Root: "ab12", Pieces: 12, Have: 12}}})
 	if want := "pinned:      true\ndata:        /home/u/got.bin (linked: a get's output; moving or editing it stops serving it)\nPATH"; !strings.Contains(b.String(), want) {
 		t.Errorf("info of linked content:\n%s\nwant it to contain:\n%s", b.String(), want)
 	}
 	b.Reset()
-	_ = printContentInfo(&b, node.ContentInfo{ID: "bafy2", Name: "x", Kind: "file"})
+	_ = printContentInfo(&b, client.ContentInfo{ID: "bafy2", Name: "x", Kind: "file"})
 	if strings.Contains(b.String(), "data:") {
 		t.Errorf("info of content in piece files has a data line:\n%s", b.String())
 	}
 
 	b.Reset()
-	_ = printContentList(&b, []node.ListEntry{
+	_ = printContentList(&b, []client.ListEntry{
 		{ID: "bafy1", Name: "got.bin", Kind: "file", Size: 3 << 20, Pieces: 12, Have: 12, Complete: true, Pinned: true, Linked: "/home/u/got.bin"},
 		{ID: "bafy2", Name: "added.bin", Kind: "file", Size: 100, Pieces: 1, Have: 0, Pinned: true},
 	})
@@ -211,11 +212,11 @@ bafy2  added.bin  file  100 B    0/1       true    store
 	}
 
 	b.Reset()
-	_ = printRepoStat(&b, node.RepoStatInfo{Dir: "/r/blocks", Contents: 2, Pinned: 2, Pieces: 1, PieceBytes: 100,
+	_ = printRepoStat(&b, client.RepoStatInfo{Dir: "/r/blocks", Contents: 2, Pinned: 2, Pieces: 1, PieceBytes: 100, Segments: 1, DiskBytes: 4096,
 		Linked: 1, LinkedBytes: 3 << 20, MetadataSize: 32 << 10})
 	want = `dir:          /r/blocks
 contents:     2 (2 pinned)
-piece files:  1 (100 B)
+pieces:       1 (100 B) in 1 segment files (4.0 KiB on disk)
 linked:       1 contents (3.0 MiB in get outputs)
 quarantined:  0
 metadata:     32.0 KiB
@@ -225,7 +226,7 @@ metadata:     32.0 KiB
 	}
 
 	b.Reset()
-	_ = printVerifyReport(&b, node.VerifyReport{Checked: 13, Corrupt: []string{"p2", "p1"}, CorruptLinked: []string{"p2"}, Incomplete: []string{"bafy1"}})
+	_ = printVerifyReport(&b, client.VerifyReport{Checked: 13, Corrupt: []string{"p2", "p1"}, CorruptLinked: []string{"p2"}, Incomplete: []string{"bafy1"}})
 	want = `checked 13 pieces (piece files and linked files): 2 corrupt
   corrupt piece p1 (quarantined)
   corrupt piece p2 (in a get's output, changed since: marked missing)

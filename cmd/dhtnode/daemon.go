@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/dhtnode/dhtnode/node"
@@ -106,6 +107,10 @@ func runDaemon(cmd *cobra.Command, g *globals, f daemonFlags) error {
 	fmt.Fprintf(out, "dhtnode %s daemon ready\npeer id: %s\ngossip:  %s (bound to %s)\napi:     %s\n", info.Version, info.PeerID, info.GossipAddr, info.GossipBind, info.APIAddr)
 	for _, a := range info.ListenAddrs {
 		fmt.Fprintf(out, "listen:  %s\n", a)
+	}
+	if len(info.Cluster.Seeds) > 0 {
+		// Joining goes on in the background; say where to see whether it worked.
+		fmt.Fprintf(out, "joining: %s in the background (\"dhtnode id\" shows whether it worked)\n", strings.Join(info.Cluster.Seeds, ", "))
 	}
 
 	sigs := make(chan os.Signal, 2)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/node"
 	"github.com/spf13/cobra"
 )
@@ -31,42 +32,56 @@ func (g *globals) repoPath() (string, error) {
 }
 
 // client finds the running daemon's API: --api, else $DHTNODE_API, else the address
-// the daemon wrote into the repo. The error says plainly when no daemon is running.
+// the daemon wrote into the repo; it sends the repo's API token (the daemon refuses
+// calls without it). The error says plainly when no daemon is running.
 func (g *globals) client() (*daemonClient, error) {
-	if g.api != "" {
-		return &daemonClient{Client: node.NewClient(g.api), where: "at " + g.api}, nil
-	}
-	if env := os.Getenv(EnvAPI); env != "" {
-		return &daemonClient{Client: node.NewClient(env), where: "at " + env + " ($" + EnvAPI + ")"}, nil
+	addr, where := g.api, "at "+g.api
+	if addr == "" {
+		if env := os.Getenv(EnvAPI); env != "" {
+			addr, where = env, "at "+env+" ($"+EnvAPI+")"
+		}
 	}
 	path, err := g.repoPath()
-	if err != nil {
+	if err != nil && addr == "" {
 		return nil, err
 	}
-	addr, err := node.ReadAPIAddr(path)
-	if errors.Is(err, node.ErrNoAPIFile) {
-		return nil, noDaemon("for repo " + path)
+	if addr == "" {
+		addr, err = client.ReadAPIAddr(path)
+		if errors.Is(err, client.ErrNoAPIFile) {
+			return nil, noDaemon("for repo " + path)
+		}
+		if err != nil {
+			return nil, err
+		}
+		where = "for repo " + path
 	}
-	if err != nil {
-		return nil, err
+	// Without a readable token the call still goes out: the daemon's 401 then
+	// explains itself, with the reason the token could not be read (check).
+	tok, tokErr := "", err
+	if tokErr == nil {
+		tok, tokErr = client.ReadToken(path)
 	}
-	return &daemonClient{Client: node.NewClient(addr), where: "for repo " + path}, nil
+	return &daemonClient{Client: client.New(addr, client.WithToken(tok)), where: where, tokenErr: tokErr}, nil
 }
 
 func noDaemon(where string) error {
 	return fmt.Errorf("no daemon running %s (is `dhtnode daemon` started?)", where)
 }
 
-// daemonClient is node.Client with the CLI's error wording.
+// daemonClient is client.Client with the CLI's error wording.
 type daemonClient struct {
-	*node.Client
-	where string
+	*client.Client
+	where    string
+	tokenErr error // why the repo's token could not be read, if it could not
 }
 
 // check turns a client error into the CLI's one-line message.
 func (c *daemonClient) check(err error) error {
-	if errors.Is(err, node.ErrNoDaemon) {
+	if errors.Is(err, client.ErrNoDaemon) {
 		return noDaemon(c.where)
+	}
+	if errors.Is(err, client.ErrUnauthorized) && c.tokenErr != nil {
+		return fmt.Errorf("the daemon %s refused the call: no API token (%v); use the repo of the user who runs the daemon", c.where, c.tokenErr)
 	}
 	return err
 }
@@ -79,8 +94,8 @@ func callCtx(cmd *cobra.Command, d time.Duration) (context.Context, context.Canc
 // callDaemon runs one call against the running daemon: it finds the daemon's API,
 // bounds the call by timeout and turns the call's error into the CLI's message (no
 // daemon running, with where it looked). call takes the client first so that a method
-// expression such as (*node.Client).Leave is a call.
-func callDaemon(cmd *cobra.Command, g *globals, timeout time.Duration, call func(c *node.Client, ctx context.Context) error) error {
+// expression such as (*client.Client).Leave is a call.
+func callDaemon(cmd *cobra.Command, g *globals, timeout time.Duration, call func(c *client.Client, ctx context.Context) error) error {
 	c, err := g.client()
 	if err != nil {
 		return err
@@ -95,12 +110,12 @@ func callDaemon(cmd *cobra.Command, g *globals, timeout time.Duration, call func
 // indented JSON, or with printText for --format text. It returns the answer too, for
 // commands whose exit status depends on it (a router's failure, corrupt pieces).
 func queryAndPrint[T any](cmd *cobra.Command, g *globals, format string, timeout time.Duration,
-	query func(c *node.Client, ctx context.Context) (T, error), printText func(w io.Writer, answer T) error) (T, error) {
+	query func(c *client.Client, ctx context.Context) (T, error), printText func(w io.Writer, answer T) error) (T, error) {
 	var answer T
 	if err := checkFormat(format); err != nil {
 		return answer, err
 	}
-	err := callDaemon(cmd, g, timeout, func(c *node.Client, ctx context.Context) error {
+	err := callDaemon(cmd, g, timeout, func(c *client.Client, ctx context.Context) error {
 		var err error
 		answer, err = query(c, ctx)
 		return err

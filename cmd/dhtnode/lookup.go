@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/dhtnode/dhtnode/node"
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/spf13/cobra"
 )
 
@@ -39,7 +39,7 @@ referral depth and the request's round-trip time.
   dhtnode lookup bagaaiera... --via kademlia --format json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return routingQuery(cmd, g, format, func(c *node.Client, ctx context.Context) (node.RoutingResponse, error) {
+			return routingQuery(cmd, g, format, func(c *client.Client, ctx context.Context) (client.RoutingResponse, error) {
 				return c.Lookup(ctx, args[0], via)
 			}, "owner", trace)
 		},
@@ -59,8 +59,8 @@ func addViaFlag(cmd *cobra.Command, via *string) {
 // bound) and prints the answer with printRoutingResponse(role, hops). It fails the
 // command when any router failed, after the answer is printed.
 func routingQuery(cmd *cobra.Command, g *globals, format string,
-	query func(c *node.Client, ctx context.Context) (node.RoutingResponse, error), role string, hops bool) error {
-	resp, err := queryAndPrint(cmd, g, format, 3*time.Minute, query, func(w io.Writer, resp node.RoutingResponse) error {
+	query func(c *client.Client, ctx context.Context) (client.RoutingResponse, error), role string, hops bool) error {
+	resp, err := queryAndPrint(cmd, g, format, 3*time.Minute, query, func(w io.Writer, resp client.RoutingResponse) error {
 		printRoutingResponse(w, resp, role, hops)
 		return nil
 	})
@@ -71,11 +71,11 @@ func routingQuery(cmd *cobra.Command, g *globals, format string,
 }
 
 // describeKey says how the daemon read the key.
-func describeKey(resp node.RoutingResponse) string {
+func describeKey(resp client.RoutingResponse) string {
 	switch resp.KeyKind {
-	case node.KeyKindCID:
+	case client.KeyKindCID:
 		return fmt.Sprintf("digest of content ID %s", resp.Input)
-	case node.KeyKindString:
+	case client.KeyKindString:
 		return fmt.Sprintf("SHA-256 of the text %q", resp.Input)
 	}
 	return "given as hex"
@@ -83,7 +83,7 @@ func describeKey(resp node.RoutingResponse) string {
 
 // printRoutingResponse prints one block per router: the first peer (owner or
 // provider), the trace summary and, with hops, the path.
-func printRoutingResponse(w io.Writer, resp node.RoutingResponse, role string, hops bool) {
+func printRoutingResponse(w io.Writer, resp client.RoutingResponse, role string, hops bool) {
 	fmt.Fprintf(w, "key %s (%s)\n", resp.Key, describeKey(resp))
 	for _, res := range resp.Results {
 		t := res.Trace
@@ -124,7 +124,7 @@ func printRoutingResponse(w io.Writer, resp node.RoutingResponse, role string, h
 }
 
 // resultsError fails the command when any router failed, after the output is printed.
-func resultsError(resp node.RoutingResponse) error {
+func resultsError(resp client.RoutingResponse) error {
 	for _, res := range resp.Results {
 		if res.Error != "" {
 			return fmt.Errorf("%s: %s", res.Router, res.Error)

@@ -5,7 +5,7 @@
 //
 // Adding a command: write a file with a `newXxxCmd(g *globals) *cobra.Command`
 // constructor (no init()), and list it in newRootCmd below, or in the command list of
-// your feature's file (routingCommands in routing.go, contentCommands in content.go,
+// its area's file (routingCommands in routing.go, contentCommands in content.go,
 // compareCommands in compare.go). Client commands get their API client from
 // g.client(cmd) and print with printJSON or a tabwriter; return errors, never
 // os.Exit: main prints "dhtnode: <error>" and exits 1.
@@ -93,6 +93,7 @@ func newRootCmd() *cobra.Command {
 	addGroup(root, "content", "Content commands (share files by content ID):", contentCommands(g))
 	addGroup(root, "routing", "Routing commands (Chord, Kademlia, one-hop):", routingCommands(g))
 	addGroup(root, "compare", "Simulation:", compareCommands(g))
+	addGroup(root, "observe", "Watching a node (devnet, web UI, peers, traffic, transfers):", observeCommands(g))
 	return root
 }
 

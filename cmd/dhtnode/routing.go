@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/dhtnode/dhtnode/node"
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/routing"
 	"github.com/spf13/cobra"
 )
@@ -19,7 +19,11 @@ func routingCommands(g *globals) []*cobra.Command {
 
 func newRoutingCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "routing",
+		Use: "routing",
+		Example: `  dhtnode routing routers               # which routers run, which is the default
+  dhtnode routing table --via kademlia
+  dhtnode routing provide "my key" --via all
+  dhtnode routing findprovs "my key" --via chord --trace`,
 		Short: "Inspect routing tables, announce and find providers",
 		Long: `Inspect the routers' state and use their provider records directly.
 
@@ -41,7 +45,7 @@ func newRoutingTableCmd(g *globals) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, err := queryAndPrint(cmd, g, format, 30*time.Second,
-				func(c *node.Client, ctx context.Context) ([]routing.Table, error) { return c.RoutingTables(ctx, via) },
+				func(c *client.Client, ctx context.Context) ([]routing.Table, error) { return c.RoutingTables(ctx, via) },
 				printTables)
 			return err
 		},
@@ -98,7 +102,7 @@ the key's owner and its successors, Kademlia on the k closest peers.
 		Example: `  dhtnode routing provide bagaaiera... --via chord`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return routingQuery(cmd, g, format, func(c *node.Client, ctx context.Context) (node.RoutingResponse, error) {
+			return routingQuery(cmd, g, format, func(c *client.Client, ctx context.Context) (client.RoutingResponse, error) {
 				return c.Provide(ctx, args[0], via)
 			}, "", false)
 		},
@@ -121,7 +125,7 @@ func newRoutingFindprovsCmd(g *globals) *cobra.Command {
 		Example: `  dhtnode routing findprovs bagaaiera... --via chord --trace`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return routingQuery(cmd, g, format, func(c *node.Client, ctx context.Context) (node.RoutingResponse, error) {
+			return routingQuery(cmd, g, format, func(c *client.Client, ctx context.Context) (client.RoutingResponse, error) {
 				return c.FindProviders(ctx, args[0], via, limit)
 			}, "provider", trace)
 		},
@@ -140,7 +144,7 @@ func newRoutingRoutersCmd(g *globals) *cobra.Command {
 		Short: "List the routers the daemon runs and which one is the default",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := queryAndPrint(cmd, g, format, 10*time.Second, (*node.Client).RoutingRouters, printRouters)
+			_, err := queryAndPrint(cmd, g, format, 10*time.Second, (*client.Client).RoutingRouters, printRouters)
 			return err
 		},
 	}
@@ -149,7 +153,7 @@ func newRoutingRoutersCmd(g *globals) *cobra.Command {
 }
 
 // printRouters is routing routers' text output: one name a line, the default marked.
-func printRouters(w io.Writer, routers []node.RouterInfo) error {
+func printRouters(w io.Writer, routers []client.RouterInfo) error {
 	for _, r := range routers {
 		mark := ""
 		if r.Default {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/node"
 	"github.com/dhtnode/dhtnode/routing"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -51,7 +52,7 @@ func initRoutingRepo(t *testing.T, repo, defaultRouter string, routers ...string
 // startRoutingCluster starts three daemons on repos n1, n2, n3 under base, each made
 // by initRoutingRepo(defaultRouter, routers); n2 and n3 join through n1's gossip
 // address. It returns the repos and the daemons' identities, in that order.
-func startRoutingCluster(t *testing.T, base, defaultRouter string, routers ...string) ([]string, []node.IDInfo) {
+func startRoutingCluster(t *testing.T, base, defaultRouter string, routers ...string) ([]string, []client.IDInfo) {
 	t.Helper()
 	repos := []string{filepath.Join(base, "n1"), filepath.Join(base, "n2"), filepath.Join(base, "n3")}
 	for _, r := range repos {
@@ -61,12 +62,12 @@ func startRoutingCluster(t *testing.T, base, defaultRouter string, routers ...st
 	seed := d1.id()
 	d2 := startDaemon(t, repos[1], "--join", seed.GossipAddr)
 	d3 := startDaemon(t, repos[2], "--join", seed.GossipAddr)
-	return repos, []node.IDInfo{seed, d2.id(), d3.id()}
+	return repos, []client.IDInfo{seed, d2.id(), d3.id()}
 }
 
 // closestPeer is the oracle of a lookup: the peer among ids whose key is at the
 // smallest distance, dist(its key), under a router's metric.
-func closestPeer(t *testing.T, ids []node.IDInfo, dist func(peerKey routing.Key) routing.Key) string {
+func closestPeer(t *testing.T, ids []client.IDInfo, dist func(peerKey routing.Key) routing.Key) string {
 	t.Helper()
 	best, bestDist := "", routing.Key{}
 	for _, id := range ids {

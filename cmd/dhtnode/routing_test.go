@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dhtnode/dhtnode/node"
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/routing"
 )
 
@@ -33,7 +33,7 @@ func TestChordRoutingAcrossThreeDaemons(t *testing.T) {
 			if code != 0 {
 				return false, errOut
 			}
-			var resp node.RoutingResponse
+			var resp client.RoutingResponse
 			if err := json.Unmarshal([]byte(out), &resp); err != nil || len(resp.Results) != 1 || len(resp.Results[0].Peers) == 0 {
 				return false, out
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/node"
 	"github.com/spf13/cobra"
 )
@@ -22,7 +23,7 @@ func newVersionCmd(g *globals) *cobra.Command {
 			}
 			out := map[string]string{"version": node.Version()}
 			if daemon {
-				err := callDaemon(cmd, g, 10*time.Second, func(c *node.Client, ctx context.Context) error {
+				err := callDaemon(cmd, g, 10*time.Second, func(c *client.Client, ctx context.Context) error {
 					v, err := c.Version(ctx)
 					out["daemon_version"] = v
 					return err

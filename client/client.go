@@ -1,4 +1,4 @@
-package node
+package client
 
 import (
 	"bytes"
@@ -11,8 +11,10 @@ import (
 	"net/http"
 	"strings"
 	"syscall"
-	"time"
 )
+
+// APIPrefix is the path prefix of every API call.
+const APIPrefix = "/api/v1/"
 
 // ErrNoDaemon means nothing answered at the API address: no daemon is running
 // there (or it is still starting). Client methods wrap it with the address.
@@ -26,16 +28,41 @@ type APIError struct {
 
 func (e *APIError) Error() string { return e.Message }
 
-// Client calls a daemon's HTTP API; the CLI uses it, and so can scripts in Go.
-// Feature files add methods on *Client built on Call (e.g. content_client.go).
-type Client struct {
-	addr string
-	http *http.Client
+// ErrUnauthorized matches (errors.Is) an *APIError with status 401: the call sent no
+// token, or not the daemon's.
+var ErrUnauthorized = errors.New("unauthorized")
+
+// Is makes errors.Is(err, ErrUnauthorized) true for a 401.
+func (e *APIError) Is(target error) bool {
+	return target == ErrUnauthorized && e.Status == http.StatusUnauthorized
 }
 
-// NewClient talks to the API at addr (host:port, or an http:// URL).
-func NewClient(addr string) *Client {
-	return &Client{addr: strings.TrimSuffix(strings.TrimPrefix(addr, "http://"), "/"), http: &http.Client{}}
+// Client calls a daemon's HTTP API; the CLI uses it, and so can scripts in Go.
+// Feature files add methods on *Client built on Call (content.go, routing.go).
+type Client struct {
+	addr  string
+	token string
+	http  *http.Client
+}
+
+// Option customises New.
+type Option func(*Client)
+
+// WithToken sends tok (the repo's api.token, see ReadToken) as
+// "Authorization: Bearer tok" with every call; without it the daemon answers 401.
+func WithToken(tok string) Option { return func(c *Client) { c.token = tok } }
+
+// WithHTTPClient makes the client send its requests through hc (timeouts, a
+// custom transport).
+func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
+
+// New returns a client of the API at addr (host:port, or an http:// URL).
+func New(addr string, opts ...Option) *Client {
+	c := &Client{addr: strings.TrimSuffix(strings.TrimPrefix(addr, "http://"), "/"), http: &http.Client{}}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
 
 // Addr is the API address the client talks to.
@@ -65,7 +92,7 @@ func (c *Client) Call(ctx context.Context, method, path string, in, out any) err
 
 // do sends one API request (see Call) and returns the response when it is 2xx, for
 // the caller to read and close; otherwise the daemon's error, with Call's errors.
-// Streaming and byte answers (content_client.go) read the body themselves.
+// Streaming and byte answers (content.go) read the body themselves.
 func (c *Client) do(ctx context.Context, method, path string, in any) (*http.Response, error) {
 	var body io.Reader
 	if in != nil {
@@ -81,6 +108,9 @@ func (c *Client) do(ctx context.Context, method, path string, in any) (*http.Res
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -104,56 +134,4 @@ func (c *Client) do(ctx context.Context, method, path string, in any) (*http.Res
 func isConnRefused(err error) bool {
 	var op *net.OpError
 	return errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial")
-}
-
-// ID returns the daemon's identity and bound addresses.
-func (c *Client) ID(ctx context.Context) (IDInfo, error) {
-	var out IDInfo
-	return out, c.Call(ctx, http.MethodGet, "id", nil, &out)
-}
-
-// Members lists every member the daemon knows.
-func (c *Client) Members(ctx context.Context) ([]MemberInfo, error) {
-	var out []MemberInfo
-	return out, c.Call(ctx, http.MethodGet, "members", nil, &out)
-}
-
-// Join makes the daemon join the members at addrs now.
-func (c *Client) Join(ctx context.Context, addrs []string) (int, error) {
-	var out JoinResponse
-	err := c.Call(ctx, http.MethodPost, "join", JoinRequest{Addrs: addrs}, &out)
-	return out.Joined, err
-}
-
-// Leave makes the daemon leave the cluster gracefully and stop.
-func (c *Client) Leave(ctx context.Context) error {
-	return c.Call(ctx, http.MethodPost, "leave", nil, nil)
-}
-
-// Shutdown stops the daemon without leaving (others see it fail, and reconnect
-// to it when it comes back).
-func (c *Client) Shutdown(ctx context.Context) error {
-	return c.Call(ctx, http.MethodPost, "shutdown", nil, nil)
-}
-
-// Version returns the daemon's version.
-func (c *Client) Version(ctx context.Context) (string, error) {
-	var out VersionInfo
-	return out.Version, c.Call(ctx, http.MethodGet, "version", nil, &out)
-}
-
-// WaitReady polls the API until it answers or ctx ends; for scripts and tests that
-// start a daemon and then talk to it.
-func (c *Client) WaitReady(ctx context.Context) error {
-	for {
-		_, err := c.ID(ctx)
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("daemon at %s not ready: %w", c.addr, err)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 }

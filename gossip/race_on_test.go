@@ -1,0 +1,6 @@
+//go:build race
+
+package gossip
+
+// raceEnabled: see bubble.
+const raceEnabled = true

@@ -1,0 +1,210 @@
+package node
+
+import (
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/dhtnode/dhtnode/gossip"
+	"github.com/dhtnode/dhtnode/routing"
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/connmgr"
+	"github.com/libp2p/go-libp2p/core/control"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// memberGate keeps peers that are not cluster members out of the node's libp2p host
+// and routers when a cluster secret is set. Gossip with a secret is encrypted, and
+// every member's metadata is signed by its libp2p key, so "alive or suspect in
+// gossip" is the verified statement that a peer ID belongs to someone who holds the
+// secret. Without a secret the gate admits everyone: the node is open, as gossip is.
+//
+// Two layers, both fed by the same membership predicate (isMember):
+//
+//  1. A libp2p connection gater. InterceptSecured runs right after the security
+//     handshake has authenticated the remote peer ID and before the muxer is set
+//     up: a non-member's connection is closed there, so it can open no stream on
+//     any protocol (routers, content exchange, identify). InterceptPeerDial stops
+//     this node from dialling non-members, so no connection exists on which a
+//     non-member could open streams back.
+//  2. Each router's IsMember seam (chord.Config, onehop.Config, kademlia.Config):
+//     the stream handlers reset streams from non-members unanswered, and nothing a
+//     non-member sends is adopted into a ring, view or k-bucket.
+//
+// Why a gater and not a libp2p private network (pnet, a PSK derived from the
+// secret): go-libp2p refuses QUIC and WebTransport with a PSK (they bring their own
+// encryption and cannot be wrapped), so pnet would turn the node into TCP-only, and
+// NAT hole punching (DCUtR) works much worse over TCP than over QUIC. pnet would also
+// make every peer that does not hold the key look like a broken network rather than
+// a refused one, and it could never admit a non-member for one protocol. The gater
+// keeps QUIC and refuses just as early in practice: a non-member pays one handshake
+// and gets its connection closed before it can open a stream. What it costs is
+// timing: gossip events arrive asynchronously, so a member that joined a moment ago
+// may dial us before our dispatcher has delivered its join. isMember therefore
+// falls back to gossip's own member table (updated the moment memberlist accepts the
+// member) before refusing, and the routers retry members on their next round.
+//
+// Carrying gossip over libp2p later needs non-members (joiners) to reach one
+// protocol: InterceptSecured would then admit them, and layer 2 (the per-stream
+// checks, which every other protocol handler would also apply) would keep them out
+// of everything else. The predicate is already in one place for that.
+type memberGate struct {
+	enforce bool
+	logger  *slog.Logger
+	refused *prometheus.CounterVec // by where: connection, dial, chord, onehop, kademlia
+
+	mu      sync.RWMutex
+	members map[peer.ID]struct{} // alive members, as the membership dispatcher delivered them
+
+	gossip atomic.Pointer[gossip.Gossip] // fresher source, consulted on a miss
+	host   atomic.Pointer[host.Host]     // to close connections of members that went down
+}
+
+var (
+	_ connmgr.ConnectionGater    = (*memberGate)(nil)
+	_ routing.MembershipListener = (*memberGate)(nil)
+)
+
+// newMemberGate builds the gate; enforce is whether a cluster secret is set. It logs
+// in one line whether the node is open, so an operator sees it at start.
+func newMemberGate(enforce bool, reg prometheus.Registerer, logger *slog.Logger) (*memberGate, error) {
+	g := &memberGate{
+		enforce: enforce,
+		logger:  logger,
+		members: make(map[peer.ID]struct{}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dhtnode_nonmembers_refused_total",
+			Help: "Connections, dials and router requests refused because the peer is not a cluster member (only with a cluster secret).",
+		}, []string{"at"}),
+	}
+	if err := reg.Register(g.refused); err != nil {
+		return nil, err
+	}
+	if enforce {
+		logger.Info("cluster secret set: only gossip members may connect over libp2p and use the routers")
+	} else {
+		logger.Warn("no cluster secret: the node is open, anyone who can reach it may join gossip, route through it and fetch its content")
+	}
+	return g, nil
+}
+
+// hostOptions are the libp2p options the gate adds to the host: the connection gater
+// when the gate enforces membership, nothing otherwise.
+func (g *memberGate) hostOptions() []libp2p.Option {
+	if !g.enforce {
+		return nil
+	}
+	return []libp2p.Option{libp2p.ConnectionGater(g)}
+}
+
+// attach connects the gate to the parts started after the host: gossip (the fresh
+// member table), the host itself and the membership dispatcher (ordered events).
+func (g *memberGate) attach(h host.Host, gs *gossip.Gossip, m *membership) {
+	if !g.enforce {
+		return
+	}
+	g.host.Store(&h)
+	g.gossip.Store(gs)
+	m.add(g)
+}
+
+// routerFilter is the IsMember seam for the router named at ("chord", "onehop",
+// "kademlia"): nil without a secret (the router serves everyone), else the
+// membership predicate, counting refusals.
+func (g *memberGate) routerFilter(at string) func(peer.ID) bool {
+	if !g.enforce {
+		return nil
+	}
+	refused := g.refused.WithLabelValues(at)
+	return func(p peer.ID) bool {
+		if g.isMember(p) {
+			return true
+		}
+		refused.Inc()
+		return false
+	}
+}
+
+// isMember reports whether p is a verified cluster member (or the gate is open).
+func (g *memberGate) isMember(p peer.ID) bool {
+	if !g.enforce {
+		return true
+	}
+	g.mu.RLock()
+	_, ok := g.members[p]
+	g.mu.RUnlock()
+	if ok {
+		return true
+	}
+	// A miss: the member may be newer than the last event we were given. Gossip's
+	// table is what memberlist has accepted (metadata verified), right now.
+	gs := g.gossip.Load()
+	if gs == nil || p == "" {
+		return false
+	}
+	for _, m := range gs.Members() {
+		if m.PeerID == p {
+			return m.State == gossip.StateAlive || m.State == gossip.StateSuspect
+		}
+	}
+	return false
+}
+
+// PeerUp records a member that gossip reports alive.
+func (g *memberGate) PeerUp(info peer.AddrInfo) {
+	g.mu.Lock()
+	g.members[info.ID] = struct{}{}
+	g.mu.Unlock()
+}
+
+// PeerDown forgets a member that failed or left, and closes its connections so that
+// it keeps no way in that it opened while it was a member.
+func (g *memberGate) PeerDown(id peer.ID) {
+	g.mu.Lock()
+	delete(g.members, id)
+	g.mu.Unlock()
+	if h := g.host.Load(); h != nil {
+		// Not on the dispatcher's goroutine: closing may wait on the network.
+		go func() {
+			if !g.isMember(id) { // it may have come back meanwhile
+				_ = (*h).Network().ClosePeer(id)
+			}
+		}()
+	}
+}
+
+// InterceptPeerDial refuses to dial non-members.
+func (g *memberGate) InterceptPeerDial(p peer.ID) bool {
+	if g.isMember(p) {
+		return true
+	}
+	g.refused.WithLabelValues("dial").Inc()
+	return false
+}
+
+// InterceptAddrDial admits every address: the peer was judged in InterceptPeerDial.
+func (g *memberGate) InterceptAddrDial(peer.ID, ma.Multiaddr) bool { return true }
+
+// InterceptAccept admits every inbound connection: its peer ID is not known before
+// the security handshake, so InterceptSecured judges it.
+func (g *memberGate) InterceptAccept(network.ConnMultiaddrs) bool { return true }
+
+// InterceptSecured closes connections, in either direction, whose authenticated
+// peer is not a member. It runs before the stream muxer, so no stream is opened.
+func (g *memberGate) InterceptSecured(dir network.Direction, p peer.ID, addrs network.ConnMultiaddrs) bool {
+	if g.isMember(p) {
+		return true
+	}
+	g.refused.WithLabelValues("connection").Inc()
+	g.logger.Debug("refused a libp2p connection from a non-member", "peer", p, "direction", dir, "remote", addrs.RemoteMultiaddr())
+	return false
+}
+
+// InterceptUpgraded admits every connection that got this far.
+func (g *memberGate) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) {
+	return true, 0
+}

@@ -1,0 +1,88 @@
+#!/bin/bash
+# bench-store.sh BIN OUTDIR [FILE] — whole-command speed of the store: add -n (hash only,
+# the ceiling), add (copy into segments), add --link (no copy), cat (verified) and a get
+# daemon→daemon, with real daemons on 127.0.0.1. With KUBO_BIN set (a kubo `ipfs` binary)
+# each round also runs kubo's add -n, add, add --nocopy (filestore) and cat on the same file,
+# alternating with dhtnode, so that both see the same machine load; without it kubo is
+# skipped. The targets are ratios within one run (the machine is shared and noisy):
+#   add ≥ 0.45 × add -n, add --link ≥ 0.8 × add -n, cat ≥ 0.5 × add -n.
+#
+# FILE (default: a 256 MiB random file made in OUTDIR) is read once into the page cache.
+# ROUNDS (default 3) rounds; each removes what it added (unpin + repo gc, untimed) so that
+# every add writes all its pieces. OUTDIR must not exist; the script removes nothing else.
+# Prints one line per command and round, then a markdown table of the medians.
+set -u
+BIN=$1; W=$2; F=${3:-}; ROUNDS=${ROUNDS:-3}
+[ -e "$W" ] && { echo "$W exists: give a fresh directory" >&2; exit 1; }
+mkdir -p "$W"
+if [ -z "$F" ]; then F=$W/f256; head -c 268435456 /dev/urandom > "$F"; fi
+SIZE=$(stat -c %s "$F")
+cat "$F" > /dev/null
+pids=()
+start() { local i=$1; shift
+	DHTNODE_PATH=$W/n$i $BIN daemon --api 127.0.0.1:$((58600+i)) --gossip 127.0.0.1:$((58700+i)) \
+		--listen /ip4/127.0.0.1/tcp/$((58800+i)) --log-level warn "$@" >"$W/n$i.log" 2>&1 &
+	pids[$i]=$!
+	for _ in $(seq 100); do c "$i" id >/dev/null 2>&1 && break; sleep 0.1; done; }
+c() { local i=$1; shift; DHTNODE_PATH=$W/n$i $BIN --api 127.0.0.1:$((58600+i)) "$@"; }
+addr() { echo "/ip4/127.0.0.1/tcp/$((58800+$1))/p2p/$(c "$1" id --format json | python3 -c 'import json,sys;print(json.load(sys.stdin)["peer_id"])')"; }
+now() { date +%s.%N; }
+declare -A T # T[name]="t1 t2 ..." seconds per round
+timeit() { local name=$1; shift; local s e; s=$(now); "$@" >/dev/null || echo "FAIL $name" >&2; e=$(now)
+	local d; d=$(python3 -c "print('%.4f' % ($e-$s))"); T[$name]="${T[$name]:-} $d"
+	python3 -c "print('%-18s %6.0f MB/s (%.3f s)' % ('$name', $SIZE/$d/1e6, $d))"; }
+
+start 0; start 1
+from=(--from "$(addr 0)")
+KUBO=${KUBO_BIN:-}
+if [ -n "$KUBO" ]; then
+	export IPFS_PATH=$W/kubo
+	$KUBO init --profile test >/dev/null
+	$KUBO config --json Experimental.FilestoreEnabled true
+	$KUBO daemon --offline >"$W/kubo.log" 2>&1 &
+	kpid=$!
+	for _ in $(seq 100); do $KUBO id >/dev/null 2>&1 && break; sleep 0.2; done
+fi
+echo "file $F ($SIZE bytes), $ROUNDS rounds, load $(cut -d' ' -f1-3 /proc/loadavg)"
+for r in $(seq "$ROUNDS"); do
+	echo "-- round $r"
+	timeit "add -n" c 0 add -q -n "$F"
+	id=$(c 0 add -q -n "$F")
+	timeit "add" c 0 add -q "$F"
+	timeit "cat" c 0 cat "$id"
+	timeit "get" c 1 get -q "$id" -o "$W/out" "${from[@]}"
+	cmp -s "$W/out" "$F" || echo MISMATCH; rm -f "$W/out"
+	c 1 pin rm "$id" >/dev/null; c 1 repo gc >/dev/null
+	c 0 pin rm "$id" >/dev/null; c 0 repo gc >/dev/null
+	timeit "add --link" c 0 add -q --link "$F"
+	timeit "cat (linked)" c 0 cat "$id"
+	c 0 pin rm "$id" >/dev/null; c 0 repo gc >/dev/null
+	if [ -n "$KUBO" ]; then
+		timeit "kubo add -n" $KUBO add -q -n "$F"
+		kid=$($KUBO add -q -n "$F")
+		timeit "kubo add" $KUBO add -q "$F"
+		timeit "kubo cat" $KUBO cat "$kid"
+		$KUBO pin rm "$kid" >/dev/null; $KUBO repo gc >/dev/null
+		timeit "kubo add --nocopy" $KUBO add -q --nocopy "$F"
+		$KUBO pin rm "$kid" >/dev/null; $KUBO repo gc >/dev/null
+	fi
+done
+echo "load end: $(cut -d' ' -f1-3 /proc/loadavg)"
+kill "${pids[0]}" "${pids[1]}"; wait "${pids[0]}" "${pids[1]}" 2>/dev/null
+[ -n "$KUBO" ] && { kill "$kpid"; wait "$kpid" 2>/dev/null; }
+# Medians, and each command's rate as a multiple of dhtnode's add -n in the same run.
+for k in "${!T[@]}"; do echo "$k|${T[$k]}"; done | python3 -c '
+import sys, statistics
+size = '"$SIZE"'
+rows = {}
+for line in sys.stdin:
+    k, v = line.rstrip("\n").split("|")
+    rows[k] = statistics.median(float(x) for x in v.split())
+base = rows.get("add -n")
+order = ["add -n", "add", "add --link", "cat", "cat (linked)", "get", "kubo add -n", "kubo add", "kubo add --nocopy", "kubo cat"]
+print("| command | MB/s (median) | × dhtnode add -n |")
+print("|---|---|---|")
+for k in order:
+    if k in rows:
+        print("| %s | %.0f | %.2f |" % (k, size / rows[k] / 1e6, base / rows[k] if base else 0))
+'
