@@ -48,6 +48,8 @@ type Chord struct {
 	// inRing is set once a join lookup succeeded or another node notified us: until then
 	// PeerUp keeps asking for a join through the new member.
 	inRing bool
+	// joins counts Join calls in flight (ring.joining is joins > 0).
+	joins int
 
 	stabilizeRounds atomic.Uint64
 	lies            atomic.Uint64
@@ -165,6 +167,16 @@ func (c *Chord) Joined() bool {
 // Errors: routing.ErrNoPeers when no peer was given, ErrLookupFailed (wrapped with the
 // last failure) when none answered.
 func (c *Chord) Join(ctx context.Context, peers ...peer.AddrInfo) error {
+	c.mu.Lock()
+	c.joins++
+	c.ring.joining = true
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.joins--
+		c.ring.joining = c.joins > 0
+		c.mu.Unlock()
+	}()
 	var lastErr error = routing.ErrNoPeers
 	for _, ai := range peers {
 		if ai.ID == c.self.ID || ai.ID == "" {
@@ -627,6 +639,15 @@ func (c *Chord) route(ctx context.Context, key routing.Key, initial []Peer, conf
 		}
 		trace.Path = append(trace.Path, hop)
 		peers := c.vet(cand.ID, c.learn(resp.Peers))
+		if resp.Found && cand.depth > 1 && len(peers) == 1 && peers[0].ID == cand.ID {
+			// A node another node referred us to says it is alone (it owns every
+			// key): the referrer knows better. It is a node still joining, offered
+			// to the ring before its own join lookup came back; an owner taken from
+			// it would be wrong for most keys, and a joiner that takes it as its
+			// successor starts a loop on the ring. Its neighbours route around it.
+			ls.failed(cand)
+			continue
+		}
 		if resp.Found {
 			// An answer naming no live owner is no answer; the next candidate is tried.
 			ls.found(cand, peers)
