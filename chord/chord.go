@@ -152,6 +152,14 @@ func (c *Chord) Close() error {
 // to measure recovery in rounds rather than wall time.
 func (c *Chord) StabilizeRounds() uint64 { return c.stabilizeRounds.Load() }
 
+// Successor is the node's first successor (its own ID while it knows no other node):
+// simulations compare it with the true ring to tell when stabilization is done.
+func (c *Chord) Successor() peer.ID {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ring.successor().ID
+}
+
 // Joined reports whether the node has joined the ring: its join lookup succeeded (the
 // key's old owner, which answered it, then routes the node's keys to it) or another node
 // notified it. Knowing other members is not enough: a node that gossip has only offered

@@ -2,6 +2,7 @@ package compare
 
 import (
 	"context"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dhtnode/dhtnode/routing"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 func paperConfig(t *testing.T, paper string, nodes ...int) Config {
@@ -122,4 +124,130 @@ func TestPerfectFingerHops(t *testing.T) {
 	if got := PerfectFingerHops(ring, 0, next); got != 0 {
 		t.Errorf("successor's key: %d hops, want 0", got)
 	}
+}
+
+// TestPaperFig10JoinStorm: at N = 512 the nodes join four at a time within a second or
+// two, far faster than one stabilization round, which is when a node still joining gets
+// asked by others. Every lookup must still be correct and the mean path within 10 % of
+// perfect fingers (a ring broken into loops of successor pointers fails both).
+func TestPaperFig10JoinStorm(t *testing.T) {
+	cfg := paperConfig(t, PaperChordFig10, 512)
+	cfg.Lookups = 1000
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Fig10) != 1 {
+		t.Fatalf("%d points, want 1", len(rep.Fig10))
+	}
+	x := rep.Fig10[0]
+	t.Logf("N=%d: %d/%d correct, mean %.3f, perfect fingers %.3f", x.N, x.Correct, x.Lookups, x.Mean, x.PerfectRef)
+	if x.Correct != x.Lookups {
+		t.Errorf("%d of %d lookups correct", x.Correct, x.Lookups)
+	}
+	if math.Abs(x.Mean-x.PerfectRef) > 0.10*x.PerfectRef {
+		t.Errorf("mean %.3f hops, more than 10%% from perfect fingers' %.3f", x.Mean, x.PerfectRef)
+	}
+}
+
+// TestChordJoinStormRing: 256 Chord nodes joining four at a time on the in-memory
+// network, far faster than one stabilization round, so that joiners are asked by
+// others while their own join is still out. The ring must come out as one ring with
+// every successor right (not interleaved loops that stabilization never merges), and
+// then every lookup correct with hops within 10 % of perfect fingers.
+func TestChordJoinStormRing(t *testing.T) {
+	const n = 256
+	cfg := DefaultConfig()
+	cfg.Protocols = []string{ProtoChord}
+	cfg.Feed = FeedNone
+	cfg.WarmupMax = 2 * time.Minute
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	model, err := NewLatencyModel("none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSimNet(cfg, n, model)
+	s.startWorkers = 4
+	ctx := context.Background()
+	if err := s.startInitial(ctx, cfg.Logger); err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	if c := successorCycles(s); c != 1 {
+		t.Errorf("successor pointers form %d cycles right after the joins, want one ring", c)
+	}
+	if err := s.waitChordRing(ctx, cfg.Logger, time.Now().Add(cfg.WarmupMax)); err != nil {
+		t.Fatal(err)
+	}
+	// Then fix-fingers completes the tables (a sweep is about log2 N rounds; rounds
+	// run late on a loaded machine, so poll rather than guess how long).
+	rng := stream(cfg.Seed, "storm-test", 0, 0)
+	var specs []LookupSpec
+	for range 500 {
+		var k routing.Key
+		for j := range k {
+			k[j] = byte(rng.Uint32())
+		}
+		specs = append(specs, LookupSpec{Slot: rng.IntN(n), Key: k})
+	}
+	perfect := s.perfectFingerMean(specs)
+	deadline := time.Now().Add(cfg.WarmupMax)
+	for {
+		res := s.runLookups(ctx, specs, false)[ProtoChord]
+		var hops float64
+		wrong := 0
+		for _, r := range res {
+			if !r.ok {
+				wrong++
+			}
+			hops += float64(r.hops)
+		}
+		hops /= float64(len(res))
+		if wrong == 0 && math.Abs(hops-perfect) <= 0.10*perfect {
+			t.Logf("mean %.3f hops, perfect fingers %.3f", hops, perfect)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %d of %d lookups wrong, mean %.3f hops vs perfect fingers' %.3f",
+				cfg.WarmupMax, wrong, len(res), hops, perfect)
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+// successorCycles follows every live node's Chord successor and counts the distinct
+// cycles the pointers form (nodes on a path into a cycle belong to none).
+func successorCycles(s *simNet) int {
+	succ := map[peer.ID]peer.ID{}
+	for _, nd := range s.liveNodes() {
+		succ[nd.id] = nd.routers[ProtoChord].(interface{ Successor() peer.ID }).Successor()
+	}
+	cycleOf := map[peer.ID]int{} // 0: visited, on no cycle
+	cycles := 0
+	for start := range succ {
+		path := map[peer.ID]bool{}
+		p := start
+		for {
+			if _, done := cycleOf[p]; done || path[p] {
+				break
+			}
+			path[p] = true
+			p = succ[p]
+		}
+		if path[p] { // a new cycle through p
+			cycles++
+			for q := p; ; {
+				cycleOf[q] = cycles
+				if q = succ[q]; q == p {
+					break
+				}
+			}
+		}
+		for q := range path {
+			if _, ok := cycleOf[q]; !ok {
+				cycleOf[q] = 0
+			}
+		}
+	}
+	return cycles
 }
