@@ -51,6 +51,11 @@ const fakePool = 32
 // with none it mints fakePool fresh identities at h's own addresses. It exists to test
 // and measure honest nodes under attack; nothing in the daemon starts one.
 func NewAdversary(h host.Host, cfg Config, lies Lies, fakes []peer.AddrInfo) (*Chord, error) {
+	return NewAdversaryOn(NewHostTransport(h), cfg, lies, fakes)
+}
+
+// NewAdversaryOn is NewAdversary on any Transport (a MemNetwork's, for simulations).
+func NewAdversaryOn(h Transport, cfg Config, lies Lies, fakes []peer.AddrInfo) (*Chord, error) {
 	a := &adversary{lies: lies, infos: map[peer.ID]peerInfo{}}
 	if len(fakes) == 0 {
 		for range fakePool {

@@ -33,7 +33,7 @@ var ErrClosed = errors.New("chord: closed")
 // goroutine. The ring state and the provider store sit behind one mutex that is never
 // held across I/O.
 type Chord struct {
-	h    host.Host
+	t    Transport
 	cfg  Config
 	log  *slog.Logger
 	m    *metrics
@@ -48,6 +48,8 @@ type Chord struct {
 	// inRing is set once a join lookup succeeded or another node notified us: until then
 	// PeerUp keeps asking for a join through the new member.
 	inRing bool
+	// joins counts Join calls in flight (ring.joining is joins > 0).
+	joins int
 
 	stabilizeRounds atomic.Uint64
 	lies            atomic.Uint64
@@ -80,10 +82,15 @@ var (
 // New starts a Chord node on h: it serves ProtocolID and runs its maintenance goroutine.
 // The node begins as a ring of one; Join (or a PeerUp) connects it to others.
 // Errors: ErrBadConfig, or a metrics registration error.
-func New(h host.Host, cfg Config) (*Chord, error) { return start(h, cfg, nil) }
+func New(h host.Host, cfg Config) (*Chord, error) {
+	return NewOn(NewHostTransport(h), cfg)
+}
 
-// start is New, with the lies of an adversary (nil for an honest node).
-func start(h host.Host, cfg Config, adv *adversary) (*Chord, error) {
+// NewOn is New on any Transport (a MemNetwork's, for simulations).
+func NewOn(t Transport, cfg Config) (*Chord, error) { return start(t, cfg, nil) }
+
+// start is NewOn, with the lies of an adversary (nil for an honest node).
+func start(h Transport, cfg Config, adv *adversary) (*Chord, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -93,7 +100,7 @@ func start(h host.Host, cfg Config, adv *adversary) (*Chord, error) {
 	}
 	self := NewPeer(h.ID())
 	c := &Chord{
-		h:         h,
+		t:         h,
 		cfg:       cfg,
 		log:       logger.With("subsystem", "chord"),
 		self:      self,
@@ -118,7 +125,7 @@ func start(h host.Host, cfg Config, adv *adversary) (*Chord, error) {
 	c.m = m
 	c.ring.routeViaSuccessors = cfg.RouteViaSuccessors
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	h.SetStreamHandler(ProtocolID, c.handleStream)
+	h.SetHandler(c.handleStream)
 	go c.run()
 	return c, nil
 }
@@ -133,7 +140,7 @@ func (c *Chord) Self() Peer { return c.self }
 // does that); their stabilization routes around us.
 func (c *Chord) Close() error {
 	c.closeOnce.Do(func() {
-		c.h.RemoveStreamHandler(ProtocolID)
+		c.t.RemoveHandler()
 		c.cancel()
 		<-c.done
 		c.wg.Wait()
@@ -144,6 +151,14 @@ func (c *Chord) Close() error {
 // StabilizeRounds counts the stabilization rounds this node has completed; tests use it
 // to measure recovery in rounds rather than wall time.
 func (c *Chord) StabilizeRounds() uint64 { return c.stabilizeRounds.Load() }
+
+// Successor is the node's first successor (its own ID while it knows no other node):
+// simulations compare it with the true ring to tell when stabilization is done.
+func (c *Chord) Successor() peer.ID {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ring.successor().ID
+}
 
 // Joined reports whether the node has joined the ring: its join lookup succeeded (the
 // key's old owner, which answered it, then routes the node's keys to it) or another node
@@ -160,13 +175,23 @@ func (c *Chord) Joined() bool {
 // Errors: routing.ErrNoPeers when no peer was given, ErrLookupFailed (wrapped with the
 // last failure) when none answered.
 func (c *Chord) Join(ctx context.Context, peers ...peer.AddrInfo) error {
+	c.mu.Lock()
+	c.joins++
+	c.ring.joining = true
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.joins--
+		c.ring.joining = c.joins > 0
+		c.mu.Unlock()
+	}()
 	var lastErr error = routing.ErrNoPeers
 	for _, ai := range peers {
 		if ai.ID == c.self.ID || ai.ID == "" {
 			continue
 		}
 		if len(ai.Addrs) > 0 {
-			c.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.RecentlyConnectedAddrTTL)
+			c.t.AddAddrs(ai.ID, ai.Addrs, peerstore.RecentlyConnectedAddrTTL)
 		}
 		var trace routing.Trace
 		owners, err := c.findSuccessor(ctx, c.self.Key, []Peer{NewPeer(ai.ID)}, false, &trace)
@@ -222,7 +247,7 @@ func (c *Chord) PeerUp(info peer.AddrInfo) {
 		return
 	}
 	if len(info.Addrs) > 0 {
-		c.h.Peerstore().AddAddrs(info.ID, info.Addrs, peerstore.RecentlyConnectedAddrTTL)
+		c.t.AddAddrs(info.ID, info.Addrs, peerstore.RecentlyConnectedAddrTTL)
 	}
 	p := NewPeer(info.ID)
 	member := c.member(p.ID)
@@ -622,6 +647,15 @@ func (c *Chord) route(ctx context.Context, key routing.Key, initial []Peer, conf
 		}
 		trace.Path = append(trace.Path, hop)
 		peers := c.vet(cand.ID, c.learn(resp.Peers))
+		if resp.Found && cand.depth > 1 && len(peers) == 1 && peers[0].ID == cand.ID {
+			// A node another node referred us to says it is alone (it owns every
+			// key): the referrer knows better. It is a node still joining, offered
+			// to the ring before its own join lookup came back; an owner taken from
+			// it would be wrong for most keys, and a joiner that takes it as its
+			// successor starts a loop on the ring. Its neighbours route around it.
+			ls.failed(cand)
+			continue
+		}
 		if resp.Found {
 			// An answer naming no live owner is no answer; the next candidate is tried.
 			ls.found(cand, peers)
@@ -874,7 +908,7 @@ func (c *Chord) FindProviders(ctx context.Context, key routing.Key, limit int) (
 			}
 			seen[r.Provider.ID] = true
 			if len(r.Provider.Addrs) > 0 && r.Provider.ID != c.self.ID {
-				c.h.Peerstore().AddAddrs(r.Provider.ID, r.Provider.Addrs, peerstore.AddressTTL)
+				c.t.AddAddrs(r.Provider.ID, r.Provider.Addrs, peerstore.AddressTTL)
 			}
 			out = append(out, peer.AddrInfo{ID: r.Provider.ID, Addrs: r.Provider.Addrs})
 		}

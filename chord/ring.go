@@ -34,6 +34,9 @@ type ring struct {
 	// routeViaSuccessors lets lookups jump along the whole successor list, not only the
 	// fingers and the first successor (see Config.RouteViaSuccessors).
 	routeViaSuccessors bool
+	// joining is set while the node's own join lookup is out: a notifier is then not
+	// taken as the successor of a lone node (see notify).
+	joining bool
 }
 
 func newRing(self Peer, r int) *ring {
@@ -251,8 +254,15 @@ func (t *ring) notify(p Peer) (old Peer, changed bool) {
 	old = t.pred
 	if t.pred.isZero() || routing.InOpen(p.Key, t.pred.Key, t.self.Key) {
 		t.pred = p
-		if t.alone() {
+		if t.alone() && !t.joining {
 			// A lone node's first contact is also its successor: the two-node ring.
+			// Not while the node is joining: then the notifier was sent to it by a
+			// node that offered it early (serve's offer of a joiner), the ring has
+			// more members, and the notifier may lie anywhere, even just behind it.
+			// Taking it as successor would claim (self, notifier], nearly the whole
+			// ring, for it: lookups ending there make loops of successor pointers
+			// that stabilization never undoes. The join lookup brings the real
+			// successors.
 			t.setSuccessors(p, nil)
 		}
 		return old, t.pred.ID != old.ID

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/dhtnode/dhtnode/routing"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/libp2p/go-libp2p/core/protocol"
@@ -44,7 +43,7 @@ func (c *Chord) roundTrip(ctx context.Context, p peer.ID, req *message) (*messag
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.RPCTimeout)
 	defer cancel()
-	s, err := c.h.NewStream(ctx, p, ProtocolID)
+	s, err := c.t.NewStream(ctx, p)
 	if err != nil {
 		return nil, fmt.Errorf("chord: %s to %s: %w", req.Type, p.ShortString(), err)
 	}
@@ -86,8 +85,8 @@ func ctxErr(ctx context.Context, err error) error {
 // handleStream serves one request. Malformed or oversized input resets the stream, and
 // so does any request from a peer Config.IsMember rejects, unless
 // Config.ServeNonMembers (then it is answered, and nothing it sends reaches the ring).
-func (c *Chord) handleStream(s network.Stream) {
-	from := s.Conn().RemotePeer()
+func (c *Chord) handleStream(s Stream) {
+	from := s.RemotePeer()
 	member := c.member(from)
 	if !member && !c.cfg.ServeNonMembers {
 		// Not a member: no answer, and nothing it sends can reach the ring.
@@ -102,7 +101,7 @@ func (c *Chord) handleStream(s network.Stream) {
 	req, err := readMessage(s)
 	if err != nil {
 		c.m.malformed.Inc()
-		c.log.Debug("bad request", "peer", s.Conn().RemotePeer(), "err", err)
+		c.log.Debug("bad request", "peer", s.RemotePeer(), "err", err)
 		_ = s.Reset()
 		return
 	}
@@ -137,9 +136,9 @@ func fitMessage(m *message) {
 func (c *Chord) info(p Peer) peerInfo {
 	var addrs []ma.Multiaddr
 	if p.ID == c.self.ID {
-		addrs = c.h.Addrs()
+		addrs = c.t.Addrs()
 	} else {
-		addrs = c.h.Peerstore().Addrs(p.ID)
+		addrs = c.t.PeerAddrs(p.ID)
 	}
 	return clampPeer(peerInfo{ID: p.ID, Addrs: addrs})
 }
@@ -162,7 +161,7 @@ func (c *Chord) learn(ps []peerInfo) []Peer {
 			continue
 		}
 		if len(p.Addrs) > 0 {
-			c.h.Peerstore().AddAddrs(p.ID, p.Addrs, peerstore.RecentlyConnectedAddrTTL)
+			c.t.AddAddrs(p.ID, p.Addrs, peerstore.RecentlyConnectedAddrTTL)
 		}
 		out = append(out, NewPeer(p.ID))
 	}
@@ -299,7 +298,7 @@ func (c *Chord) successorMayBeDead() bool {
 	c.mu.Lock()
 	alone, succ := c.ring.alone(), c.ring.successor()
 	c.mu.Unlock()
-	return !alone && c.h.Network().Connectedness(succ.ID) != network.Connected
+	return !alone && !c.t.Connected(succ.ID)
 }
 
 // checkSuccessor pings our first successor before we name it as a key's owner, and

@@ -6,7 +6,6 @@ import (
 
 	"github.com/dhtnode/dhtnode/chord"
 	"github.com/dhtnode/dhtnode/routing"
-	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -32,9 +31,16 @@ func liarSlots(cfg Config, n int) map[int]bool {
 	return out
 }
 
-// byzantineEnv marks env for the slot's node: a liar or not, and the membership.
+// byzantineEnv marks env for the slot's node: a liar or not, and the membership. The
+// membership check needs the membership's events too (a peer that was a member and
+// left is no liar): with --feed none no PeerUp reaches Chord, so an honest node naming
+// a crashed successor would count as a lie, and after a mass failure honest nodes ban
+// each other. Without gossip and without liars Chord runs open, as the daemon does
+// without a cluster secret.
 func (s *simNet) byzantineEnv(env *startEnv, slot int) {
-	env.members = s.isMember
+	if s.cfg.Feed != FeedNone || s.cfg.Byzantine > 0 {
+		env.members = s.isMember
+	}
 	if s.cfg.Byzantine <= 0 {
 		return
 	}
@@ -73,10 +79,10 @@ func (s *simNet) skipByzantine(nd *simNode, key routing.Key) bool {
 
 // startChord starts the node's Chord, checking answers against the membership: a lying
 // one on a liar's slot.
-func startChord(h host.Host, cfg chord.Config, env startEnv) (*chord.Chord, error) {
+func startChord(cfg chord.Config, env startEnv) (*chord.Chord, error) {
 	cfg.IsMember = env.members
 	if env.liar {
-		return chord.NewAdversary(h, cfg, chord.AllLies(), nil)
+		return chord.NewAdversaryOn(env.chord, cfg, chord.AllLies(), nil)
 	}
-	return chord.New(h, cfg)
+	return chord.NewOn(env.chord, cfg)
 }

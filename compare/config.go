@@ -3,6 +3,7 @@ package compare
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -74,6 +75,14 @@ type Config struct {
 	Byzantine float64
 	// Logger receives progress; nil discards.
 	Logger *slog.Logger
+	// Paper, when set, runs one of the Chord paper's experiments instead of the
+	// comparison: PaperChordFig10 or PaperChordFig11 (see paper.go). Nodes, Lookups,
+	// Seed, Protocols (Fig. 10 only) and Out apply; Churn and Window do not.
+	Paper string
+	// FailFractions are Fig. 11's failed fractions p (default Paper11Fractions).
+	FailFractions []float64
+	// Progress, when set, receives progress bars (N, phase, ETA); for a terminal.
+	Progress io.Writer
 }
 
 // DefaultConfig returns the defaults of `dhtnode compare`.
@@ -145,6 +154,20 @@ func (c Config) Validate() error {
 	default:
 		return bad("gossip profile %q: want lan, wan or local", c.GossipProfile)
 	}
+	switch c.Paper {
+	case "", PaperChordFig10:
+	case PaperChordFig11:
+		for _, p := range c.FailFractions {
+			if p < 0 || p >= 1 {
+				return bad("failed fraction %v not in [0, 1)", p)
+			}
+		}
+	default:
+		return bad("paper experiment %q: want %s or %s", c.Paper, PaperChordFig10, PaperChordFig11)
+	}
+	if c.Paper != "" && c.Feed != FeedNone {
+		return bad("the paper experiments run with feed %s (Chord's own maintenance, as in the paper)", FeedNone)
+	}
 	if _, err := NewLatencyModel(c.Latency); err != nil {
 		return err
 	}
@@ -178,6 +201,19 @@ func ParseChurn(s string) ([]time.Duration, error) {
 			return nil, fmt.Errorf("%w: session mean %q: want none or a duration like 200s", ErrBadConfig, f)
 		}
 		out = append(out, d)
+	}
+	return out, nil
+}
+
+// ParseFractions parses "0,0.1,0.25" (empty: none).
+func ParseFractions(s string) ([]float64, error) {
+	var out []float64
+	for _, f := range splitList(s) {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%w: fraction %q: %v", ErrBadConfig, f, err)
+		}
+		out = append(out, v)
 	}
 	return out, nil
 }

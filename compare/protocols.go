@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/bits"
 	"slices"
 	"time"
 
@@ -45,6 +46,13 @@ type startEnv struct {
 	// bootstrap holds a few live, joined nodes (empty for the very first node).
 	bootstrap []peer.AddrInfo
 	logger    *slog.Logger
+	// host is the node's libp2p host (mocknet), for protocols with needsHost; nil
+	// otherwise.
+	host host.Host
+	// chord is the node's transport on the simulation's in-memory Chord network.
+	chord chord.Transport
+	// n is the network size, for maintenance settings that scale with it.
+	n int
 	// liar: this node lies in its answers (Config.Byzantine); members is the verified
 	// membership the honest nodes check answers against.
 	liar    bool
@@ -60,9 +68,12 @@ type protocolSpec struct {
 	target func(routing.Key) routing.Key
 	// gossipFed: PeerUp/PeerDown reach this router even with --feed none.
 	gossipFed bool
-	// start creates the router on h and joins it to the network (with --feed none,
+	// needsHost: the router runs on a libp2p host (Chord runs on the in-memory
+	// network and needs none).
+	needsHost bool
+	// start creates the router and joins it to the network (with --feed none,
 	// through env.bootstrap; with gossip, the feed does it). It returns once joined.
-	start func(ctx context.Context, h host.Host, env startEnv) (Router, error)
+	start func(ctx context.Context, env startEnv) (Router, error)
 	// convergeHint is how long its maintenance needs after joins to build complete
 	// tables without a feed, for the warm-up.
 	maintenancePeriod time.Duration
@@ -70,22 +81,24 @@ type protocolSpec struct {
 
 var protocols = map[string]protocolSpec{
 	ProtoOnehop: {
-		name: ProtoOnehop, metric: metricRing, target: identityKey, gossipFed: true,
-		start: func(_ context.Context, h host.Host, env startEnv) (Router, error) {
+		name: ProtoOnehop, metric: metricRing, target: identityKey, gossipFed: true, needsHost: true,
+		start: func(_ context.Context, env startEnv) (Router, error) {
 			cfg := onehop.DefaultConfig()
 			cfg.RPCTimeout = simRPCTimeout
 			cfg.Logger = env.logger
-			return onehop.New(h, cfg)
+			return onehop.New(env.host, cfg)
 		},
 		maintenancePeriod: time.Second,
 	},
 	ProtoChord: {
 		name: ProtoChord, metric: metricRing, target: identityKey,
-		start: func(ctx context.Context, h host.Host, env startEnv) (Router, error) {
+		start: func(ctx context.Context, env startEnv) (Router, error) {
 			cfg := chord.DefaultConfig()
 			cfg.RPCTimeout = simRPCTimeout
 			cfg.Logger = env.logger
-			c, err := startChord(h, cfg, env)
+			period := chordMaintenancePeriod(env.n)
+			cfg.StabilizeInterval, cfg.FixFingersInterval, cfg.CheckPredecessorInterval = period, period, period
+			c, err := startChord(cfg, env)
 			if err != nil {
 				return nil, err
 			}
@@ -100,8 +113,9 @@ var protocols = map[string]protocolSpec{
 		maintenancePeriod: chord.DefaultConfig().StabilizeInterval,
 	},
 	ProtoKademlia: {
-		name: ProtoKademlia, metric: metricXOR, target: kademlia.Target,
-		start: func(ctx context.Context, h host.Host, env startEnv) (Router, error) {
+		name: ProtoKademlia, metric: metricXOR, target: kademlia.Target, needsHost: true,
+		start: func(ctx context.Context, env startEnv) (Router, error) {
+			h := env.host
 			cfg := kademlia.TestConfig() // no IP-diversity filter: mocknet hosts share one group
 			cfg.Logger = env.logger
 			if env.feed == FeedNone {
@@ -138,6 +152,28 @@ var protocols = map[string]protocolSpec{
 }
 
 func identityKey(k routing.Key) routing.Key { return k }
+
+// chordMaintenancePeriod is the simulated Chord's stabilize, fix-fingers and
+// check-predecessor period: the daemon's 1 s up to N = 2048, then growing with N, so
+// that the whole ring's maintenance stays near 2048 nodes' worth of requests per
+// second. Each node then runs the same rounds, only further apart: at N = 16,384 one
+// round every 8 s, and a full finger sweep (about log2 N lookups) in about 2 min of
+// warm-up (see chordSettle). Without it 16,384 nodes would send about 180,000 requests
+// a second on a 2-core machine, and every round (and lookup) would run late anyway.
+func chordMaintenancePeriod(n int) time.Duration {
+	return time.Second * time.Duration(max(1, (n+2047)/2048))
+}
+
+// chordSettle is the least warm-up Chord needs after the joins for complete finger
+// tables: a sweep is about log2 N fix-fingers rounds; two sweeps' worth of rounds
+// leaves room for rounds that ran late. At the daemon's period (N up to 2048) the
+// run's own Settle applies.
+func chordSettle(n int) time.Duration {
+	if chordMaintenancePeriod(n) == time.Second {
+		return 0
+	}
+	return time.Duration(2*bits.Len(uint(n))) * chordMaintenancePeriod(n)
+}
 
 // simRPCTimeout replaces the routers' 2 s request timeout in the simulation. A
 // request to a departed node fails at once here (the dial is refused), so the

@@ -69,6 +69,9 @@ type Report struct {
 	// Samples holds each row's modelled latencies (ms) of successful lookups, in
 	// row order, for the CDF plot.
 	Samples [][]float64 `json:"latency_samples_ms"`
+	// Fig10 and Fig11 hold a paper experiment's points (Config.Paper).
+	Fig10 []PathLengthRow `json:"chord_fig10,omitempty"`
+	Fig11 []FailureRow    `json:"chord_fig11,omitempty"`
 
 	samples [][]time.Duration
 }
@@ -232,6 +235,22 @@ func (r *Report) WriteFiles(dir string) error {
 			return fmt.Errorf("compare: write %s: %w", name, err)
 		}
 		return f.Close()
+	}
+	if len(r.Fig10) > 0 || len(r.Fig11) > 0 {
+		if err := write("results.json", r.WriteJSON); err != nil {
+			return err
+		}
+		if len(r.Fig10) > 0 {
+			if err := write("chord_fig10.csv", r.WriteFig10CSV); err != nil {
+				return err
+			}
+		}
+		if len(r.Fig11) > 0 {
+			if err := write("chord_fig11.csv", r.WriteFig11CSV); err != nil {
+				return err
+			}
+		}
+		return r.WritePaperPlots(dir)
 	}
 	if err := write("results.csv", r.WriteCSV); err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dhtnode/dhtnode/chord"
 	"github.com/dhtnode/dhtnode/gossip"
 	"github.com/hashicorp/memberlist"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -42,7 +43,8 @@ type simNode struct {
 	slot, inc int
 	id        peer.ID
 	info      peer.AddrInfo
-	host      host.Host
+	host      host.Host // nil when no protocol needs one
+	chord     *chord.MemTransport
 	gossip    *gossip.Gossip
 	routers   map[string]Router
 	unsub     func()
@@ -62,6 +64,10 @@ type simNet struct {
 	quiet *slog.Logger // for the routers: their debug logs are noise here
 	mn    mocknet.Mocknet
 	mem   *gossip.MemNetwork // nil when no protocol needs gossip
+	// chordNet carries Chord between the nodes (nil without Chord): no libp2p host.
+	chordNet *chord.MemNetwork
+	// needHost: some protocol runs on a libp2p host (Kademlia, one-hop).
+	needHost bool
 	// metaCache is shared by every simulated member: each member's signed metadata
 	// is verified once, not once per member (N² Ed25519 checks, and N² decoded
 	// copies of the addresses, at N = 1024 about 50 CPU-seconds and 0.65 GB).
@@ -82,6 +88,12 @@ type simNet struct {
 	addrSeq int
 	rng     *rand.Rand   // bootstrap choice; deterministic per seed
 	liars   map[int]bool // lying slots (Config.Byzantine), set on first use under mu
+	// onStart and onLookup, when set, are called as each initial node has started and
+	// each lookup has finished (progress display).
+	onStart, onLookup func()
+	joinsDur          time.Duration
+	// startWorkers is how many initial nodes start at once (startInitial).
+	startWorkers int
 }
 
 func newSimNet(cfg Config, n int, model *LatencyModel) *simNet {
@@ -106,6 +118,30 @@ func newSimNet(cfg Config, n int, model *LatencyModel) *simNet {
 		if spec.gossipFed {
 			needGossip = true
 		}
+		if spec.needsHost {
+			s.needHost = true
+		}
+		if p == ProtoChord {
+			c := s.traffic[p]
+			s.chordNet = chord.NewMemNetwork()
+			s.chordNet.Dial = func(_, to peer.ID) error { return s.reachable(to) }
+			s.chordNet.Count = func(n int) {
+				c.msgs.Add(1)
+				c.bytes.Add(uint64(n))
+			}
+		}
+	}
+	// With gossip, nodes start four at a time (a join waits on gossip's push/pull). A
+	// run without gossip or libp2p hosts (Chord alone on its in-memory network) starts
+	// them one by one: a join is then a few in-memory lookups, 16,384 of them take
+	// about a minute, and each lands on a ring that already holds every earlier
+	// joiner. Joined four at a time, faster than one stabilization round, joiners
+	// land in the same gaps with the same successor, and stabilization takes a round
+	// per joiner in a gap to sort them out: minutes of warm-up at N = 2048, with
+	// rounds 8 s apart at N = 16,384 far more.
+	s.startWorkers = 4
+	if !needGossip && !s.needHost {
+		s.startWorkers = 1
 	}
 	if needGossip {
 		s.mem = gossip.NewMemNetwork(gossip.WithQueueDepth(simGossipQueueDepth))
@@ -151,12 +187,16 @@ func (s *simNet) startNode(ctx context.Context, slot int) (*simNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := s.mn.AddPeer(priv, addr)
-	if err != nil {
-		return nil, fmt.Errorf("compare: mocknet peer: %w", err)
-	}
 	nd := &simNode{slot: slot, inc: inc, id: id, info: peer.AddrInfo{ID: id, Addrs: []ma.Multiaddr{addr}},
-		host: h, routers: make(map[string]Router), fedDone: make(chan struct{})}
+		routers: make(map[string]Router), fedDone: make(chan struct{})}
+	if s.needHost {
+		if nd.host, err = s.mn.AddPeer(priv, addr); err != nil {
+			return nil, fmt.Errorf("compare: mocknet peer: %w", err)
+		}
+	}
+	if s.chordNet != nil {
+		nd.chord = s.chordNet.Attach(id, nd.info.Addrs)
+	}
 
 	s.mu.Lock()
 	s.coords[id] = s.model.Place(stream(s.cfg.Seed, "coord", uint64(slot), uint64(inc)))
@@ -181,11 +221,13 @@ func (s *simNet) startNode(ctx context.Context, slot int) (*simNode, error) {
 		return nil, err
 	}
 	for _, spec := range s.specs {
-		ch := &countingHost{Host: h, net: s, c: s.traffic[spec.name]}
+		env := startEnv{feed: s.cfg.Feed, bootstrap: boot, logger: s.quiet, chord: nd.chord, n: s.n}
+		if spec.needsHost {
+			env.host = &countingHost{Host: nd.host, net: s, c: s.traffic[spec.name]}
+		}
 		jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		env := startEnv{feed: s.cfg.Feed, bootstrap: boot, logger: s.quiet}
 		s.byzantineEnv(&env, slot)
-		r, err := spec.start(jctx, ch, env)
+		r, err := spec.start(jctx, env)
 		cancel()
 		if err != nil {
 			return fail(fmt.Errorf("compare: start %s on node %d: %w", spec.name, slot, err))
@@ -343,12 +385,18 @@ func (s *simNet) killNode(slot int) *simNode {
 }
 
 func (s *simNet) stopNodeResources(nd *simNode) {
+	if nd.chord != nil {
+		s.chordNet.Detach(nd.id)
+	}
 	if nd.gossip != nil {
 		_ = nd.gossip.Shutdown() // no Leave: a crash
 		<-nd.fedDone
 	}
 	for _, r := range nd.routers {
 		_ = r.Close()
+	}
+	if nd.host == nil {
+		return
 	}
 	// A mocknet host's Close can wait a long time for identify to finish with
 	// peers that are gone; nothing here needs to wait for it.
@@ -393,11 +441,8 @@ func (s *simNet) coord(id peer.ID) (Coord, bool) {
 // per pair before a dial; linking all N² pairs up front costs memory for nothing) and
 // refuses dials to departed nodes.
 func (s *simNet) ensureLink(from, to peer.ID) error {
-	s.mu.RLock()
-	_, live := s.live[to]
-	s.mu.RUnlock()
-	if !live {
-		return fmt.Errorf("%w: %s", errUnreachable, to.ShortString())
+	if err := s.reachable(to); err != nil {
+		return err
 	}
 	pair := [2]peer.ID{from, to}
 	if to < from {
@@ -418,6 +463,17 @@ func (s *simNet) ensureLink(from, to peer.ID) error {
 		return err
 	}
 	s.linked.Store(pair, struct{}{})
+	return nil
+}
+
+// reachable refuses dials to departed nodes.
+func (s *simNet) reachable(to peer.ID) error {
+	s.mu.RLock()
+	_, live := s.live[to]
+	s.mu.RUnlock()
+	if !live {
+		return fmt.Errorf("%w: %s", errUnreachable, to.ShortString())
+	}
 	return nil
 }
 

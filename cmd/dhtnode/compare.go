@@ -7,10 +7,12 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 
 	"github.com/dhtnode/dhtnode/compare"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 )
 
 // compareCommands returns `dhtnode compare`.
@@ -33,12 +35,17 @@ line, latency CDF, success and latency vs churn, latency vs maintenance bandwidt
 --churn takes "none" or session means (exponential, a departed node is replaced at
 once), several comma-separated to sweep: --churn none,400s,200s.
 --feed gossip lets gossip events fill and prune Chord's and Kademlia's tables (as the
-daemon does); --feed none makes them rely on their own join and maintenance traffic.`
+daemon does); --feed none makes them rely on their own join and maintenance traffic.
+
+--paper chord-fig10 and --paper chord-fig11 rerun the Chord paper's Figures 10 and 11
+with the real Chord code (on an in-memory network, no libp2p host per node): see
+docs/compare.md. A terminal shows progress bars (N, phase, ETA).`
 
 func newCompareCmd() *cobra.Command {
 	def := compare.DefaultConfig()
 	var (
 		nodes, protos, churn   string
+		fail                   string
 		quiet                  bool
 		cpuProfile, memProfile string
 	)
@@ -48,11 +55,20 @@ func newCompareCmd() *cobra.Command {
 		Short: "Compare Chord, Kademlia and one-hop lookups on a simulated network",
 		Long:  compareLong,
 		Example: `  dhtnode compare --nodes 64,256 --lookups 1000 --out compare-out
-  dhtnode compare --nodes 256 --churn none,400s,200s --feed none --out churn-out`,
+  dhtnode compare --nodes 256 --churn none,400s,200s --feed none --out churn-out
+  dhtnode compare --paper chord-fig10 --out fig10        # N = 8 … 16384, Chord alone
+  dhtnode compare --paper chord-fig10 --protocols chord,kademlia --out fig10   # Kademlia up to N = 4096
+  dhtnode compare --paper chord-fig11 --out fig11        # N = 10000, p = 0 … 0.5`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
+			if cfg.Paper != "" {
+				paperDefaults(cmd, &cfg, &nodes, &protos)
+			}
 			if cfg.Nodes, err = compare.ParseNodes(nodes); err != nil {
+				return err
+			}
+			if cfg.FailFractions, err = compare.ParseFractions(fail); err != nil {
 				return err
 			}
 			if cfg.Churn, err = compare.ParseChurn(churn); err != nil {
@@ -66,6 +82,11 @@ func newCompareCmd() *cobra.Command {
 			cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			if err := cfg.Validate(); err != nil {
 				return err
+			}
+			if f, ok := cmd.ErrOrStderr().(*os.File); ok && !quiet && cfg.Paper != "" && term.IsTerminal(int(f.Fd())) {
+				cfg.Progress = f
+				// The bars take the terminal; the log keeps only warnings.
+				cfg.Logger = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelWarn}))
 			}
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
@@ -102,9 +123,14 @@ func newCompareCmd() *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			rep, err := compare.Run(ctx, cfg)
-			if rep != nil && len(rep.Rows) > 0 {
-				if werr := rep.WriteTable(cmd.OutOrStdout()); werr != nil && err == nil {
-					err = werr
+			if rep != nil && (len(rep.Fig10) > 0 || len(rep.Fig11) > 0) {
+				_ = rep.WritePaperTable(cmd.OutOrStdout())
+			}
+			if rep != nil && (len(rep.Rows) > 0 || len(rep.Fig10) > 0 || len(rep.Fig11) > 0) {
+				if len(rep.Rows) > 0 {
+					if werr := rep.WriteTable(cmd.OutOrStdout()); werr != nil && err == nil {
+						err = werr
+					}
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "\nelapsed %.1fs, peak RSS %.0f MB, latency model %s",
 					rep.Elapsed, float64(rep.PeakRSSBytes)/(1<<20), rep.Latency)
@@ -136,7 +162,28 @@ func newCompareCmd() *cobra.Command {
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile here (to see what limits the largest N)")
 	f.StringVar(&memProfile, "memprofile", "", "write a heap profile here at the end (and on SIGUSR1)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress logs on stderr")
+	f.StringVar(&cfg.Paper, "paper", "", "run a figure of the Chord paper instead: chord-fig10 (path length vs N, N = 8…16384) or chord-fig11 (failed lookups vs failed fraction, N = 10000)")
+	f.StringVar(&fail, "fail", "", "chord-fig11's failed fractions p, comma-separated (default 0,0.1,…,0.5)")
 	return cmd
+}
+
+// paperDefaults gives a --paper run the paper's network sizes, Chord alone and
+// --feed none, for the flags the user did not set.
+func paperDefaults(cmd *cobra.Command, cfg *compare.Config, nodes, protos *string) {
+	f := cmd.Flags()
+	if !f.Changed("nodes") {
+		if cfg.Paper == compare.PaperChordFig11 {
+			*nodes = "10000"
+		} else {
+			*nodes = strings.Trim(strings.Join(strings.Fields(fmt.Sprint(compare.Paper10Nodes())), ","), "[]")
+		}
+	}
+	if !f.Changed("protocols") {
+		*protos = compare.ProtoChord
+	}
+	if !f.Changed("feed") {
+		cfg.Feed = compare.FeedNone
+	}
 }
 
 func writeHeapProfile(path string) error {
