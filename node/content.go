@@ -390,7 +390,7 @@ type GetOptions struct {
 	// router first, then the others.
 	Via string
 	// Progress, if set, is called from one goroutine a few times a second.
-	Progress func(exchange.Progress)
+	Progress func(GetProgress)
 }
 
 // Get fetches content into the store (resuming from the pieces already there) and, with
@@ -415,7 +415,11 @@ func (n *Node) Get(ctx context.Context, id content.ID, opts GetOptions) (GetResu
 			return GetResult{}, err
 		}
 	}
-	res, err := n.content.x.Download(ctx, exchange.Request{ID: id.Cid(), Providers: provs, Output: opts.Output, Progress: opts.Progress})
+	req := exchange.Request{ID: id.Cid(), Providers: provs, Output: opts.Output}
+	if opts.Progress != nil {
+		req.Progress = func(p exchange.Progress) { opts.Progress(getProgress(p)) }
+	}
+	res, err := n.content.x.Download(ctx, req)
 	out := GetResult{ID: id.String(), Name: res.Name, Output: opts.Output, Size: res.Size, Pieces: res.Pieces,
 		Resumed: res.Resumed, Fetched: map[string]int{}, Elapsed: res.Elapsed.Seconds()}
 	for p, c := range res.Fetched {
@@ -436,6 +440,12 @@ func (n *Node) Get(ctx context.Context, id content.ID, opts GetOptions) (GetResu
 	n.Logger("content").Info("got content", "id", out.ID, "name", out.Name, "size", out.Size, "resumed", out.Resumed, "seconds", out.Elapsed)
 	n.provide(id)
 	return out, nil
+}
+
+// getProgress is the API's form of a download's progress.
+func getProgress(p exchange.Progress) GetProgress {
+	return GetProgress{ID: p.ID, Name: p.Name, Bytes: p.Bytes, Total: p.Total, Pieces: p.Pieces, TotalPieces: p.TotalPieces,
+		Resumed: p.Resumed, Rate: p.Rate, Peers: p.Peers, Elapsed: p.Elapsed, Done: p.Done}
 }
 
 // complete reports whether every piece of id is in the store.

@@ -147,7 +147,7 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 			output = filepath.Join(req.OutputDir, info.Name)
 		}
 		res, err := n.Get(r.Context(), id, GetOptions{Output: output, From: from, Via: req.Via,
-			Progress: func(p exchange.Progress) { out.send(client.GetEvent{Progress: &p}) }})
+			Progress: func(p GetProgress) { out.send(client.GetEvent{Progress: &p}) }})
 		if err != nil {
 			out.send(client.GetEvent{Error: err.Error()})
 			return

@@ -12,7 +12,6 @@ import (
 
 	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/content"
-	"github.com/dhtnode/dhtnode/exchange"
 )
 
 // contentNode starts an in-process node with a repo (and so a blockstore) and returns it
@@ -85,13 +84,13 @@ func TestContentAddGetInfoPinGCThroughAPI(t *testing.T) {
 		t.Fatalf("info stored something: %+v %v", list, err)
 	}
 
-	var progress []exchange.Progress
-	res, err := cb.Get(ctx, client.GetRequest{ID: added.ID, OutputDir: dir + "/out", From: []string{p2pAddrOf(a)}}, func(p exchange.Progress) { progress = append(progress, p) })
+	var progress []client.GetProgress
+	res, err := cb.Get(ctx, client.GetRequest{ID: added.ID, OutputDir: dir + "/out", From: []string{p2pAddrOf(a)}}, func(p client.GetProgress) { progress = append(progress, p) })
 	if err == nil || !strings.Contains(err.Error(), "output directory") || len(progress) != 0 {
 		t.Fatalf("get into a missing directory: %v after %d progress events; want an output directory error before any transfer", err, len(progress))
 	}
 	_ = os.Mkdir(dir+"/out", 0o755)
-	res, err = cb.Get(ctx, client.GetRequest{ID: added.ID, OutputDir: dir + "/out", From: []string{p2pAddrOf(a)}}, func(p exchange.Progress) { progress = append(progress, p) })
+	res, err = cb.Get(ctx, client.GetRequest{ID: added.ID, OutputDir: dir + "/out", From: []string{p2pAddrOf(a)}}, func(p client.GetProgress) { progress = append(progress, p) })
 	if err != nil {
 		t.Fatal(err)
 	}
