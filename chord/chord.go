@@ -188,8 +188,10 @@ func (c *Chord) Join(ctx context.Context, peers ...peer.AddrInfo) error {
 	return fmt.Errorf("%w: join: %w", routing.ErrLookupFailed, lastErr)
 }
 
-// adoptSuccessors merges nodes found to follow us into the successor list.
+// adoptSuccessors merges nodes found to follow us into the successor list (members
+// not banned for lying only).
 func (c *Chord) adoptSuccessors(ps []Peer) {
+	ps = c.trustedOnly(ps)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	merged := slices.Clone(c.ring.succ)
@@ -316,6 +318,7 @@ func (c *Chord) run() {
 func (c *Chord) stabilizeOnce() {
 	c.m.stabilizeRounds.Inc()
 	defer c.stabilizeRounds.Add(1)
+	defer c.settleSuspicions()
 	for range c.cfg.Successors + 1 {
 		c.mu.Lock()
 		if c.ring.alone() {
@@ -346,6 +349,12 @@ func (c *Chord) stabilizeOnce() {
 			peers = c.vet(succ.ID, peers)
 		}
 		c.mu.Lock()
+		if !c.trusted(succ.ID, true, time.Now()) {
+			// This very answer got the successor banned (noteLie dropped it):
+			// merging it back as "succ" would undo the ban.
+			c.mu.Unlock()
+			continue
+		}
 		closer := !pred.isZero() && pred.ID != c.self.ID && routing.InOpen(pred.Key, c.self.Key, succ.Key)
 		switch {
 		case c.membersOn():
@@ -370,7 +379,9 @@ func (c *Chord) stabilizeOnce() {
 	if alone {
 		return
 	}
-	if _, err := c.call(c.ctx, succ.ID, &message{Type: msgNotify}); err != nil && c.ctx.Err() == nil {
+	// A successor that answers with a refusal is alive: it may not know us as a member
+	// yet (its gossip view lags), so keep it and notify again next round.
+	if _, err := c.call(c.ctx, succ.ID, &message{Type: msgNotify}); err != nil && c.ctx.Err() == nil && !errors.Is(err, ErrRemote) {
 		c.forget(succ.ID)
 	}
 }
@@ -386,6 +397,9 @@ func (c *Chord) fixFingersOnce() {
 	c.mu.Unlock()
 	var trace routing.Trace
 	owners, err := c.findSuccessor(c.ctx, start, nil, false, &trace)
+	// The owner confirmed against the membership may be a member banned for lying:
+	// then the next one stands in (a finger past its start still routes correctly).
+	owners = c.trustedOnly(owners)
 	if err != nil || len(owners) == 0 {
 		return
 	}

@@ -62,8 +62,9 @@ type Config struct {
 	// MaxRecords bounds all provider records on this node. Default 200,000.
 	MaxRecords int
 	// IsMember, when set, is the cluster's verified membership (in the daemon: alive
-	// in gossip's signed member list, with a cluster secret), and Chord keeps to it:
-	// requests from peers it rejects have their stream reset unanswered, so they are
+	// in gossip's signed member list), and Chord keeps to it:
+	// requests from peers it rejects have their stream reset unanswered (or, with
+	// ServeNonMembers, are answered but adopted nowhere), so they are
 	// never adopted into the successor list or fingers (a node looking up its own key
 	// is otherwise taken as a joiner); the finger table, successor list and
 	// predecessor hold members only; a peer learned of from another node's answer is
@@ -75,6 +76,16 @@ type Config struct {
 	// called on each incoming stream and for the peers every answer names, without
 	// Chord's lock held; it must be fast and safe for concurrent use.
 	IsMember func(peer.ID) bool
+	// ServeNonMembers, with IsMember set, answers requests from peers IsMember rejects
+	// instead of resetting their streams, but still adopts nothing from them: they enter
+	// no table and their notify is refused. It suits an open cluster, where anyone may
+	// join gossip anyway, so answering a non-member reveals nothing it could not learn
+	// by joining, while the ring keeps to the peers gossip vouches for.
+	ServeNonMembers bool
+	// LiarBan is how long a peer caught lying repeatedly stays out of the finger
+	// table, successor list and predecessor, and is not contacted for routing.
+	// Default 5 min.
+	LiarBan time.Duration
 	// Logger receives the node's logs; nil discards them.
 	Logger *slog.Logger
 	// Registerer receives the node's metrics; nil keeps them unregistered.
@@ -97,6 +108,7 @@ func DefaultConfig() Config {
 		MaxProvidersPerKey:       64,
 		MaxRecordsPerPeer:        10_000,
 		MaxRecords:               200_000,
+		LiarBan:                  5 * time.Minute,
 	}
 }
 
@@ -122,6 +134,8 @@ func (c Config) Validate() error {
 		return bad("provider ttl and republish interval must be positive")
 	case c.RepublishInterval >= c.ProviderTTL:
 		return bad("republish interval %v must be shorter than provider ttl %v", c.RepublishInterval, c.ProviderTTL)
+	case c.LiarBan <= 0:
+		return bad("liar ban must be positive")
 	case c.MaxProvidersPerKey < 1 || c.MaxRecordsPerPeer < 1 || c.MaxRecords < 1:
 		return bad("provider bounds must be positive")
 	}

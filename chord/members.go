@@ -17,8 +17,11 @@ import (
 // node that named it. The view lags behind joins and crashes by a gossip round, so a
 // claim that disagrees with it is settled by asking the node the view names; only a
 // node naming itself against a member the view has held for a while (lieGrace), or an
-// answer naming a peer that never was a member, counts as a lie. Lies are counted per peer (metric and rate-limited log line); a peer caught
-// lying banAfter times is dropped from the tables and ignored for banFor.
+// answer naming a peer that still is no member, and never was, lieGrace later (it may
+// have joined a moment ago), counts as a lie. Lies are counted by
+// kind in a metric (a peer label would let attackers mint series at will) and named per
+// peer in a rate-limited log line; a peer caught lying banAfter times is dropped from
+// the tables and ignored for Config.LiarBan.
 
 // Lie kinds, the "kind" label of dhtnode_chord_lies_detected_total.
 const (
@@ -29,8 +32,6 @@ const (
 const (
 	// banAfter is how many lies get a peer dropped from the tables.
 	banAfter = 3
-	// banFor is how long a banned peer stays out of the tables.
-	banFor = 5 * time.Minute
 	// lieLogEvery rate-limits the log line about one lying peer.
 	lieLogEvery = time.Minute
 	// maxOwnerChecks bounds the view members asked when a claimed owner disagrees with
@@ -41,12 +42,14 @@ const (
 // memberView is the ring of verified members as this node's PeerUp and PeerDown calls
 // describe it, plus the lie record of each peer. Pure state; the Chord mutex guards it.
 type memberView struct {
-	self    Peer
-	ring    []Peer // sorted by key, self included
-	since   map[peer.ID]time.Time
-	ever    map[peer.ID]bool // peers that were members at some point (departed ones are no liars)
-	liars   map[peer.ID]*liar
-	enabled bool
+	self  Peer
+	ring  []Peer // sorted by key, self included
+	since map[peer.ID]time.Time
+	ever  map[peer.ID]bool // peers that were members at some point (departed ones are no liars)
+	liars map[peer.ID]*liar
+	// suspicions are non-members named in answers, not yet judged (see vet).
+	suspicions map[suspicion]time.Time
+	enabled    bool
 }
 
 // liar is what this node holds against one peer.
@@ -60,6 +63,7 @@ func newMemberView(self Peer, enabled bool) *memberView {
 	return &memberView{
 		self: self, ring: []Peer{self}, enabled: enabled,
 		since: map[peer.ID]time.Time{self.ID: time.Now()}, ever: map[peer.ID]bool{self.ID: true}, liars: map[peer.ID]*liar{},
+		suspicions: map[suspicion]time.Time{},
 	}
 }
 
@@ -127,8 +131,9 @@ func (v *memberView) banned(id peer.ID, now time.Time) bool {
 	return l != nil && now.Before(l.bannedUntil)
 }
 
-// lie records one lie by id and reports whether to log it and whether id is now banned.
-func (v *memberView) lie(id peer.ID, now time.Time) (log, banned bool) {
+// lie records one lie by id and reports whether to log it and, when id is now banned
+// for banFor, until when.
+func (v *memberView) lie(id peer.ID, now time.Time, banFor time.Duration) (log bool, bannedUntil time.Time) {
 	l := v.liars[id]
 	if l == nil {
 		l = &liar{}
@@ -141,9 +146,39 @@ func (v *memberView) lie(id peer.ID, now time.Time) (log, banned bool) {
 	}
 	if l.lies%banAfter == 0 {
 		l.bannedUntil = now.Add(banFor)
-		return log, true
+		return log, l.bannedUntil
 	}
-	return log, false
+	return log, time.Time{}
+}
+
+// maxSuspicions bounds the suspicions held at once; more are not recorded until some
+// are settled (a liar gets caught on the ones held).
+const maxSuspicions = 4096
+
+// suspicion is a peer that from named and that was no member when it did.
+type suspicion struct {
+	from, about peer.ID
+}
+
+// suspect records that from named about, no member, at now (the first time counts).
+func (v *memberView) suspect(from, about peer.ID, now time.Time) {
+	s := suspicion{from: from, about: about}
+	if _, ok := v.suspicions[s]; ok || len(v.suspicions) >= maxSuspicions {
+		return
+	}
+	v.suspicions[s] = now
+}
+
+// dueSuspicions removes and returns the suspicions recorded before cutoff.
+func (v *memberView) dueSuspicions(cutoff time.Time) []suspicion {
+	var out []suspicion
+	for s, at := range v.suspicions {
+		if at.Before(cutoff) {
+			out = append(out, s)
+			delete(v.suspicions, s)
+		}
+	}
+	return out
 }
 
 // membersOn reports whether this node checks answers against the membership.
@@ -164,15 +199,39 @@ func (c *Chord) trusted(id peer.ID, member bool, now time.Time) bool {
 	return member && !c.view.banned(id, now)
 }
 
+// trustedOnly returns the peers of ps that may enter our tables: members not banned
+// (all of them without a membership).
+func (c *Chord) trustedOnly(ps []Peer) []Peer {
+	if !c.membersOn() || len(ps) == 0 {
+		return ps
+	}
+	member := make([]bool, len(ps))
+	for i, p := range ps {
+		member[i] = c.member(p.ID)
+	}
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Peer, 0, len(ps))
+	for i, p := range ps {
+		if c.trusted(p.ID, member[i], now) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // vet drops from ps the peers an answer from `from` may not make us adopt or contact.
-// A peer that never was a member is a lie by from (a departed or banned member is not).
+// A peer that never was a member may still be one our gossip has not told us about
+// yet (it joined a moment ago, and the answering node heard first): it is held as a
+// suspicion against from, and counted as a lie only if it is still no member after
+// lieGrace (settleSuspicions). A departed or banned member is no lie at all.
 func (c *Chord) vet(from peer.ID, ps []Peer) []Peer {
 	if !c.membersOn() || len(ps) == 0 {
 		return ps
 	}
 	now := time.Now()
 	out := ps[:0:0]
-	liedAbout := peer.ID("")
 	member := make([]bool, len(ps))
 	for i, p := range ps {
 		member[i] = c.member(p.ID)
@@ -184,37 +243,58 @@ func (c *Chord) vet(from peer.ID, ps []Peer) []Peer {
 			continue
 		}
 		if !member[i] && !c.view.ever[p.ID] {
-			liedAbout = p.ID
+			c.view.suspect(from, p.ID, now)
 		}
 	}
 	c.mu.Unlock()
-	if liedAbout != "" {
-		c.noteLie(from, lieNonMember, "named a peer that is no member", liedAbout)
-	}
 	return out
 }
 
-// noteLie counts one lie by id: metric, rate-limited log line, and a ban from the
-// tables once it lied banAfter times.
+// settleSuspicions counts as lies the suspicions older than lieGrace whose peer still
+// is no member and never was one; the others are dropped. The maintenance goroutine
+// runs it every stabilize round.
+func (c *Chord) settleSuspicions() {
+	if !c.membersOn() {
+		return
+	}
+	now := time.Now()
+	c.mu.Lock()
+	due := c.view.dueSuspicions(now.Add(-c.lieGrace()))
+	c.mu.Unlock()
+	for _, s := range due {
+		if c.member(s.about) {
+			continue
+		}
+		c.mu.Lock()
+		ever := c.view.ever[s.about]
+		c.mu.Unlock()
+		if !ever {
+			c.noteLie(s.from, lieNonMember, "named a peer that is no member", s.about)
+		}
+	}
+}
+
+// noteLie counts one lie by id: metric (by kind), rate-limited log line naming the
+// peer, and a ban from the tables once it lied banAfter times.
 func (c *Chord) noteLie(id peer.ID, kind, what string, about peer.ID) {
 	if id == c.self.ID || id == "" {
 		return
 	}
 	now := time.Now()
 	c.mu.Lock()
-	log, banned := c.view.lie(id, now)
-	if banned {
+	log, until := c.view.lie(id, now, c.cfg.LiarBan)
+	if !until.IsZero() {
 		c.ring.remove(id)
 	}
 	c.mu.Unlock()
-	c.m.lies.WithLabelValues(kind, id.String()).Inc()
+	c.m.lies.WithLabelValues(kind).Inc()
 	c.lies.Add(1)
 	if log {
 		c.log.Warn("chord peer lied", "peer", id, "kind", kind, "lie", what, "about", about)
 	}
-	if banned {
+	if !until.IsZero() {
 		c.m.bans.Inc()
-		c.log.Warn("chord peer dropped from the tables for lying", "peer", id, "for", banFor)
+		c.log.Warn("chord peer dropped from the tables for lying", "peer", id, "for", c.cfg.LiarBan, "until", until)
 	}
 }
 

@@ -16,8 +16,9 @@ type metrics struct {
 	malformed       prometheus.Counter
 	stabilizeRounds prometheus.Counter
 	records         prometheus.GaugeFunc
-	lies            *prometheus.CounterVec // caught, by kind and lying peer
+	lies            *prometheus.CounterVec // caught, by kind (the peer goes in the log line)
 	bans            prometheus.Counter
+	refused         prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, records func() float64) (*metrics, error) {
@@ -55,17 +56,21 @@ func newMetrics(reg prometheus.Registerer, records func() float64) (*metrics, er
 		}, records),
 		lies: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dhtnode_chord_lies_detected_total", ConstLabels: labels,
-			Help: "Answers from members that contradicted the verified membership, by kind (non_member, wrong_owner) and peer.",
-		}, []string{"kind", "peer"}),
+			Help: "Answers from members that contradicted the verified membership, by kind (non_member, wrong_owner); the log names the peer.",
+		}, []string{"kind"}),
 		bans: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dhtnode_chord_liar_bans_total", ConstLabels: labels,
 			Help: "Times a peer caught lying repeatedly was dropped from the tables for a while.",
+		}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dhtnode_chord_nonmember_requests_refused_total", ConstLabels: labels,
+			Help: "Requests from peers outside the verified membership whose streams were reset unanswered.",
 		}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.lookupHops, m.lookupSeconds, m.rpcs, m.served, m.malformed, m.stabilizeRounds, m.records, m.lies, m.bans} {
+	for _, c := range []prometheus.Collector{m.lookupHops, m.lookupSeconds, m.rpcs, m.served, m.malformed, m.stabilizeRounds, m.records, m.lies, m.bans, m.refused} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("chord: registering metrics (one Chord per registry): %w", err)
 		}

@@ -84,10 +84,14 @@ func ctxErr(ctx context.Context, err error) error {
 }
 
 // handleStream serves one request. Malformed or oversized input resets the stream, and
-// so does any request from a peer Config.IsMember rejects.
+// so does any request from a peer Config.IsMember rejects, unless
+// Config.ServeNonMembers (then it is answered, and nothing it sends reaches the ring).
 func (c *Chord) handleStream(s network.Stream) {
-	if from := s.Conn().RemotePeer(); c.cfg.IsMember != nil && !c.cfg.IsMember(from) {
+	from := s.Conn().RemotePeer()
+	member := c.member(from)
+	if !member && !c.cfg.ServeNonMembers {
 		// Not a member: no answer, and nothing it sends can reach the ring.
+		c.m.refused.Inc()
 		c.log.Debug("refused a request from a non-member", "peer", from)
 		_ = s.Reset()
 		return
@@ -102,7 +106,7 @@ func (c *Chord) handleStream(s network.Stream) {
 		_ = s.Reset()
 		return
 	}
-	resp := c.serve(s.Conn().RemotePeer(), req)
+	resp := c.serve(from, member, req)
 	fitMessage(resp)
 	if err := writeMessage(s, resp); err != nil {
 		_ = s.Reset()
@@ -169,8 +173,9 @@ func errorReply(format string, args ...any) *message {
 	return &message{Type: msgError, Err: fmt.Sprintf(format, args...)}
 }
 
-// serve answers one request from the peer `from`.
-func (c *Chord) serve(from peer.ID, req *message) *message {
+// serve answers one request from the peer `from`; member is Config.IsMember's verdict
+// on it (true without a membership).
+func (c *Chord) serve(from peer.ID, member bool, req *message) *message {
 	c.m.served.WithLabelValues(req.Type.String()).Inc()
 	now := time.Now()
 	if c.adversary != nil {
@@ -189,9 +194,8 @@ func (c *Chord) serve(from peer.ID, req *message) *message {
 		c.mu.Lock()
 		found, succs, next := c.ring.step(req.Key, c.cfg.ReferralWidth)
 		own := slices.Clone(c.ring.succ)
-		// from passed Config.IsMember in handleStream; a peer dropped for lying is
-		// still not taken in.
-		if req.Key == routing.PeerKey(from) && c.trusted(from, true, now) {
+		// Only a member may be taken in, and not one dropped for lying.
+		if req.Key == routing.PeerKey(from) && c.trusted(from, member, now) {
 			// A node looking up its own key is joining (Join): it is live and about to
 			// be a member, so offer it to our successor list and fingers. When many
 			// nodes join at once this keeps them from all landing on one successor and
@@ -221,9 +225,9 @@ func (c *Chord) serve(from peer.ID, req *message) *message {
 	case msgNotify:
 		p := NewPeer(from)
 		c.mu.Lock()
-		if !c.trusted(from, true, now) {
+		if !c.trusted(from, member, now) {
 			c.mu.Unlock()
-			return errorReply("notify: dropped for lying")
+			return errorReply("notify: not a member, or dropped for lying")
 		}
 		c.inRing = true
 		old, changed := c.ring.notify(p)

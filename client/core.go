@@ -12,11 +12,14 @@ type IDInfo struct {
 	PeerID string `json:"peer_id"`
 	// Name is the gossip member name (the peer ID unless configured otherwise).
 	Name string `json:"name"`
-	// GossipAddr is the gossip host:port other members reach this node at (what
-	// they should pass to join); GossipBind is the socket actually bound, which
-	// differs when binding 0.0.0.0.
+	// GossipAddr is what other members pass to join this node: the gossip
+	// host:port on the udp gossip transport, a multiaddr ending in /p2p/<peer ID>
+	// on libp2p. GossipBind is the socket actually bound (it differs when binding
+	// 0.0.0.0); on libp2p it is the member address derived from the peer ID.
 	GossipAddr string `json:"gossip_addr"`
 	GossipBind string `json:"gossip_bind"`
+	// GossipTransport is gossip.transport: "udp" or "libp2p".
+	GossipTransport string `json:"gossip_transport"`
 	// ListenAddrs are the libp2p addresses actually bound (port 0 resolved).
 	ListenAddrs []string `json:"listen_addrs"`
 	// Addrs are the libp2p addresses the node advertises to others.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -62,7 +63,7 @@ type Config struct {
 	// SecretKey, if set, turns on memberlist encryption (AES-GCM). It must be
 	// 16, 24 or 32 bytes. Members with a different or no key cannot join.
 	SecretKey []byte
-	// RetryJoin lists "host:port" seeds joined in the background, retrying every
+	// RetryJoin lists "host:port" (or memberlist's "name/host:port") seeds joined in the background, retrying every
 	// RetryJoinInterval until one join succeeds (Serf's retry_join).
 	RetryJoin         []string
 	RetryJoinInterval time.Duration
@@ -74,6 +75,9 @@ type Config struct {
 	TombstoneTimeout time.Duration
 	// Transport replaces real UDP/TCP sockets, e.g. with MemNetwork.NewTransport.
 	Transport memberlist.NodeAwareTransport
+	// TransportName labels the per-transport byte metric: empty means "udp" for
+	// the built-in sockets and "custom" for a Transport.
+	TransportName string
 	// MetaCache, if set, is the verified-metadata cache this member uses; members in
 	// one process may share one (see MetaCache). Nil gives the member its own.
 	MetaCache *MetaCache
@@ -133,7 +137,7 @@ func (c Config) Validate() error {
 		return bad("cluster secret is %d bytes; it must be 16, 24 or 32 bytes (AES-128/192/256)", len(c.SecretKey))
 	}
 	for _, a := range c.RetryJoin {
-		if _, _, err := splitHostPort(a); err != nil {
+		if _, _, err := splitHostPort(stripNodeName(a)); err != nil {
 			return bad("retry-join address: %v", err)
 		}
 	}
@@ -149,6 +153,16 @@ func (c Config) Validate() error {
 		return bad("node name is %d bytes, at most 255 allowed", len(c.NodeName))
 	}
 	return nil
+}
+
+func (c Config) transportName() string {
+	switch {
+	case c.TransportName != "":
+		return c.TransportName
+	case c.Transport == nil:
+		return "udp"
+	}
+	return "custom"
 }
 
 func (c Config) bindAddr() string {
@@ -206,6 +220,15 @@ func profileConfig(profile string) (*memberlist.Config, error) {
 	}
 	c.RetransmitMult = max(c.RetransmitMult, MinRetransmitMult)
 	return c, nil
+}
+
+// stripNodeName drops the optional "name/" memberlist accepts before a join
+// address ("name/host:port"), which node-aware transports use to find the peer.
+func stripNodeName(addr string) string {
+	if i := strings.IndexByte(addr, '/'); i > 0 {
+		return addr[i+1:]
+	}
+	return addr
 }
 
 // splitHostPort parses "host:port" with a numeric port in 0..65535.

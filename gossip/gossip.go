@@ -235,7 +235,7 @@ func New(cfg Config, key crypto.PrivKey, addrs []ma.Multiaddr) (*Gossip, error) 
 		g.bound = net.JoinHostPort(host, strconv.Itoa(nt.GetAutoBindPort()))
 	}
 	if m != nil {
-		transport = newCountingTransport(transport, m)
+		transport = newCountingTransport(transport, m, cfg.transportName())
 	}
 
 	mc, _ := profileConfig(cfg.Profile) // validated above
@@ -397,6 +397,9 @@ func joinHint(err error, encrypted bool) string {
 		return false
 	}
 	switch {
+	case has("invalid msgType (19)"):
+		// 19 is the length byte of "/multistream/1.0.0\n", libp2p's greeting.
+		return "that port speaks libp2p, not gossip: the member probably gossips over libp2p; join its /p2p/ multiaddr over libp2p"
 	case has(ErrMetaVersion.Error()):
 		return "refused to merge with that cluster: one of its members runs an older dhtnode whose metadata format is no longer accepted"
 	case has(ErrMetaSignature.Error(), ErrMalformedMeta.Error(), ErrAnnouncedElsewhere.Error()):
@@ -408,16 +411,16 @@ func joinHint(err error, encrypted bool) string {
 	case has("encryption is configured but remote state is not encrypted"):
 		return "no member accepted us; check the cluster secret: this node has one and the cluster does not"
 	case has("connection refused", ErrUnreachable.Error()):
-		return "nothing is listening for gossip there"
+		return "nothing is listening for gossip there (a member that gossips over libp2p has no gossip port: join its /p2p/ multiaddr over libp2p)"
 	case has("i/o timeout", "deadline exceeded"):
 		return "no answer: wrong address, a firewall, or the node is down"
 	case has("no such host", "failed to resolve"):
 		return "cannot resolve the address"
 	case has("EOF", "connection reset", "broken pipe", "ecrypt", "ncrypt", "message authentication failed"):
 		if encrypted {
-			return "no member accepted us; check the cluster secret (this node has one: is the cluster's the same?)"
+			return "no member accepted us; check the cluster secret (this node has one: is the cluster's the same?), or whether that port speaks libp2p rather than gossip"
 		}
-		return "no member accepted us; check the cluster secret (this node has none: does the cluster use one?)"
+		return "no member accepted us; check the cluster secret (this node has none: does the cluster use one?), or whether that port speaks libp2p rather than gossip"
 	}
 	return ""
 }

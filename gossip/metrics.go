@@ -9,14 +9,17 @@ import (
 // metrics are the gossip series on the node's registry. A nil *metrics (no
 // Registerer configured) is valid and records nothing.
 type metrics struct {
-	members  *prometheus.GaugeVec   // by state
-	events   *prometheus.CounterVec // by event type
-	packets  *prometheus.CounterVec // by direction
-	bytes    *prometheus.CounterVec // by direction, kind (packet|stream)
-	streams  *prometheus.CounterVec // by direction
-	refused  *prometheus.CounterVec // by reason
-	joinErrs prometheus.Counter
-	joined   prometheus.Collector // gauge func, set by watchJoined; nil before
+	members *prometheus.GaugeVec   // by state
+	events  *prometheus.CounterVec // by event type
+	packets *prometheus.CounterVec // by direction
+	bytes   *prometheus.CounterVec // by direction, kind (packet|stream)
+	streams *prometheus.CounterVec // by direction
+	// transportBytes is bytes by transport name and direction, packets and
+	// streams together: the same count as bytes, labelled for comparing transports.
+	transportBytes *prometheus.CounterVec
+	refused        *prometheus.CounterVec // by reason
+	joinErrs       prometheus.Counter
+	joined         prometheus.Collector // gauge func, set by watchJoined; nil before
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -44,6 +47,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "dhtnode", Subsystem: "gossip", Name: "streams_total",
 			Help: "Gossip TCP streams opened, by direction (sent = dialled, received = accepted).",
 		}, []string{"direction"}),
+		transportBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "dhtnode", Subsystem: "gossip", Name: "transport_bytes_total",
+			Help: "Gossip bytes memberlist sent and received (packets and streams), by transport (udp, libp2p) and direction.",
+		}, []string{"transport", "direction"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "dhtnode", Subsystem: "gossip", Name: "refused_members_total",
 			Help: "Alive or merge messages refused, by reason: malformed (does not decode), format (older metadata format), " +
@@ -74,7 +81,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	cs := []prometheus.Collector{m.members, m.events, m.packets, m.bytes, m.streams, m.refused, m.joinErrs}
+	cs := []prometheus.Collector{m.members, m.events, m.packets, m.bytes, m.streams, m.transportBytes, m.refused, m.joinErrs}
 	if m.joined != nil {
 		cs = append(cs, m.joined)
 	}

@@ -22,14 +22,15 @@ type countingTransport struct {
 	once      sync.Once
 
 	pktSent, pktRecv                 prometheus.Counter
-	bytesPktSent, bytesPktRecv       prometheus.Counter
-	bytesStreamSent, bytesStreamRecv prometheus.Counter
+	bytesPktSent, bytesPktRecv       adder
+	bytesStreamSent, bytesStreamRecv adder
 	streamsSent, streamsRecv         prometheus.Counter
 }
 
 var _ memberlist.NodeAwareTransport = (*countingTransport)(nil)
 
-func newCountingTransport(inner memberlist.NodeAwareTransport, m *metrics) *countingTransport {
+func newCountingTransport(inner memberlist.NodeAwareTransport, m *metrics, name string) *countingTransport {
+	sent, recv := m.transportBytes.WithLabelValues(name, "sent"), m.transportBytes.WithLabelValues(name, "received")
 	t := &countingTransport{
 		inner:           inner,
 		packetCh:        make(chan *memberlist.Packet),
@@ -39,10 +40,10 @@ func newCountingTransport(inner memberlist.NodeAwareTransport, m *metrics) *coun
 		done:            make(chan struct{}),
 		pktSent:         m.packets.WithLabelValues("sent"),
 		pktRecv:         m.packets.WithLabelValues("received"),
-		bytesPktSent:    m.bytes.WithLabelValues("sent", "packet"),
-		bytesPktRecv:    m.bytes.WithLabelValues("received", "packet"),
-		bytesStreamSent: m.bytes.WithLabelValues("sent", "stream"),
-		bytesStreamRecv: m.bytes.WithLabelValues("received", "stream"),
+		bytesPktSent:    both{m.bytes.WithLabelValues("sent", "packet"), sent},
+		bytesPktRecv:    both{m.bytes.WithLabelValues("received", "packet"), recv},
+		bytesStreamSent: both{m.bytes.WithLabelValues("sent", "stream"), sent},
+		bytesStreamRecv: both{m.bytes.WithLabelValues("received", "stream"), recv},
 		streamsSent:     m.streams.WithLabelValues("sent"),
 		streamsRecv:     m.streams.WithLabelValues("received"),
 	}
@@ -133,7 +134,18 @@ func (t *countingTransport) Shutdown() error {
 // countingConn counts stream bytes in both directions.
 type countingConn struct {
 	net.Conn
-	sent, recv prometheus.Counter
+	sent, recv adder
+}
+
+// adder is the one method the byte counts need.
+type adder interface{ Add(float64) }
+
+// both adds to two counters: the by-kind and the by-transport series.
+type both [2]prometheus.Counter
+
+func (b both) Add(v float64) {
+	b[0].Add(v)
+	b[1].Add(v)
 }
 
 func (c *countingConn) Read(p []byte) (int, error) {

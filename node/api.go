@@ -150,7 +150,7 @@ func registerCoreAPI(n *Node, mux *http.ServeMux) {
 			return
 		}
 		for _, a := range req.Addrs {
-			if err := checkHostPort(a, true); err != nil {
+			if err := n.checkJoinAddr(a); err != nil {
 				writeError(w, http.StatusBadRequest, fmt.Errorf("join: %w", err))
 				return
 			}
@@ -188,15 +188,16 @@ func registerDebugAPI(n *Node, mux *http.ServeMux) {
 // IDInfo describes this node: what the id command prints.
 func (n *Node) IDInfo() IDInfo {
 	info := IDInfo{
-		PeerID:      n.host.ID().String(),
-		Name:        n.gossip.Local().Name,
-		GossipAddr:  n.gossip.Local().Addr,
-		GossipBind:  n.gossip.BoundAddr(),
-		ListenAddrs: []string{},
-		Addrs:       []string{},
-		APIAddr:     n.APIAddr(),
-		Version:     Version(),
-		PID:         os.Getpid(),
+		PeerID:          n.host.ID().String(),
+		Name:            n.gossip.Local().Name,
+		GossipAddr:      n.gossipJoinAddr(),
+		GossipBind:      n.gossip.BoundAddr(),
+		GossipTransport: n.cfg.Gossip.Transport,
+		ListenAddrs:     []string{},
+		Addrs:           []string{},
+		APIAddr:         n.APIAddr(),
+		Version:         Version(),
+		PID:             os.Getpid(),
 	}
 	for _, a := range n.host.Network().ListenAddresses() {
 		info.ListenAddrs = append(info.ListenAddrs, a.String())
@@ -216,6 +217,9 @@ func (n *Node) IDInfo() IDInfo {
 // clusterInfo is gossip's join state as the API reports it.
 func (n *Node) clusterInfo() client.ClusterInfo {
 	st := n.gossip.JoinStatus()
+	if n.overLibp2p() && len(st.Seeds) == len(n.cfg.Gossip.Join) {
+		st.Seeds = slices.Clone(n.cfg.Gossip.Join) // as configured, not memberlist's form
+	}
 	return client.ClusterInfo{State: st.State, Joined: st.Joined, Reason: st.Reason, Seeds: st.Seeds}
 }
 
@@ -233,6 +237,11 @@ func (n *Node) MemberInfos() []MemberInfo {
 		}
 		for _, a := range m.Addrs {
 			mi.Addrs = append(mi.Addrs, a.String())
+		}
+		// Over libp2p, memberlist's address is derived from the peer ID and
+		// reaches nothing outside gossip; where the member listens tells more.
+		if n.overLibp2p() && len(mi.Addrs) > 0 {
+			mi.Addr = mi.Addrs[0]
 		}
 		out = append(out, mi)
 	}

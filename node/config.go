@@ -75,8 +75,14 @@ type AddressesConfig struct {
 type GossipConfig struct {
 	// Profile selects memberlist's timing: "lan" (default), "wan" or "local".
 	Profile string `json:"profile"`
-	// Join lists gossip addresses (host:port) of members to join at start. They are
-	// retried in the background until one join succeeds, like Serf's retry_join.
+	// Transport carries gossip: "udp" (memberlist's own UDP and TCP sockets on
+	// addresses.gossip) or "libp2p" (streams on the libp2p host, so gossip crosses
+	// NAT through relays and hole punching and the node needs one port; see
+	// docs/nat.md). Every member of a cluster needs the same transport.
+	Transport string `json:"transport"`
+	// Join lists members to join at start: gossip addresses (host:port) on the udp
+	// transport, multiaddrs ending in /p2p/<peer ID> on libp2p. They are retried
+	// in the background until one join succeeds, like Serf's retry_join.
 	Join []string `json:"join"`
 	// Secret is the cluster key, base64 of 16, 24 or 32 bytes; it turns on
 	// memberlist encryption. Every member needs the same key. Empty = no encryption.
@@ -161,6 +167,7 @@ func DefaultConfig() Config {
 		},
 		Gossip: GossipConfig{
 			Profile:           "lan",
+			Transport:         DefaultGossipTransport,
 			Join:              []string{},
 			RetryJoinInterval: Duration(5 * time.Second),
 			ReconnectInterval: Duration(30 * time.Second),
@@ -214,10 +221,8 @@ func (c Config) Validate() error {
 	default:
 		return bad("gossip.profile", "%q is not one of lan, wan, local", c.Gossip.Profile)
 	}
-	for _, j := range c.Gossip.Join {
-		if err := checkHostPort(j, true); err != nil {
-			return bad("gossip.join", "%v", err)
-		}
+	if err := checkGossipTransport(c); err != nil {
+		return bad(err.key, "%v", err.err)
 	}
 	if c.Gossip.Secret != "" && c.Gossip.SecretFile != "" {
 		return bad("gossip.secret", "set either secret or secret_file, not both")

@@ -151,6 +151,7 @@ func (c ChordConfig) ChordConfig() chord.Config {
 		RouteViaSuccessors:       c.RouteViaSuccessors,
 		MaxLookupRPCs:            c.MaxLookupRPCs,
 		LookupStall:              chord.DefaultConfig().LookupStall, // not configurable: a LAN answers in ms
+		LiarBan:                  chord.DefaultConfig().LiarBan,     // not configurable: minutes suit a LAN
 		ProviderTTL:              time.Duration(c.ProviderTTL),
 		RepublishInterval:        time.Duration(c.RepublishInterval),
 		MaxProvidersPerKey:       c.MaxProvidersPerKey,

@@ -33,7 +33,10 @@ import (
 //     non-member could open streams back.
 //  2. Each router's IsMember seam (chord.Config, onehop.Config, kademlia.Config):
 //     the stream handlers reset streams from non-members unanswered, and nothing a
-//     non-member sends is adopted into a ring, view or k-bucket.
+//     non-member sends is adopted into a ring, view or k-bucket. Chord is given the
+//     membership (member) without a secret too: there it answers everyone but still
+//     adopts and believes members only, so lying members cannot route it to peers
+//     that are in nobody's gossip view.
 //
 // Why a gater and not a libp2p private network (pnet, a PSK derived from the
 // secret): go-libp2p refuses QUIC and WebTransport with a PSK (they bring their own
@@ -48,14 +51,20 @@ import (
 // falls back to gossip's own member table (updated the moment memberlist accepts the
 // member) before refusing, and the routers retry members on their next round.
 //
-// Carrying gossip over libp2p later needs non-members (joiners) to reach one
-// protocol: InterceptSecured would then admit them, and layer 2 (the per-stream
-// checks, which every other protocol handler would also apply) would keep them out
-// of everything else. The predicate is already in one place for that.
+// With gossip over libp2p (gossip.transport libp2p) a joiner is not a member until
+// its join has gone through, and it joins over a libp2p connection. Then the
+// gater admits every authenticated connection and the gate moves to the stream:
+// a wrapper around the resource manager refuses, at protocol negotiation, every
+// stream to or from a non-member except the gossip protocols and identify
+// (gate_stream.go). That covers every protocol on the host, libp2p's own
+// (AutoNAT, relay, DCUtR) included, and layer 2 stays as it is.
 type memberGate struct {
 	enforce bool
+	// streams: the gate works per stream rather than per connection (gossip
+	// runs over libp2p, so non-members must reach the gossip protocols).
+	streams bool
 	logger  *slog.Logger
-	refused *prometheus.CounterVec // by where: connection, dial, chord, onehop, kademlia
+	refused *prometheus.CounterVec // by where: connection, dial, stream, onehop, kademlia
 
 	mu      sync.RWMutex
 	members map[peer.ID]struct{} // alive members, as the membership dispatcher delivered them
@@ -69,17 +78,20 @@ var (
 	_ routing.MembershipListener = (*memberGate)(nil)
 )
 
-// newMemberGate builds the gate; enforce is whether a cluster secret is set. It logs
-// in one line whether the node is open, so an operator sees it at start.
-func newMemberGate(enforce bool, reg prometheus.Registerer, logger *slog.Logger) (*memberGate, error) {
+// newMemberGate builds the gate; enforce is whether a cluster secret is set,
+// streams whether gossip runs over libp2p (then non-members may open gossip
+// streams and nothing else). It logs in one line whether the node is open, so an
+// operator sees it at start.
+func newMemberGate(enforce, streams bool, reg prometheus.Registerer, logger *slog.Logger) (*memberGate, error) {
 	g := &memberGate{
 		enforce: enforce,
+		streams: enforce && streams,
 		logger:  logger,
 		members: make(map[peer.ID]struct{}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dhtnode_nonmembers_refused_total",
-			Help: "Connections, dials and router requests refused because the peer is not a cluster member (only with a cluster secret).",
-		}, []string{"at"}),
+			Help: "Connections, dials, streams (gossip over libp2p) and router requests refused because the peer is not a cluster member (only with a cluster secret).",
+		}, []string{"at"}), // at: connection, dial, stream, onehop, kademlia (chord counts its own)
 	}
 	if err := reg.Register(g.refused); err != nil {
 		return nil, err
@@ -102,14 +114,16 @@ func (g *memberGate) hostOptions() []libp2p.Option {
 }
 
 // attach connects the gate to the parts started after the host: gossip (the fresh
-// member table), the host itself and the membership dispatcher (ordered events).
+// member table), the host itself and the membership dispatcher (ordered events). The
+// membership is followed with or without a secret (Chord checks answers against it
+// either way, see member); only an enforcing gate gets the host, to close the
+// connections of members that went down.
 func (g *memberGate) attach(h host.Host, gs *gossip.Gossip, m *membership) {
-	if !g.enforce {
-		return
-	}
-	g.host.Store(&h)
 	g.gossip.Store(gs)
 	m.add(g)
+	if g.enforce {
+		g.host.Store(&h)
+	}
 }
 
 // routerFilter is the IsMember seam for the router named at ("chord", "onehop",
@@ -131,9 +145,16 @@ func (g *memberGate) routerFilter(at string) func(peer.ID) bool {
 
 // isMember reports whether p is a verified cluster member (or the gate is open).
 func (g *memberGate) isMember(p peer.ID) bool {
-	if !g.enforce {
-		return true
-	}
+	return !g.enforce || g.member(p)
+}
+
+// member reports whether p is alive or suspect in this node's gossip view, with or
+// without a secret. Without one anybody may join gossip, so being a member proves
+// little; but a peer that is not even in the view is no member at all, and that is
+// what Chord needs to refuse invented peers, owners and neighbours that lying members
+// name (router_chord.go). It counts nothing: a peer a lying answer names is no refused
+// connection (Chord counts the lie).
+func (g *memberGate) member(p peer.ID) bool {
 	g.mu.RLock()
 	_, ok := g.members[p]
 	g.mu.RUnlock()
@@ -177,9 +198,10 @@ func (g *memberGate) PeerDown(id peer.ID) {
 	}
 }
 
-// InterceptPeerDial refuses to dial non-members.
+// InterceptPeerDial refuses to dial non-members (with gossip over libp2p it
+// admits them: a joiner dials its seed before either is a member to the other).
 func (g *memberGate) InterceptPeerDial(p peer.ID) bool {
-	if g.isMember(p) {
+	if g.streams || g.isMember(p) {
 		return true
 	}
 	g.refused.WithLabelValues("dial").Inc()
@@ -195,8 +217,9 @@ func (g *memberGate) InterceptAccept(network.ConnMultiaddrs) bool { return true 
 
 // InterceptSecured closes connections, in either direction, whose authenticated
 // peer is not a member. It runs before the stream muxer, so no stream is opened.
+// With gossip over libp2p it admits them and the stream gate decides.
 func (g *memberGate) InterceptSecured(dir network.Direction, p peer.ID, addrs network.ConnMultiaddrs) bool {
-	if g.isMember(p) {
+	if g.streams || g.isMember(p) {
 		return true
 	}
 	g.refused.WithLabelValues("connection").Inc()

@@ -106,6 +106,19 @@ func inAnyTable(n *Node, id peer.ID) string {
 	return ""
 }
 
+// chordHolds reports whether id is in n's Chord table (predecessor, successors,
+// fingers).
+func chordHolds(n *Node, id peer.ID) bool {
+	for _, s := range n.Router("chord").(*chord.Chord).RoutingTable().Sections {
+		for _, e := range s.Entries {
+			if e.Peer == id {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // refused reads n's dhtnode_nonmembers_refused_total{at=at}.
 func refused(t *testing.T, n *Node, at string) float64 {
 	t.Helper()
@@ -242,8 +255,11 @@ func TestRogueHostRefusedWithSecret(t *testing.T) {
 }
 
 // TestRogueHostAdmittedWithoutSecret: without a cluster secret the node is open, as
-// documented: the same rogue host connects, its Chord join and one-hop lookup are
-// answered, and it ends up owning its own key in the member's ring.
+// documented: the same rogue host connects, and its Chord join and one-hop lookup are
+// answered. But Chord's tables hold gossip members only, secret or not (a peer that is
+// not in the gossip view is no member; it may join gossip to become one): after many
+// stabilization rounds the rogue is in no member's Chord table and the members' ring
+// does not name it the owner of its own key.
 func TestRogueHostAdmittedWithoutSecret(t *testing.T) {
 	nodes := startGatedCluster(t, 2, "")
 	rogue := rogueHost(t)
@@ -253,15 +269,27 @@ func TestRogueHostAdmittedWithoutSecret(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	for {
-		owners, _, err := nodes[0].Router("chord").Lookup(ctx, routing.PeerKey(rogue.ID()))
-		if err == nil && owners[0].ID == rogue.ID() {
-			break
+	// The rogue's Chord notifies its successor each round; give the members many
+	// rounds to (wrongly) take it in.
+	for _, nd := range nodes {
+		c := nd.Router("chord").(*chord.Chord)
+		for base := c.StabilizeRounds(); c.StabilizeRounds() < base+10; {
+			if ctx.Err() != nil {
+				t.Fatalf("chord ran %d stabilize rounds in 60 s", c.StabilizeRounds()-base)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		if ctx.Err() != nil {
-			t.Fatalf("the rogue never entered the open ring: %v %v", owners, err)
+	}
+	keys := peerKeys(nodes)
+	rogueKey := routing.PeerKey(rogue.ID())
+	for i, nd := range nodes {
+		if chordHolds(nd, rogue.ID()) {
+			t.Errorf("node %d: a peer outside gossip is in the open node's chord table", i)
 		}
-		time.Sleep(100 * time.Millisecond)
+		owners, _, err := nd.Router("chord").Lookup(ctx, rogueKey)
+		if err != nil || routing.PeerKey(owners[0].ID) != ringOwner(keys, rogueKey) {
+			t.Errorf("node %d: chord lookup of the rogue's key: %v %v, want the members' owner", i, owners, err)
+		}
 	}
 	if got := refused(t, nodes[0], "connection"); got != 0 {
 		t.Errorf("open node counted %v refused connections", got)

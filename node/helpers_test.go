@@ -10,6 +10,9 @@ func testConfig() Config {
 	cfg.Addresses.Gossip = "127.0.0.1:0"
 	cfg.Addresses.API = "127.0.0.1:0"
 	cfg.Gossip.Profile = "local"
+	// These clusters join by gossip host:port (BoundAddr); gossip over libp2p,
+	// the default, has its own tests (gossip_net_test.go).
+	cfg.Gossip.Transport = GossipUDP
 	cfg.Swarm.ResourceMgr.MaxMemoryMB = 128
 	return cfg
 }

@@ -23,8 +23,10 @@ import (
 // newHost builds the libp2p host: TCP and QUIC (no WebRTC/WebTransport), Noise and
 // TLS, the repo's identity, a resource manager and connection manager from cfg, and
 // libp2p's metrics on the node's private registry; bw counts bytes per protocol and
-// peer; extra options (NAT traversal from reach.go, the member gate) go last.
-func newHost(cfg Config, key crypto.PrivKey, reg prometheus.Registerer, version string, bw metrics.Reporter, extra ...libp2p.Option) (host.Host, error) {
+// peer; wrapRM may put a gate in front of the resource manager (gate_stream.go);
+// extra options (NAT traversal from reach.go, the member gate) go last.
+func newHost(cfg Config, key crypto.PrivKey, reg prometheus.Registerer, version string, bw metrics.Reporter,
+	wrapRM func(network.ResourceManager) network.ResourceManager, extra ...libp2p.Option) (host.Host, error) {
 	listen := make([]ma.Multiaddr, 0, len(cfg.Addresses.Listen))
 	for _, s := range cfg.Addresses.Listen {
 		a, err := ma.NewMultiaddr(s)
@@ -66,7 +68,7 @@ func newHost(cfg Config, key crypto.PrivKey, reg prometheus.Registerer, version 
 		// Noise stays for peers that only speak Noise. QUIC always uses TLS.
 		libp2p.Security(libp2ptls.ID, libp2ptls.New),
 		libp2p.Security(noise.ID, noise.New),
-		libp2p.ResourceManager(rm),
+		libp2p.ResourceManager(wrapRM(rm)),
 		libp2p.ConnectionManager(cm),
 		libp2p.PrometheusRegisterer(reg),
 		libp2p.BandwidthReporter(bw),

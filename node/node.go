@@ -37,6 +37,10 @@ type Node struct {
 	members *membership
 	gate    *memberGate // who may connect and route (gate.go)
 	reach   *reach      // NAT traversal (reach.go)
+	// gossipNet is gossip's transport when it runs over libp2p (gossip_net.go).
+	gossipNet gossipNet
+
+	newChord chordStarter // nil: chord.New (router_chord.go)
 
 	api         *http.Server
 	apiListener net.Listener
@@ -79,6 +83,7 @@ type options struct {
 	registry *prometheus.Registry
 	key      crypto.PrivKey
 	version  string
+	newChord chordStarter // tests only: see router_chord.go
 }
 
 // WithLogger sets the node's logger (default: discard). Each part logs through
@@ -125,6 +130,7 @@ func New(cfg Config, repo *Repo, opts ...Option) (_ *Node, err error) {
 		logger:       o.logger,
 		registry:     o.registry,
 		stopRequests: make(chan struct{}),
+		newChord:     o.newChord,
 	}
 	defer func() {
 		if err != nil {
@@ -151,7 +157,7 @@ func New(cfg Config, repo *Repo, opts ...Option) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if n.gate, err = newMemberGate(secret != nil, n.registry, n.Logger("node")); err != nil {
+	if n.gate, err = newMemberGate(secret != nil, cfg.Gossip.Transport == GossipLibp2p, n.registry, n.Logger("node")); err != nil {
 		return nil, err
 	}
 	if n.reach, err = newReach(cfg, n.registry, n.Logger("reach")); err != nil {
@@ -161,7 +167,7 @@ func New(cfg Config, repo *Repo, opts ...Option) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if n.host, err = newHost(cfg, n.key, n.registry, o.version, n.bandwidth(), append(reachOpts, n.gate.hostOptions()...)...); err != nil {
+	if n.host, err = newHost(cfg, n.key, n.registry, o.version, n.bandwidth(), n.gate.wrapResourceManager, append(reachOpts, n.gate.hostOptions()...)...); err != nil {
 		return nil, err
 	}
 	n.onClose(n.host.Close)
@@ -179,9 +185,13 @@ func New(cfg Config, repo *Repo, opts ...Option) (_ *Node, err error) {
 	gcfg.ReconnectTimeout = cfg.Gossip.ReconnectTimeout.Std()
 	gcfg.Logger = n.logger // gossip adds its own subsystem attribute
 	gcfg.Registerer = n.registry
-	if n.gossip, err = gossip.New(gcfg, n.key, n.host.Addrs()); err != nil {
-		return nil, fmt.Errorf("start gossip on %s: %w", cfg.Addresses.Gossip, err)
+	if err := n.setupGossipTransport(&gcfg); err != nil {
+		return nil, fmt.Errorf("gossip over libp2p: %w", err)
 	}
+	if n.gossip, err = gossip.New(gcfg, n.key, n.host.Addrs()); err != nil {
+		return nil, fmt.Errorf("start gossip on %s: %w", n.gossipWhere(), err)
+	}
+	n.gossipStarted(n.gossip)
 	n.onClose(n.gossip.Shutdown)
 	if len(cfg.Gossip.Join) > 0 {
 		n.Logger("node").Info("joining in the background", "join", cfg.Gossip.Join, "retry_interval", cfg.Gossip.RetryJoinInterval.String())
@@ -275,11 +285,16 @@ func (n *Node) APIAddr() string {
 	return n.apiListener.Addr().String()
 }
 
-// Join asks gossip to join the members at addrs (host:port) now and returns how
-// many it reached. It fails if none answered; gossip's error names the addresses
-// and the likely cause (no answer, wrong cluster secret).
+// Join asks gossip to join the members at addrs now (host:port on the udp gossip
+// transport, multiaddrs ending in /p2p/<peer ID> on libp2p) and returns how many
+// it reached. It fails if none answered; gossip's error names the addresses and
+// the likely cause (no answer, wrong cluster secret, another gossip transport).
 func (n *Node) Join(addrs []string) (int, error) {
-	return n.gossip.Join(addrs)
+	joins, err := n.gossipJoinAddrs(addrs)
+	if err != nil {
+		return 0, err
+	}
+	return n.gossip.Join(joins)
 }
 
 // Leave broadcasts a graceful leave so other members mark this node "left" rather

@@ -47,6 +47,9 @@ type Options struct {
 	// Members gives every node the cluster's live set as its verified membership
 	// (Config.IsMember), as the daemon does with gossip's.
 	Members bool
+	// PerNode, when set, adjusts node i's configuration each time it starts (Restart
+	// included): its own Registerer or Logger, say, as a registry takes one Chord only.
+	PerNode func(i int, cfg *chord.Config)
 }
 
 // Node is one member of the cluster.
@@ -261,6 +264,9 @@ func (c *Cluster) boot(ctx context.Context, n *Node) error {
 	cfg := c.opts.Config
 	if c.opts.Members {
 		cfg.IsMember = c.IsMember
+	}
+	if c.opts.PerNode != nil {
+		c.opts.PerNode(n.Index, &cfg)
 	}
 	var ch *chord.Chord
 	if n.lies != nil {

@@ -32,7 +32,10 @@ func printIDInfo(w io.Writer, info client.IDInfo) error {
 	fmt.Fprintf(w, "peer id:  %s\n", info.PeerID)
 	fmt.Fprintf(w, "gossip:   %s\n", info.GossipAddr)
 	if info.GossipBind != info.GossipAddr {
-		fmt.Fprintf(w, "          (bound to %s)\n", info.GossipBind)
+		fmt.Fprintf(w, "          (%s)\n", gossipWhere(info))
+	}
+	if info.GossipTransport != "" {
+		fmt.Fprintf(w, "transport: gossip over %s\n", info.GossipTransport)
 	}
 	fmt.Fprintf(w, "cluster:  %s\n", clusterLine(info.Cluster))
 	printReach(w, info.Reach)
@@ -109,12 +112,15 @@ func shortID(s string) string {
 
 func newJoinCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use: "join HOST:PORT...",
-		Example: `  dhtnode join 10.0.0.1:7946
+		Use: "join ADDRESS...",
+		Example: `  dhtnode join /ip4/10.0.0.1/tcp/4101/p2p/12D3KooW...   # gossip.transport libp2p (default)
+  dhtnode join 10.0.0.1:7946                              # gossip.transport udp
   dhtnode join 127.0.0.1:7951 127.0.0.1:7952   # succeeds if any one answers`,
-		Short: "Join the cluster through members at these gossip addresses",
-		Long: `Join contacts the given gossip addresses now and merges this node into their
-cluster. It fails if none of them answers. (To keep retrying in the background
+		Short: "Join the cluster through these members",
+		Long: `Join contacts the given members now and merges this node into their cluster.
+It fails if none of them answers. An address is what "dhtnode id" prints as
+gossip: a multiaddr ending in /p2p/<peer ID> when gossip runs over libp2p, the
+gossip host:port when it runs over udp. (To keep retrying in the background
 instead, start the daemon with --join.)`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -376,7 +376,8 @@ func TestCLIBadInput(t *testing.T) {
 		}
 		defer silent.Close()
 		repo := filepath.Join(base, "lonely")
-		d := startDaemon(t, repo, "--join", silent.Addr().String())
+		// Joining by host:port is the udp gossip transport's.
+		d := startDaemon(t, repo, "--gossip-transport", "udp", "--join", silent.Addr().String())
 		d.id() // the daemon runs although its join target is silent
 		start := time.Now()
 		_, errOut, code := cli(t, repo, "join", silent.Addr().String())

@@ -121,9 +121,10 @@ says which pieces). A progress bar is drawn on stderr when it is a terminal.`,
 				bar = nil
 			}
 			w := cmd.OutOrStdout()
+			if done, err := printStructured(w, format, res); done {
+				return err
+			}
 			switch {
-			case format == "json":
-				return printJSON(w, res)
 			case quiet:
 				fmt.Fprintln(w, res.ID)
 			default:
@@ -236,8 +237,8 @@ terminal.`,
 				return err
 			}
 			w := cmd.OutOrStdout()
-			if format == "json" {
-				return printJSON(w, res)
+			if done, err := printStructured(w, format, res); done {
+				return err
 			}
 			rate := float64(res.Size) / max(res.Elapsed, 1e-9) / 1e6
 			if !quiet {

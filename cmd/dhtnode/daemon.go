@@ -24,6 +24,7 @@ type daemonFlags struct {
 	join       []string
 	secretFile string
 	profile    string
+	transport  string
 	logLevel   string
 }
 
@@ -40,8 +41,9 @@ port 0 picks a free port, and "dhtnode id" shows the ports actually bound.
 SIGINT or SIGTERM makes the node leave the cluster gracefully and exit; a second
 signal exits at once.`,
 		Example: `  dhtnode daemon
-  DHTNODE_PATH=/tmp/n2 dhtnode daemon --gossip 127.0.0.1:7947 --api 127.0.0.1:5102 \
-      --listen /ip4/127.0.0.1/tcp/0 --join 127.0.0.1:7946`,
+  DHTNODE_PATH=/tmp/n2 dhtnode daemon --api 127.0.0.1:5102 --listen /ip4/127.0.0.1/tcp/0 \
+      --join "$(DHTNODE_PATH=/tmp/n1 dhtnode id --format '{{.GossipAddr}}')"
+  dhtnode daemon --gossip-transport udp --gossip 0.0.0.0:7946 --join 10.0.0.1:7946`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDaemon(cmd, g, f)
@@ -50,9 +52,10 @@ signal exits at once.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.gossip, "gossip", "", "gossip bind address HOST:PORT (config addresses.gossip)")
 	fl.StringArrayVar(&f.listen, "listen", nil, "libp2p listen multiaddr, repeatable (config addresses.listen)")
-	fl.StringArrayVar(&f.join, "join", nil, "gossip address HOST:PORT to join, repeatable, retried in the background (config gossip.join)")
+	fl.StringArrayVar(&f.join, "join", nil, "member to join, repeatable, retried in the background: HOST:PORT of its gossip port, or with --gossip-transport libp2p a multiaddr ending in /p2p/<peer ID> (config gossip.join)")
 	fl.StringVar(&f.secretFile, "secret-file", "", "file with the base64 cluster key (config gossip.secret_file)")
 	fl.StringVar(&f.profile, "profile", "", "gossip timing profile: lan, wan or local (config gossip.profile)")
+	fl.StringVar(&f.transport, "gossip-transport", "", "gossip transport: udp (own port) or libp2p (over libp2p, crosses NAT) (config gossip.transport)")
 	fl.StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn, error (config log.level)")
 	return cmd
 }
@@ -104,7 +107,7 @@ func runDaemon(cmd *cobra.Command, g *globals, f daemonFlags) error {
 	}
 	info := n.IDInfo()
 	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "dhtnode %s daemon ready\npeer id: %s\ngossip:  %s (bound to %s)\napi:     %s\n", info.Version, info.PeerID, info.GossipAddr, info.GossipBind, info.APIAddr)
+	fmt.Fprintf(out, "dhtnode %s daemon ready\npeer id: %s\ngossip:  %s (%s)\napi:     %s\n", info.Version, info.PeerID, info.GossipAddr, gossipWhere(info), info.APIAddr)
 	for _, a := range info.ListenAddrs {
 		fmt.Fprintf(out, "listen:  %s\n", a)
 	}
@@ -162,6 +165,9 @@ func applyDaemonFlags(cfg *node.Config, g *globals, f daemonFlags) {
 		cfg.Gossip.Secret = ""
 		cfg.Gossip.SecretFile = absPath(f.secretFile)
 	}
+	if f.transport != "" {
+		cfg.Gossip.Transport = f.transport
+	}
 	if f.profile != "" {
 		cfg.Gossip.Profile = f.profile
 	}
@@ -184,3 +190,13 @@ func isTerminal(w io.Writer) bool {
 }
 
 func peerIDOf(key crypto.PrivKey) (peer.ID, error) { return peer.IDFromPrivateKey(key) }
+
+// gossipWhere says where gossip runs, after the join address: the socket bound
+// on udp; on libp2p, that it rides libp2p and the member address derived from
+// the peer ID.
+func gossipWhere(info node.IDInfo) string {
+	if info.GossipTransport == node.GossipLibp2p {
+		return "over libp2p, member address " + info.GossipBind
+	}
+	return "bound to " + info.GossipBind
+}

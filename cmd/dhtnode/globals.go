@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"text/template"
 	"time"
 
 	"github.com/dhtnode/dhtnode/client"
@@ -123,22 +126,64 @@ func queryAndPrint[T any](cmd *cobra.Command, g *globals, format string, timeout
 	if err != nil {
 		return answer, err
 	}
-	if format == "json" {
-		return answer, printJSON(cmd.OutOrStdout(), answer)
+	if done, err := printStructured(cmd.OutOrStdout(), format, answer); done {
+		return answer, err
 	}
 	return answer, printText(cmd.OutOrStdout(), answer)
 }
 
-// addFormatFlag adds --format text|json to cmd.
-func addFormatFlag(cmd *cobra.Command, format *string) {
-	cmd.Flags().StringVar(format, "format", "text", "output format: text or json")
+// printStructured prints v for --format json or a template and reports whether
+// it did; for text the command prints its own layout.
+func printStructured(w io.Writer, format string, v any) (bool, error) {
+	switch {
+	case format == "json":
+		return true, printJSON(w, v)
+	case isTemplateFormat(format):
+		return true, printTemplate(w, format, v)
+	}
+	return false, nil
 }
 
+// addFormatFlag adds --format text|json|TEMPLATE to cmd.
+func addFormatFlag(cmd *cobra.Command, format *string) {
+	cmd.Flags().StringVar(format, "format", "text",
+		"output format: text, json, or a Go template over the JSON answer's Go fields, e.g. '{{.GossipAddr}}'")
+}
+
+// isTemplateFormat tells a Go template (docker's and kubectl's --format) from
+// the named formats, so scripts can pick one field without a JSON tool.
+func isTemplateFormat(format string) bool { return strings.Contains(format, "{{") }
+
 func checkFormat(format string) error {
+	if isTemplateFormat(format) {
+		_, err := template.New("format").Parse(format)
+		if err != nil {
+			return fmt.Errorf("--format: %w", err)
+		}
+		return nil
+	}
 	if format != "text" && format != "json" {
-		return fmt.Errorf("unknown --format %q (want text or json)", format)
+		return fmt.Errorf("unknown --format %q (want text, json or a Go template such as '{{.PeerID}}')", format)
 	}
 	return nil
+}
+
+// printTemplate executes format on v and ends the output with a newline, as
+// docker inspect --format does.
+func printTemplate(w io.Writer, format string, v any) error {
+	tmpl, err := template.New("format").Option("missingkey=error").Parse(format)
+	if err != nil {
+		return fmt.Errorf("--format: %w", err)
+	}
+	var out bytes.Buffer
+	if err := tmpl.Execute(&out, v); err != nil {
+		return fmt.Errorf("--format: %w", err)
+	}
+	if !bytes.HasSuffix(out.Bytes(), []byte("\n")) {
+		out.WriteByte('\n')
+	}
+	_, err = w.Write(out.Bytes())
+	return err
 }
 
 func printJSON(w io.Writer, v any) error {

@@ -32,8 +32,8 @@ func newVersionCmd(g *globals) *cobra.Command {
 					return err
 				}
 			}
-			if format == "json" {
-				return printJSON(cmd.OutOrStdout(), out)
+			if done, err := printStructured(cmd.OutOrStdout(), format, out); done {
+				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "dhtnode %s\n", out["version"])
 			if daemon {
