@@ -14,7 +14,6 @@ import (
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
-	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/dhtnode/dhtnode/blockstore"
 	"github.com/dhtnode/dhtnode/content"
@@ -24,14 +23,32 @@ import (
 )
 
 // Content errors the node adds to those of exchange, blockstore and content. The API maps
-// every one to a status code and the CLI prints the message as is.
+// every one to a status code (and adds what to type to the messages of those a user of
+// the CLI can fix, see apiHint).
 var (
 	// ErrNoContent: the node runs without a blockstore (an embedded node with no repo and
 	// no absolute content.blocks_dir).
 	ErrNoContent = errors.New("content is not enabled on this node (no repo)")
-	// ErrNoRouter: the content is not local, no --from was given and no router runs.
-	ErrNoRouter = errors.New("no router to find providers: give --from MULTIADDR")
+	// ErrNoRouter: the content is not local, no providers were named and no router runs.
+	ErrNoRouter = errors.New("no router to find providers")
 )
+
+// NoProvidersError is the error of a search that found no provider: which routers were
+// asked and what each said. It matches exchange.ErrNoProviders (errors.Is).
+type NoProvidersError struct {
+	ID content.ID
+	// Asked says, per router in the order asked, "NAME found none" or "NAME failed"
+	// (why it failed goes to the debug log).
+	Asked []string
+}
+
+// Error names the content and what each router said, in one line.
+func (e *NoProvidersError) Error() string {
+	return fmt.Sprintf("%v: none found for %s (%s)", exchange.ErrNoProviders, e.ID, strings.Join(e.Asked, ", "))
+}
+
+// Unwrap makes errors.Is(err, exchange.ErrNoProviders) true.
+func (e *NoProvidersError) Unwrap() error { return exchange.ErrNoProviders }
 
 // contentState holds the node's blockstore and exchange (a field of Node).
 type contentState struct {
@@ -226,30 +243,7 @@ func (s exchangeStore) OutputPieceWritten(id cid.Cid, index int) error {
 	return s.bs.MarkLinkedPiece(cid2, index)
 }
 
-// ParseContentID parses a content ID as the CLI and API take it (surrounding space
-// ignored). Errors wrap content.ErrInvalidID.
-func ParseContentID(s string) (content.ID, error) {
-	return content.ParseID(strings.TrimSpace(s))
-}
-
-// ParseProviders parses --from addresses: multiaddrs ending in /p2p/PEERID.
-func ParseProviders(addrs []string) ([]peer.AddrInfo, error) {
-	var out []peer.AddrInfo
-	for _, s := range addrs {
-		a, err := ma.NewMultiaddr(s)
-		if err != nil {
-			return nil, fmt.Errorf("--from %q: %w", s, err)
-		}
-		info, err := peer.AddrInfoFromP2pAddr(a)
-		if err != nil {
-			return nil, fmt.Errorf("--from %q: the address must end in /p2p/PEERID: %w", s, err)
-		}
-		out = append(out, *info)
-	}
-	return out, nil
-}
-
-// providers returns who to fetch id from: the --from peers; else through via (a router
+// providers returns who to fetch id from: the peers named in from; else through via (a router
 // name, or "all"); else the default router first and then each other running router,
 // until one names a provider, so that nodes whose default routers differ still find
 // each other's content. The error stays one line; why each router failed goes to the
@@ -288,7 +282,7 @@ func (n *Node) providers(ctx context.Context, id content.ID, from []peer.AddrInf
 			break
 		}
 	}
-	return nil, fmt.Errorf("%w: none found for %s (%s; name one with --from MULTIADDR)", exchange.ErrNoProviders, id, strings.Join(asked, ", "))
+	return nil, &NoProvidersError{ID: id, Asked: asked}
 }
 
 // searchOrder lists the routers a content search asks, in order: via's (see
@@ -383,8 +377,7 @@ func (n *Node) Add(ctx context.Context, path string, opts AddOptions) (AddResult
 type GetOptions struct {
 	// Output is the path to write the file or directory to; "" fetches into the store only.
 	Output string
-	// From names the providers to fetch from (ParseProviders reads them from text);
-	// empty asks the routers.
+	// From names the providers to fetch from; empty asks the routers.
 	From []peer.AddrInfo
 	// Via names the router to search ("all": every one); empty asks the default
 	// router first, then the others.

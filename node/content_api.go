@@ -16,7 +16,6 @@ import (
 	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/content"
 	"github.com/dhtnode/dhtnode/exchange"
-	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // Content endpoints (all under client.APIPrefix):
@@ -141,7 +140,7 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 			// The name comes from the manifest (one path component, checked by content).
 			info, err := n.Info(r.Context(), id, from, req.Via)
 			if err != nil {
-				out.send(client.GetEvent{Error: err.Error()})
+				out.send(client.GetEvent{Error: apiHint(err).Error()})
 				return
 			}
 			output = filepath.Join(req.OutputDir, info.Name)
@@ -149,7 +148,7 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		res, err := n.Get(r.Context(), id, GetOptions{Output: output, From: from, Via: req.Via,
 			Progress: func(p GetProgress) { out.send(client.GetEvent{Progress: &p}) }})
 		if err != nil {
-			out.send(client.GetEvent{Error: err.Error()})
+			out.send(client.GetEvent{Error: apiHint(err).Error()})
 			return
 		}
 		out.send(client.GetEvent{Result: &res})
@@ -163,7 +162,7 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 			size, err = n.CatSize(r.Context(), id, from, q.Get("via"))
 		}
 		if err != nil {
-			writeError(w, contentStatus(err), err)
+			writeError(w, contentStatus(err), apiHint(err))
 			return
 		}
 		// No Content-Length: the body is chunked so that a failure part way (a piece that
@@ -187,7 +186,7 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 			info, err = n.Info(r.Context(), id, from, q.Get("via"))
 		}
 		if err != nil {
-			writeError(w, contentStatus(err), err)
+			writeError(w, contentStatus(err), apiHint(err))
 			return
 		}
 		writeJSON(w, http.StatusOK, info)
@@ -209,7 +208,7 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 				return
 			}
 			if err := f(r.Context(), req); err != nil {
-				writeError(w, contentStatus(err), err)
+				writeError(w, contentStatus(err), apiHint(err))
 				return
 			}
 			writeJSON(w, http.StatusOK, client.StatusResponse{Status: done})
@@ -223,7 +222,7 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		return n.Pin(ctx, id, from, req.Via)
 	}, "pinned"))
 	mux.HandleFunc("POST "+client.APIPrefix+"content/pin/rm", pinCall(func(_ context.Context, req client.IDRequest) error {
-		id, err := ParseContentID(req.ID)
+		id, err := parseContentID(req.ID)
 		if err != nil {
 			return err
 		}
@@ -262,17 +261,6 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, res)
 	})
-}
-
-// contentRef reads the content ID and the provider addresses a request names: the API
-// speaks text, the node's methods take typed values.
-func contentRef(id string, from []string) (content.ID, []peer.AddrInfo, error) {
-	cid, err := ParseContentID(id)
-	if err != nil {
-		return content.ID{}, nil, err
-	}
-	provs, err := ParseProviders(from)
-	return cid, provs, err
 }
 
 // catError says what stopped a cat part way, for a person: which piece, that it failed

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,6 +74,15 @@ func TestContentAddGetInfoPinGCThroughAPI(t *testing.T) {
 	// Not local, no router, no --from: a clear error.
 	if _, err := cb.Get(ctx, client.GetRequest{ID: added.ID}, nil); err == nil || !strings.Contains(err.Error(), "--from") {
 		t.Fatalf("get without providers: %v", err)
+	}
+	// The library says the same without naming a flag; the API adds the CLI's hint.
+	id, err := content.ParseID(added.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var none *NoProvidersError
+	if _, err := b.Get(ctx, id, GetOptions{}); !errors.As(err, &none) || none.ID != id || strings.Contains(err.Error(), "--from") {
+		t.Fatalf("library get without providers: %v, want a NoProvidersError naming no flag", err)
 	}
 
 	// info of remote content fetches the manifest and stores nothing.
