@@ -10,8 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ipfs/go-cid"
-
+	"github.com/dhtnode/dhtnode/content"
 	"github.com/dhtnode/dhtnode/merkle"
 )
 
@@ -301,7 +300,7 @@ func TestCancelledDownloadReportsTheContext(t *testing.T) {
 // evenStore reports through HaveReporter that it holds only the even pieces.
 type evenStore struct{ Store }
 
-func (evenStore) Have(_ cid.Cid, n int) ([]byte, error) {
+func (evenStore) Have(_ content.ID, n int) ([]byte, error) {
 	bf := NewBitfield(n)
 	for i := 0; i < n; i += 2 {
 		bf.Set(i)
@@ -361,7 +360,7 @@ func TestDownloadReusesPieceBuffers(t *testing.T) {
 // downloadHalf starts a download of id from provider to out and cancels it once half the
 // pieces are in (the downloader's MaxRate must make that happen before the end), checking
 // that it failed and left no visible output.
-func downloadHalf(t *testing.T, dl *testNode, id cid.Cid, provider *testNode, out string) {
+func downloadHalf(t *testing.T, dl *testNode, id content.ID, provider *testNode, out string) {
 	t.Helper()
 	ctx, cancel := contextWithCancel(t)
 	_, err := dl.x.Download(ctx, Request{ID: id, Providers: infos(provider), Output: out, ProgressInterval: 10 * time.Millisecond,

@@ -2,7 +2,6 @@ package exchange_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,11 +9,10 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
-	"github.com/multiformats/go-multihash"
 
+	"github.com/dhtnode/dhtnode/content"
 	"github.com/dhtnode/dhtnode/exchange"
 	"github.com/dhtnode/dhtnode/merkle"
 )
@@ -22,15 +20,15 @@ import (
 // mapStore is the smallest exchange.Store: everything in maps.
 type mapStore struct {
 	mu        sync.Mutex
-	manifests map[cid.Cid][]byte
+	manifests map[content.ID][]byte
 	pieces    map[merkle.PieceID][]byte
 }
 
 func newMapStore() *mapStore {
-	return &mapStore{manifests: map[cid.Cid][]byte{}, pieces: map[merkle.PieceID][]byte{}}
+	return &mapStore{manifests: map[content.ID][]byte{}, pieces: map[merkle.PieceID][]byte{}}
 }
 
-func (s *mapStore) Manifest(id cid.Cid) ([]byte, error) {
+func (s *mapStore) Manifest(id content.ID) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if b, ok := s.manifests[id]; ok {
@@ -39,7 +37,7 @@ func (s *mapStore) Manifest(id cid.Cid) ([]byte, error) {
 	return nil, exchange.ErrNotFound
 }
 
-func (s *mapStore) PutManifest(id cid.Cid, b []byte) error {
+func (s *mapStore) PutManifest(id content.ID, b []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.manifests[id] = b
@@ -53,7 +51,7 @@ func (s *mapStore) HasPiece(id merkle.PieceID) bool {
 	return ok
 }
 
-func (s *mapStore) ReadPiece(c cid.Cid, i int, id merkle.PieceID, buf []byte) error {
+func (s *mapStore) ReadPiece(c content.ID, i int, id merkle.PieceID, buf []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b, ok := s.pieces[id]
@@ -64,7 +62,7 @@ func (s *mapStore) ReadPiece(c cid.Cid, i int, id merkle.PieceID, buf []byte) er
 	return nil
 }
 
-func (s *mapStore) PutPiece(_ cid.Cid, _ int, id merkle.PieceID, data []byte) error {
+func (s *mapStore) PutPiece(_ content.ID, _ int, id merkle.PieceID, data []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.pieces[id] = append([]byte(nil), data...)
@@ -72,17 +70,12 @@ func (s *mapStore) PutPiece(_ cid.Cid, _ int, id merkle.PieceID, data []byte) er
 }
 
 // A manifest format for the example: JSON of exchange.Description, named by its SHA-256.
-func decode(id cid.Cid, block []byte) (exchange.Description, error) {
+func decode(id content.ID, block []byte) (exchange.Description, error) {
 	var d exchange.Description
-	if sum := sha256.Sum256(block); !matches(id, sum[:]) {
+	if !id.Matches(block) {
 		return d, errors.New("manifest does not match its ID")
 	}
 	return d, json.Unmarshal(block, &d)
-}
-
-func matches(id cid.Cid, digest []byte) bool {
-	dec, err := multihash.Decode(id.Hash())
-	return err == nil && string(dec.Digest) == string(digest)
 }
 
 // Example shares one file between two peers on an in-memory network: the seeder stores the
@@ -104,11 +97,11 @@ func Example() {
 		piece := data[l.PieceOffset(i) : l.PieceOffset(i)+int64(l.PieceLen(i))]
 		pid := merkle.PieceID{Root: merkle.HashPiece(piece, l.PieceHeight()), Height: uint8(l.PieceHeight())}
 		file.Layer = append(file.Layer, pid.Root)
-		_ = seedStore.PutPiece(cid.Cid{}, i, pid, piece)
+		_ = seedStore.PutPiece(content.ID{}, i, pid, piece)
 	}
 	file.Root, _ = merkle.RootFromLayer(l, file.Layer)
 	block, _ := json.Marshal(exchange.Description{Name: "hello.bin", Files: []exchange.FileSpec{file}})
-	id, _ := cid.Prefix{Version: 1, Codec: cid.Raw, MhType: multihash.SHA2_256, MhLength: -1}.Sum(block)
+	id := content.NewID(block)
 	_ = seedStore.PutManifest(id, block)
 
 	seeder, _ := exchange.New(hosts[0], seedStore, decode, exchange.DefaultConfig())

@@ -13,12 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
-	"github.com/multiformats/go-multihash"
 
+	"github.com/dhtnode/dhtnode/content"
 	"github.com/dhtnode/dhtnode/merkle"
 )
 
@@ -38,20 +37,20 @@ func newMemStore(t testing.TB) *memStore {
 
 var _ Store = (*memStore)(nil)
 
-func (s *memStore) Manifest(id cid.Cid) ([]byte, error) {
+func (s *memStore) Manifest(id content.ID) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, ok := s.manifests[id.KeyString()]
+	b, ok := s.manifests[id.String()]
 	if !ok {
 		return nil, fmt.Errorf("manifest %s: %w", id, ErrNotFound)
 	}
 	return b, nil
 }
 
-func (s *memStore) PutManifest(id cid.Cid, b []byte) error {
+func (s *memStore) PutManifest(id content.ID, b []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.manifests[id.KeyString()] = append([]byte(nil), b...)
+	s.manifests[id.String()] = append([]byte(nil), b...)
 	return nil
 }
 
@@ -62,7 +61,7 @@ func (s *memStore) HasPiece(id merkle.PieceID) bool {
 	return ok
 }
 
-func (s *memStore) ReadPiece(c cid.Cid, i int, id merkle.PieceID, buf []byte) error {
+func (s *memStore) ReadPiece(c content.ID, i int, id merkle.PieceID, buf []byte) error {
 	s.mu.Lock()
 	b, ok := s.pieces[id]
 	s.mu.Unlock()
@@ -76,7 +75,7 @@ func (s *memStore) ReadPiece(c cid.Cid, i int, id merkle.PieceID, buf []byte) er
 	return nil
 }
 
-func (s *memStore) PutPiece(_ cid.Cid, _ int, id merkle.PieceID, data []byte) error {
+func (s *memStore) PutPiece(_ content.ID, _ int, id merkle.PieceID, data []byte) error {
 	return s.put(id, data)
 }
 
@@ -104,7 +103,7 @@ type corruptStore struct {
 	reads atomic.Int64
 }
 
-func (s *corruptStore) ReadPiece(c cid.Cid, i int, id merkle.PieceID, buf []byte) error {
+func (s *corruptStore) ReadPiece(c content.ID, i int, id merkle.PieceID, buf []byte) error {
 	if err := s.Store.ReadPiece(c, i, id, buf); err != nil {
 		return err
 	}
@@ -114,8 +113,8 @@ func (s *corruptStore) ReadPiece(c cid.Cid, i int, id merkle.PieceID, buf []byte
 	return nil
 }
 
-// The test manifest format: JSON of Description, content ID = CIDv1(raw, sha2-256(JSON)).
-func testDecode(id cid.Cid, block []byte) (Description, error) {
+// The test manifest format: JSON of Description, content ID = content.NewID(JSON), the same form as real IDs.
+func testDecode(id content.ID, block []byte) (Description, error) {
 	var d Description
 	if err := checkTestID(id, block); err != nil {
 		return d, err
@@ -126,12 +125,8 @@ func testDecode(id cid.Cid, block []byte) (Description, error) {
 	return d, nil
 }
 
-func checkTestID(id cid.Cid, block []byte) error {
-	want, err := cid.Prefix{Version: 1, Codec: cid.Raw, MhType: multihash.SHA2_256, MhLength: -1}.Sum(block)
-	if err != nil {
-		return err
-	}
-	if !want.Equals(id) {
+func checkTestID(id content.ID, block []byte) error {
+	if want := content.NewID(block); want != id {
 		return fmt.Errorf("manifest hashes to %s, not %s", want, id)
 	}
 	return nil
@@ -169,16 +164,13 @@ func fileSpec(t testing.TB, s *memStore, path string, data []byte, pieceSize int
 }
 
 // addManifest stores a manifest for desc in s and returns its ID.
-func addManifest(t testing.TB, s *memStore, desc Description) cid.Cid {
+func addManifest(t testing.TB, s *memStore, desc Description) content.ID {
 	t.Helper()
 	block, err := json.Marshal(desc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := cid.Prefix{Version: 1, Codec: cid.Raw, MhType: multihash.SHA2_256, MhLength: -1}.Sum(block)
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := content.NewID(block)
 	if err := s.PutManifest(id, block); err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +178,7 @@ func addManifest(t testing.TB, s *memStore, desc Description) cid.Cid {
 }
 
 // addFile adds data as a single-file manifest to s.
-func addFile(t testing.TB, s *memStore, name string, data []byte, pieceSize int64) cid.Cid {
+func addFile(t testing.TB, s *memStore, name string, data []byte, pieceSize int64) content.ID {
 	t.Helper()
 	return addManifest(t, s, Description{Name: name, Files: []FileSpec{fileSpec(t, s, "", data, pieceSize)}})
 }

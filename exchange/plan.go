@@ -4,8 +4,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/ipfs/go-cid"
-
+	"github.com/dhtnode/dhtnode/content"
 	"github.com/dhtnode/dhtnode/merkle"
 )
 
@@ -14,7 +13,7 @@ import (
 // passes content's decoder, tests pass their own. It must return an error for a block that does
 // not hash to id. The exchange checks every file's piece layer against its root itself, and
 // every path when it writes a directory (CheckPath).
-type ManifestDecoder func(id cid.Cid, block []byte) (Description, error)
+type ManifestDecoder func(id content.ID, block []byte) (Description, error)
 
 // Description is what the exchange needs to know of a manifest.
 type Description struct {
@@ -36,7 +35,7 @@ type FileSpec struct {
 }
 
 // decodePlan checks a manifest block and numbers its pieces.
-func (x *Exchange) decodePlan(id cid.Cid, raw []byte) (*plan, error) {
+func (x *Exchange) decodePlan(id content.ID, raw []byte) (*plan, error) {
 	desc, err := x.decode(id, raw)
 	if err != nil {
 		return nil, err
@@ -73,7 +72,7 @@ func (x *Exchange) decodePlan(id cid.Cid, raw []byte) (*plan, error) {
 // have none). Piece indices on the wire and bits in a have bitfield are indices into
 // plan.pieces. A plan is immutable.
 type plan struct {
-	id     cid.Cid
+	id     content.ID
 	raw    []byte
 	name   string
 	dir    bool
@@ -106,7 +105,7 @@ type planPiece struct {
 
 // newPlan numbers the pieces of files. Every file's tree must already be checked against its
 // root (the manifest decoder does that).
-func newPlan(id cid.Cid, raw []byte, name string, dir bool, files []planFile) (*plan, error) {
+func newPlan(id content.ID, raw []byte, name string, dir bool, files []planFile) (*plan, error) {
 	p := &plan{id: id, raw: raw, name: name, dir: dir, files: files}
 	counts := make(map[merkle.PieceID]int)
 	for f := range p.files {
@@ -180,24 +179,24 @@ func (p *plan) verify(i int, data []byte, proof []merkle.Hash) error {
 type planCache struct {
 	mu    sync.Mutex
 	max   int
-	plans map[string]*plan
-	order []string
+	plans map[content.ID]*plan
+	order []content.ID
 }
 
 func newPlanCache(max int) *planCache {
-	return &planCache{max: max, plans: make(map[string]*plan)}
+	return &planCache{max: max, plans: make(map[content.ID]*plan)}
 }
 
-func (c *planCache) get(id cid.Cid) *plan {
+func (c *planCache) get(id content.ID) *plan {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.plans[id.KeyString()]
+	return c.plans[id]
 }
 
 func (c *planCache) add(p *plan) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	k := p.id.KeyString()
+	k := p.id
 	if _, ok := c.plans[k]; ok {
 		return
 	}

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/dhtnode/dhtnode/blockstore"
@@ -116,12 +115,8 @@ func (n *Node) contentReady() error {
 
 // DecodeManifest is the exchange's view of the content package's manifests: it checks the
 // block against the ID and lists the files.
-func DecodeManifest(id cid.Cid, block []byte) (exchange.Description, error) {
-	cid2, err := content.IDFromCid(id)
-	if err != nil {
-		return exchange.Description{}, err
-	}
-	m, err := content.Decode(cid2, block)
+func DecodeManifest(id content.ID, block []byte) (exchange.Description, error) {
+	m, err := content.Decode(id, block)
 	if err != nil {
 		return exchange.Description{}, err
 	}
@@ -152,35 +147,23 @@ func notFound(err error) error {
 	return err
 }
 
-func (s exchangeStore) Manifest(id cid.Cid) ([]byte, error) {
-	cid2, err := content.IDFromCid(id)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", exchange.ErrNotFound, err)
-	}
-	_, raw, err := s.bs.Manifest(cid2)
+func (s exchangeStore) Manifest(id content.ID) ([]byte, error) {
+	_, raw, err := s.bs.Manifest(id)
 	return raw, notFound(err)
 }
 
 // PutManifest stores and pins a download's manifest in one step, so GC keeps its partial
 // state and the download can resume.
-func (s exchangeStore) PutManifest(id cid.Cid, block []byte) error {
-	cid2, err := content.IDFromCid(id)
-	if err != nil {
-		return err
-	}
-	_, err = s.bs.PinManifest(cid2, block)
+func (s exchangeStore) PutManifest(id content.ID, block []byte) error {
+	_, err := s.bs.PinManifest(id, block)
 	return err
 }
 
 func (s exchangeStore) HasPiece(id merkle.PieceID) bool { return s.bs.HasPiece(id) }
 
 // Have answers have requests from the blockstore's per-content bitfield.
-func (s exchangeStore) Have(id cid.Cid, pieces int) ([]byte, error) {
-	cid2, err := content.IDFromCid(id)
-	if err != nil {
-		return nil, err
-	}
-	bf, err := s.bs.Have(cid2)
+func (s exchangeStore) Have(id content.ID, pieces int) ([]byte, error) {
+	bf, err := s.bs.Have(id)
 	if err != nil {
 		return nil, err
 	}
@@ -192,12 +175,8 @@ func (s exchangeStore) Have(id cid.Cid, pieces int) ([]byte, error) {
 
 // ReadPiece reads through the content, so a piece of linked content (a get's output) is
 // found in its file when there is no piece file.
-func (s exchangeStore) ReadPiece(id cid.Cid, index int, piece merkle.PieceID, buf []byte) error {
-	cid2, err := content.IDFromCid(id)
-	if err != nil {
-		return fmt.Errorf("%w: %v", exchange.ErrNotFound, err)
-	}
-	data, err := s.bs.ReadContentPiece(cid2, index, buf)
+func (s exchangeStore) ReadPiece(id content.ID, index int, piece merkle.PieceID, buf []byte) error {
+	data, err := s.bs.ReadContentPiece(id, index, buf)
 	if err != nil {
 		return notFound(err)
 	}
@@ -210,37 +189,21 @@ func (s exchangeStore) ReadPiece(id cid.Cid, index int, piece merkle.PieceID, bu
 	return nil
 }
 
-func (s exchangeStore) PutPiece(id cid.Cid, index int, _ merkle.PieceID, data []byte) error {
-	cid2, err := content.IDFromCid(id)
-	if err != nil {
-		return err
-	}
-	return s.bs.PutVerifiedContentPiece(cid2, index, data)
+func (s exchangeStore) PutPiece(id content.ID, index int, _ merkle.PieceID, data []byte) error {
+	return s.bs.PutVerifiedContentPiece(id, index, data)
 }
 
 // LinkOutput links the content to a get's output: its pieces are written there only.
-func (s exchangeStore) LinkOutput(id cid.Cid, path, final string) error {
-	cid2, err := content.IDFromCid(id)
-	if err != nil {
-		return err
-	}
-	return s.bs.LinkContent(cid2, blockstore.Link{Path: path, Final: final})
+func (s exchangeStore) LinkOutput(id content.ID, path, final string) error {
+	return s.bs.LinkContent(id, blockstore.Link{Path: path, Final: final})
 }
 
-func (s exchangeStore) UnlinkOutput(id cid.Cid) error {
-	cid2, err := content.IDFromCid(id)
-	if err != nil {
-		return err
-	}
-	return s.bs.Unlink(cid2)
+func (s exchangeStore) UnlinkOutput(id content.ID) error {
+	return s.bs.Unlink(id)
 }
 
-func (s exchangeStore) OutputPieceWritten(id cid.Cid, index int) error {
-	cid2, err := content.IDFromCid(id)
-	if err != nil {
-		return err
-	}
-	return s.bs.MarkLinkedPiece(cid2, index)
+func (s exchangeStore) OutputPieceWritten(id content.ID, index int) error {
+	return s.bs.MarkLinkedPiece(id, index)
 }
 
 // providers returns who to fetch id from: the peers named in from; else through via (a router
@@ -408,7 +371,7 @@ func (n *Node) Get(ctx context.Context, id content.ID, opts GetOptions) (GetResu
 			return GetResult{}, err
 		}
 	}
-	req := exchange.Request{ID: id.Cid(), Providers: provs, Output: opts.Output}
+	req := exchange.Request{ID: id, Providers: provs, Output: opts.Output}
 	if opts.Progress != nil {
 		req.Progress = func(p exchange.Progress) { opts.Progress(getProgress(p)) }
 	}
@@ -486,7 +449,7 @@ func (n *Node) Info(ctx context.Context, id content.ID, from []peer.AddrInfo, vi
 		if perr != nil {
 			return ContentInfo{}, perr
 		}
-		raw, ferr := n.content.x.FetchManifest(ctx, id.Cid(), provs)
+		raw, ferr := n.content.x.FetchManifest(ctx, id, provs)
 		if ferr != nil {
 			if errors.Is(ferr, exchange.ErrNotFound) {
 				return ContentInfo{}, fmt.Errorf("unknown content ID %s: no provider has it (%w)", id, ferr)
