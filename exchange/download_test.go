@@ -226,7 +226,7 @@ func TestDirectoryDownload(t *testing.T) {
 		"sub/zeros.bin":  make([]byte, 300<<10),
 		"sub/zeros2.bin": make([]byte, 64<<10),
 	}
-	desc := Description{Name: "tree", Dir: true}
+	desc := &content.Manifest{Kind: content.KindDir, Name: "tree", PieceSize: 64 << 10}
 	for _, p := range []string{"empty", "readme.txt", "sub/a.bin", "sub/deeper/b", "sub/zeros.bin", "sub/zeros2.bin"} {
 		desc.Files = append(desc.Files, fileSpec(t, a.store, p, files[p], 64<<10))
 	}
@@ -251,7 +251,7 @@ func TestEscapingPathsRefused(t *testing.T) {
 	}
 	nodes := newTestNodes(t, 2, nil)
 	a := nodes[0]
-	desc := Description{Name: "tree", Dir: true, Files: []FileSpec{fileSpec(t, a.store, "../evil", []byte("x"), 16<<10)}}
+	desc := &content.Manifest{Kind: content.KindDir, Name: "tree", PieceSize: 16 << 10, Files: []content.File{fileSpec(t, a.store, "../evil", []byte("x"), 16<<10)}}
 	id := addManifest(t, a.store, desc)
 	dir := t.TempDir()
 	_, err := nodes[1].x.Download(testContext(t), Request{ID: id, Providers: infos(a), Output: filepath.Join(dir, "tree")})

@@ -2,8 +2,6 @@ package exchange_test
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -69,15 +67,6 @@ func (s *mapStore) PutPiece(_ content.ID, _ int, id merkle.PieceID, data []byte)
 	return nil
 }
 
-// A manifest format for the example: JSON of exchange.Description, named by its SHA-256.
-func decode(id content.ID, block []byte) (exchange.Description, error) {
-	var d exchange.Description
-	if !id.Matches(block) {
-		return d, errors.New("manifest does not match its ID")
-	}
-	return d, json.Unmarshal(block, &d)
-}
-
 // Example shares one file between two peers on an in-memory network: the seeder stores the
 // pieces and the manifest, the downloader fetches, verifies and writes it.
 func Example() {
@@ -92,7 +81,7 @@ func Example() {
 	}
 	seedStore := newMapStore()
 	l, _ := merkle.NewLayout(int64(len(data)), 16<<10)
-	file := exchange.FileSpec{Size: l.Size(), PieceSize: l.PieceSize()}
+	file := content.File{Path: "hello.bin", Size: l.Size()}
 	for i := 0; i < l.NumPieces(); i++ {
 		piece := data[l.PieceOffset(i) : l.PieceOffset(i)+int64(l.PieceLen(i))]
 		pid := merkle.PieceID{Root: merkle.HashPiece(piece, l.PieceHeight()), Height: uint8(l.PieceHeight())}
@@ -100,13 +89,19 @@ func Example() {
 		_ = seedStore.PutPiece(content.ID{}, i, pid, piece)
 	}
 	file.Root, _ = merkle.RootFromLayer(l, file.Layer)
-	block, _ := json.Marshal(exchange.Description{Name: "hello.bin", Files: []exchange.FileSpec{file}})
+	block, err := content.Encode(&content.Manifest{Kind: content.KindFile, Name: "hello.bin", Size: l.Size(),
+		PieceSize: l.PieceSize(), Files: []content.File{file}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	id := content.NewID(block)
 	_ = seedStore.PutManifest(id, block)
 
-	seeder, _ := exchange.New(hosts[0], seedStore, decode, exchange.DefaultConfig())
+	// A nil decoder reads content's manifests, checked against their ID.
+	seeder, _ := exchange.New(hosts[0], seedStore, nil, exchange.DefaultConfig())
 	defer seeder.Close()
-	downloader, _ := exchange.New(hosts[1], newMapStore(), decode, exchange.DefaultConfig())
+	downloader, _ := exchange.New(hosts[1], newMapStore(), nil, exchange.DefaultConfig())
 	defer downloader.Close()
 
 	dir, _ := os.MkdirTemp("", "exchange-example-")

@@ -184,13 +184,17 @@ type Exchange struct {
 	active  map[*download]time.Time // downloads in progress → start (transfers.go)
 }
 
-// New starts serving ProtocolID on h from store; decode reads manifests.
+// New starts serving ProtocolID on h from store; decode reads manifests (nil:
+// content.Decode, what a node uses).
 func New(h host.Host, store Store, decode ManifestDecoder, cfg Config) (*Exchange, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if h == nil || store == nil || decode == nil {
-		return nil, errors.New("exchange: host, store and manifest decoder are required")
+	if h == nil || store == nil {
+		return nil, errors.New("exchange: host and store are required")
+	}
+	if decode == nil {
+		decode = content.Decode
 	}
 	log := cfg.Logger
 	if log == nil {

@@ -113,16 +113,18 @@ func (s *corruptStore) ReadPiece(c content.ID, i int, id merkle.PieceID, buf []b
 	return nil
 }
 
-// The test manifest format: JSON of Description, content ID = content.NewID(JSON), the same form as real IDs.
-func testDecode(id content.ID, block []byte) (Description, error) {
-	var d Description
+// The test manifest format: content's manifest types as plain JSON, not checked by
+// content (so tests can hand the exchange manifests content would refuse), named by
+// content.NewID(JSON) as real manifests are.
+func testDecode(id content.ID, block []byte) (*content.Manifest, error) {
 	if err := checkTestID(id, block); err != nil {
-		return d, err
+		return nil, err
 	}
-	if err := json.Unmarshal(block, &d); err != nil {
-		return d, err
+	var m content.Manifest
+	if err := json.Unmarshal(block, &m); err != nil {
+		return nil, err
 	}
-	return d, nil
+	return &m, nil
 }
 
 func checkTestID(id content.ID, block []byte) error {
@@ -133,13 +135,13 @@ func checkTestID(id content.ID, block []byte) error {
 }
 
 // fileSpec hashes data the way add does and stores its pieces in s (if not nil).
-func fileSpec(t testing.TB, s *memStore, path string, data []byte, pieceSize int64) FileSpec {
+func fileSpec(t testing.TB, s *memStore, path string, data []byte, pieceSize int64) content.File {
 	t.Helper()
 	l, err := merkle.NewLayout(int64(len(data)), pieceSize)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := FileSpec{Path: path, Size: int64(len(data)), PieceSize: pieceSize}
+	f := content.File{Path: path, Size: int64(len(data))}
 	if len(data) == 0 {
 		return f
 	}
@@ -163,10 +165,14 @@ func fileSpec(t testing.TB, s *memStore, path string, data []byte, pieceSize int
 	return f
 }
 
-// addManifest stores a manifest for desc in s and returns its ID.
-func addManifest(t testing.TB, s *memStore, desc Description) content.ID {
+// addManifest stores manifest m (its Size the sum of its files) in s and returns its ID.
+func addManifest(t testing.TB, s *memStore, m *content.Manifest) content.ID {
 	t.Helper()
-	block, err := json.Marshal(desc)
+	m.Size = 0
+	for _, f := range m.Files {
+		m.Size += f.Size
+	}
+	block, err := json.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +186,7 @@ func addManifest(t testing.TB, s *memStore, desc Description) content.ID {
 // addFile adds data as a single-file manifest to s.
 func addFile(t testing.TB, s *memStore, name string, data []byte, pieceSize int64) content.ID {
 	t.Helper()
-	return addManifest(t, s, Description{Name: name, Files: []FileSpec{fileSpec(t, s, "", data, pieceSize)}})
+	return addManifest(t, s, &content.Manifest{Kind: content.KindFile, Name: name, PieceSize: pieceSize, Files: []content.File{fileSpec(t, s, name, data, pieceSize)}})
 }
 
 func randomBytes(n int, seed uint64) []byte {

@@ -83,7 +83,7 @@ func (n *Node) startContent() error {
 	xcfg := cc.exchangeConfig()
 	xcfg.Logger = n.logger
 	xcfg.Registerer = n.registry
-	x, err := exchange.New(n.host, exchangeStore{bs}, DecodeManifest, xcfg)
+	x, err := exchange.New(n.host, exchangeStore{bs}, content.Decode, xcfg)
 	if err != nil {
 		return fmt.Errorf("start exchange: %w", err)
 	}
@@ -111,24 +111,6 @@ func (n *Node) contentReady() error {
 		return ErrNoContent
 	}
 	return nil
-}
-
-// DecodeManifest is the exchange's view of the content package's manifests: it checks the
-// block against the ID and lists the files.
-func DecodeManifest(id content.ID, block []byte) (exchange.Description, error) {
-	m, err := content.Decode(id, block)
-	if err != nil {
-		return exchange.Description{}, err
-	}
-	d := exchange.Description{Name: m.Name, Dir: m.Kind == content.KindDir}
-	for _, f := range m.Files {
-		p := f.Path
-		if !d.Dir {
-			p = ""
-		}
-		d.Files = append(d.Files, exchange.FileSpec{Path: p, Size: f.Size, PieceSize: m.PieceSize, Root: f.Root, Layer: f.Layer})
-	}
-	return d, nil
 }
 
 // exchangeStore adapts the blockstore to exchange.Store.
