@@ -367,10 +367,10 @@ func (d *download) resume() (int, error) {
 	}()
 	// One bitfield lookup when the store keeps one (it knows pieces shared with other
 	// content too), else a HasPiece per piece.
-	var have Bitfield
+	var have *content.Bitfield
 	if hr, ok := d.x.store.(HaveReporter); ok {
 		if b, err := hr.Have(d.p.id, len(d.p.pieces)); err == nil {
-			have, _ = BitfieldFromBytes(len(d.p.pieces), b)
+			have, _ = content.BitfieldFromBytes(len(d.p.pieces), b)
 		}
 	}
 	held := func(i int) bool {
@@ -566,7 +566,7 @@ func (d *download) unservedLocked() string {
 		}
 		held := false
 		for _, p := range d.sw.peers {
-			if p.usable() && (p.have.bits == nil || p.have.Has(i)) {
+			if p.usable() && p.has(i) {
 				held = true
 				break
 			}

@@ -301,7 +301,7 @@ func TestCancelledDownloadReportsTheContext(t *testing.T) {
 type evenStore struct{ Store }
 
 func (evenStore) Have(_ content.ID, n int) ([]byte, error) {
-	bf := NewBitfield(n)
+	bf := content.NewBitfield(n)
 	for i := 0; i < n; i += 2 {
 		bf.Set(i)
 	}

@@ -59,7 +59,7 @@ type Store interface {
 }
 
 // HaveReporter is an optional Store ability, found by type assertion: the encoded bitfield
-// (BitTorrent layout, see Bitfield) of the pieces of content id the store holds. A blockstore
+// (BitTorrent layout, see content.Bitfield) of the pieces of content id the store holds. A blockstore
 // that keeps one per content answers a have request with one lookup instead of a HasPiece
 // call per piece. A bit may be clear for a piece that is present (the server then says it
 // lacks it); it must never be set for one that is absent.

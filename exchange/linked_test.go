@@ -64,7 +64,7 @@ func (s *linkStore) OutputPieceWritten(_ content.ID, i int) error {
 func (s *linkStore) Have(_ content.ID, n int) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	bf := NewBitfield(n)
+	bf := content.NewBitfield(n)
 	for i := range s.written {
 		bf.Set(i)
 	}

@@ -223,15 +223,15 @@ func (x *Exchange) prepare(rp *reply, id content.ID, m Message) {
 }
 
 // have is the bitfield of the pieces of p we hold.
-func (x *Exchange) have(p *plan) Bitfield {
+func (x *Exchange) have(p *plan) *content.Bitfield {
 	if hr, ok := x.store.(HaveReporter); ok {
 		if b, err := hr.Have(p.id, len(p.pieces)); err == nil {
-			if bf, err := BitfieldFromBytes(len(p.pieces), b); err == nil {
+			if bf, err := content.BitfieldFromBytes(len(p.pieces), b); err == nil {
 				return bf
 			}
 		}
 	}
-	bf := NewBitfield(len(p.pieces))
+	bf := content.NewBitfield(len(p.pieces))
 	for i, pc := range p.pieces {
 		if x.store.HasPiece(pc.id) {
 			bf.Set(i)

@@ -446,7 +446,7 @@ func (n *Node) Info(ctx context.Context, id content.ID, from []peer.AddrInfo, vi
 	}
 	out := ContentInfo{ID: id.String(), Name: m.Name, Kind: string(m.Kind), Size: m.Size, PieceSize: m.PieceSize,
 		Pieces: m.NumPieces(), Local: local}
-	var have *blockstore.Bitfield
+	var have *content.Bitfield
 	herr := blockstore.ErrNotFound
 	if local {
 		have, herr = n.content.store.Have(id)
