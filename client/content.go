@@ -10,9 +10,9 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/dhtnode/dhtnode/content"
-	"github.com/dhtnode/dhtnode/exchange"
 )
 
 // AddRequest is the body of POST content/add. Path is read by the daemon, so it must be
@@ -48,9 +48,24 @@ type GetRequest struct {
 
 // GetEvent is one line of the content/get stream.
 type GetEvent struct {
-	Progress *exchange.Progress `json:"progress,omitempty"`
-	Result   *GetResult         `json:"result,omitempty"`
-	Error    string             `json:"error,omitempty"`
+	Progress *GetProgress `json:"progress,omitempty"`
+	Result   *GetResult   `json:"result,omitempty"`
+	Error    string       `json:"error,omitempty"`
+}
+
+// GetProgress is a snapshot of a download in the content/get stream.
+type GetProgress struct {
+	ID          string        `json:"id"`
+	Name        string        `json:"name"`
+	Bytes       int64         `json:"bytes"`        // verified bytes, including resumed ones
+	Total       int64         `json:"total"`        // bytes of the whole content
+	Pieces      int           `json:"pieces"`       // verified pieces
+	TotalPieces int           `json:"total_pieces"` // pieces of the whole content
+	Resumed     int           `json:"resumed"`      // pieces found in the store at the start
+	Rate        float64       `json:"rate"`         // bytes/s over the last few seconds
+	Peers       int           `json:"peers"`        // providers in use
+	Elapsed     time.Duration `json:"elapsed_ns"`
+	Done        bool          `json:"done"`
 }
 
 // IDRequest names one content; From optionally names providers (pin add fetches content
@@ -203,7 +218,7 @@ type streamEvent[P, R any] struct {
 // These conversions compile only while AddEvent and GetEvent keep streamEvent's fields.
 var (
 	_ = AddEvent(streamEvent[content.AddProgress, AddResult]{})
-	_ = GetEvent(streamEvent[exchange.Progress, GetResult]{})
+	_ = GetEvent(streamEvent[GetProgress, GetResult]{})
 )
 
 // streamResult posts req to path and reads its progress stream: each progress line goes
@@ -237,8 +252,8 @@ func (c *Client) Add(ctx context.Context, req AddRequest, progress func(content.
 }
 
 // Get asks the daemon to fetch content; progress, if set, is called a few times a second.
-func (c *Client) Get(ctx context.Context, req GetRequest, progress func(exchange.Progress)) (GetResult, error) {
-	return streamResult[exchange.Progress, GetResult](ctx, c, "content/get", "get", req, progress)
+func (c *Client) Get(ctx context.Context, req GetRequest, progress func(GetProgress)) (GetResult, error) {
+	return streamResult[GetProgress, GetResult](ctx, c, "content/get", "get", req, progress)
 }
 
 func idQuery(id string, from []string, via string) string {

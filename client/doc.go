@@ -3,8 +3,8 @@
 // progress events. The CLI and the web UI use it; so can any Go program on the
 // daemon's machine.
 //
-// The package depends only on the small vocabulary packages (content, exchange's
-// progress, routing), never on node, so a program that only drives a daemon does not
+// The package depends only on the small vocabulary packages (content, routing), never
+// on node or exchange, so a program that only drives a daemon does not
 // link a node. The daemon's server (package node) encodes these same types, so
 // both ends agree on the wire by construction.
 //

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/dhtnode/dhtnode/exchange"
 	"github.com/dhtnode/dhtnode/routing"
 )
 
@@ -73,7 +72,55 @@ func (c *Client) BandwidthStats(ctx context.Context) (BandwidthStats, error) {
 }
 
 // Transfers lists the daemon's downloads in progress.
-func (c *Client) Transfers(ctx context.Context) ([]exchange.Transfer, error) {
-	var out []exchange.Transfer
+func (c *Client) Transfers(ctx context.Context) ([]Transfer, error) {
+	var out []Transfer
 	return out, c.Call(ctx, http.MethodGet, "transfers", nil, &out)
+}
+
+// Piece states in Transfer.Pieces, one byte per piece.
+const (
+	PieceHeld     = 'h' // verified (in the store or the output)
+	PieceInFlight = 'f' // requested from at least one peer, not yet verified
+	PieceMissing  = '.' // neither held nor requested
+)
+
+// Peer states in TransferPeer.State.
+const (
+	PeerActive  = "active"  // has requests in flight
+	PeerIdle    = "idle"    // usable, but has nothing we still need or no free request slot
+	PeerStalled = "stalled" // dropped: it stopped answering within the stall timeout
+	PeerBanned  = "banned"  // sent pieces that failed verification
+	PeerDropped = "dropped" // left the download for another reason (unreachable, protocol error)
+)
+
+// Transfer is one entry of GET transfers: a download in progress, which pieces are held,
+// in flight or missing, and what every provider is doing.
+type Transfer struct {
+	ID          string        `json:"id"`
+	Name        string        `json:"name"`
+	Total       int64         `json:"total"`        // bytes of the whole content
+	Bytes       int64         `json:"bytes"`        // verified bytes written so far
+	PiecesDone  int           `json:"pieces_done"`  // pieces written
+	TotalPieces int           `json:"total_pieces"` // pieces of the whole content
+	Resumed     int           `json:"resumed"`      // pieces found in the store at the start
+	Elapsed     time.Duration `json:"elapsed_ns"`
+	// Pieces has one byte per piece: PieceHeld, PieceInFlight or PieceMissing.
+	Pieces string         `json:"pieces"`
+	Peers  []TransferPeer `json:"peers"`
+}
+
+// TransferPeer is what one download knows about one provider.
+type TransferPeer struct {
+	PeerID string `json:"peer_id"`
+	// State is one of PeerActive, PeerIdle, PeerStalled, PeerBanned, PeerDropped.
+	State string `json:"state"`
+	// Reason says why the peer is in that state (the error that made it leave, or why
+	// an idle peer gets no requests).
+	Reason   string  `json:"reason,omitempty"`
+	Rate     float64 `json:"rate"`   // bytes/s, exponentially weighted
+	Bytes    int64   `json:"bytes"`  // verified bytes received from it
+	Pieces   int     `json:"pieces"` // verified pieces received from it
+	InFlight int     `json:"in_flight"`
+	Window   int     `json:"window"` // how many requests it may have in flight
+	Bad      int     `json:"bad"`    // pieces from it that failed verification
 }

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/network"
 
+	"github.com/dhtnode/dhtnode/content"
 	"github.com/dhtnode/dhtnode/merkle"
 )
 
@@ -25,7 +25,7 @@ type stallStore struct {
 	release chan struct{}
 }
 
-func (s *stallStore) ReadPiece(c cid.Cid, i int, id merkle.PieceID, buf []byte) error {
+func (s *stallStore) ReadPiece(c content.ID, i int, id merkle.PieceID, buf []byte) error {
 	<-s.release
 	return errors.New("released")
 }
@@ -229,7 +229,7 @@ type slowStore struct {
 	delay time.Duration
 }
 
-func (s *slowStore) ReadPiece(c cid.Cid, i int, id merkle.PieceID, buf []byte) error {
+func (s *slowStore) ReadPiece(c content.ID, i int, id merkle.PieceID, buf []byte) error {
 	time.Sleep(s.delay)
 	return s.Store.ReadPiece(c, i, id, buf)
 }

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/dhtnode/dhtnode/content"
 	"github.com/dhtnode/dhtnode/merkle"
 )
 
@@ -18,8 +18,8 @@ import (
 // everything again and the numbers measure the protocol, not a disk.
 type discardStore struct{ *memStore }
 
-func (discardStore) HasPiece(merkle.PieceID) bool                        { return false }
-func (discardStore) PutPiece(cid.Cid, int, merkle.PieceID, []byte) error { return nil }
+func (discardStore) HasPiece(merkle.PieceID) bool                           { return false }
+func (discardStore) PutPiece(content.ID, int, merkle.PieceID, []byte) error { return nil }
 
 func loopbackHost(b *testing.B) host.Host {
 	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay())

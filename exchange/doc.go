@@ -4,8 +4,8 @@
 //
 // # Model
 //
-// A content ID names a manifest (the content package defines its format; the exchange sees it
-// through a ManifestDecoder). The manifest lists files with their Merkle roots and piece
+// A content.ID names a content.Manifest (the content package defines both; the exchange
+// reads manifests with content.Decode, or a ManifestDecoder a test passes). The manifest lists files with their Merkle roots and piece
 // layers; the exchange numbers all pieces of all files in manifest order, and that number is
 // what requests and "have" bitfields refer to. A piece arrives with the uncle hashes that
 // prove it against its file's root (BEP 52); it is verified the moment it arrives and only
@@ -44,7 +44,7 @@
 //
 // # Usage
 //
-//	x, err := exchange.New(host, store, decodeManifest, exchange.DefaultConfig())
+//	x, err := exchange.New(host, store, nil, exchange.DefaultConfig()) // nil: content.Decode
 //	...
 //	res, err := x.Download(ctx, exchange.Request{
 //		ID:        id,

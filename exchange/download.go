@@ -10,15 +10,16 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"golang.org/x/time/rate"
+
+	"github.com/dhtnode/dhtnode/content"
 )
 
 // Request describes one download.
 type Request struct {
 	// ID is the content to fetch.
-	ID cid.Cid
+	ID content.ID
 	// Providers are the peers to fetch from (addresses may be empty if the host knows them).
 	Providers []peer.AddrInfo
 	// Output is where to write the file or directory tree; "" fetches into the store only.
@@ -47,7 +48,7 @@ type Progress struct {
 
 // Result summarises a finished download.
 type Result struct {
-	ID      cid.Cid
+	ID      content.ID
 	Name    string
 	Size    int64
 	Pieces  int
@@ -100,7 +101,7 @@ func (d *download) finish() { d.once.Do(func() { close(d.finished) }) }
 // provider that has it; a manifest from a peer is checked against id before it is used. It
 // does not store it (Download does).
 // Errors wrap ErrNotFound (nobody has it), ErrNoProviders or ErrVerification.
-func (x *Exchange) FetchManifest(ctx context.Context, id cid.Cid, providers []peer.AddrInfo) ([]byte, error) {
+func (x *Exchange) FetchManifest(ctx context.Context, id content.ID, providers []peer.AddrInfo) ([]byte, error) {
 	p, err := x.manifest(ctx, id, providers, false)
 	if err != nil {
 		return nil, err
@@ -112,7 +113,7 @@ func (x *Exchange) FetchManifest(ctx context.Context, id cid.Cid, providers []pe
 // manifest fetched earlier without storing it), else from the first provider that has it.
 // With store set, a manifest not in the store is put there (a download needs it stored
 // before its pieces).
-func (x *Exchange) manifest(ctx context.Context, id cid.Cid, providers []peer.AddrInfo, store bool) (*plan, error) {
+func (x *Exchange) manifest(ctx context.Context, id content.ID, providers []peer.AddrInfo, store bool) (*plan, error) {
 	// Ask the store, not only the plan cache: a GC may have removed the manifest since, and a
 	// download must store it again before its pieces.
 	raw, err := x.store.Manifest(id)
@@ -168,7 +169,7 @@ func (x *Exchange) manifest(ctx context.Context, id cid.Cid, providers []peer.Ad
 
 // summarise turns the per-provider failures of a manifest fetch into one error that says what
 // went wrong in the most useful terms.
-func summarise(id cid.Cid, errs []error) error {
+func summarise(id content.ID, errs []error) error {
 	if len(errs) == 0 {
 		return fmt.Errorf("%w: no providers for %s", ErrNoProviders, id)
 	}
@@ -366,10 +367,10 @@ func (d *download) resume() (int, error) {
 	}()
 	// One bitfield lookup when the store keeps one (it knows pieces shared with other
 	// content too), else a HasPiece per piece.
-	var have Bitfield
+	var have *content.Bitfield
 	if hr, ok := d.x.store.(HaveReporter); ok {
 		if b, err := hr.Have(d.p.id, len(d.p.pieces)); err == nil {
-			have, _ = BitfieldFromBytes(len(d.p.pieces), b)
+			have, _ = content.BitfieldFromBytes(len(d.p.pieces), b)
 		}
 	}
 	held := func(i int) bool {
@@ -565,7 +566,7 @@ func (d *download) unservedLocked() string {
 		}
 		held := false
 		for _, p := range d.sw.peers {
-			if p.usable() && (p.have.bits == nil || p.have.Has(i)) {
+			if p.usable() && p.has(i) {
 				held = true
 				break
 			}

@@ -10,8 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ipfs/go-cid"
-
+	"github.com/dhtnode/dhtnode/content"
 	"github.com/dhtnode/dhtnode/merkle"
 )
 
@@ -227,7 +226,7 @@ func TestDirectoryDownload(t *testing.T) {
 		"sub/zeros.bin":  make([]byte, 300<<10),
 		"sub/zeros2.bin": make([]byte, 64<<10),
 	}
-	desc := Description{Name: "tree", Dir: true}
+	desc := &content.Manifest{Kind: content.KindDir, Name: "tree", PieceSize: 64 << 10}
 	for _, p := range []string{"empty", "readme.txt", "sub/a.bin", "sub/deeper/b", "sub/zeros.bin", "sub/zeros2.bin"} {
 		desc.Files = append(desc.Files, fileSpec(t, a.store, p, files[p], 64<<10))
 	}
@@ -252,7 +251,7 @@ func TestEscapingPathsRefused(t *testing.T) {
 	}
 	nodes := newTestNodes(t, 2, nil)
 	a := nodes[0]
-	desc := Description{Name: "tree", Dir: true, Files: []FileSpec{fileSpec(t, a.store, "../evil", []byte("x"), 16<<10)}}
+	desc := &content.Manifest{Kind: content.KindDir, Name: "tree", PieceSize: 16 << 10, Files: []content.File{fileSpec(t, a.store, "../evil", []byte("x"), 16<<10)}}
 	id := addManifest(t, a.store, desc)
 	dir := t.TempDir()
 	_, err := nodes[1].x.Download(testContext(t), Request{ID: id, Providers: infos(a), Output: filepath.Join(dir, "tree")})
@@ -301,8 +300,8 @@ func TestCancelledDownloadReportsTheContext(t *testing.T) {
 // evenStore reports through HaveReporter that it holds only the even pieces.
 type evenStore struct{ Store }
 
-func (evenStore) Have(_ cid.Cid, n int) ([]byte, error) {
-	bf := NewBitfield(n)
+func (evenStore) Have(_ content.ID, n int) ([]byte, error) {
+	bf := content.NewBitfield(n)
 	for i := 0; i < n; i += 2 {
 		bf.Set(i)
 	}
@@ -361,7 +360,7 @@ func TestDownloadReusesPieceBuffers(t *testing.T) {
 // downloadHalf starts a download of id from provider to out and cancels it once half the
 // pieces are in (the downloader's MaxRate must make that happen before the end), checking
 // that it failed and left no visible output.
-func downloadHalf(t *testing.T, dl *testNode, id cid.Cid, provider *testNode, out string) {
+func downloadHalf(t *testing.T, dl *testNode, id content.ID, provider *testNode, out string) {
 	t.Helper()
 	ctx, cancel := contextWithCancel(t)
 	_, err := dl.x.Download(ctx, Request{ID: id, Providers: infos(provider), Output: out, ProgressInterval: 10 * time.Millisecond,

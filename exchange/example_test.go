@@ -2,19 +2,15 @@ package exchange_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 
-	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
-	"github.com/multiformats/go-multihash"
 
+	"github.com/dhtnode/dhtnode/content"
 	"github.com/dhtnode/dhtnode/exchange"
 	"github.com/dhtnode/dhtnode/merkle"
 )
@@ -22,15 +18,15 @@ import (
 // mapStore is the smallest exchange.Store: everything in maps.
 type mapStore struct {
 	mu        sync.Mutex
-	manifests map[cid.Cid][]byte
+	manifests map[content.ID][]byte
 	pieces    map[merkle.PieceID][]byte
 }
 
 func newMapStore() *mapStore {
-	return &mapStore{manifests: map[cid.Cid][]byte{}, pieces: map[merkle.PieceID][]byte{}}
+	return &mapStore{manifests: map[content.ID][]byte{}, pieces: map[merkle.PieceID][]byte{}}
 }
 
-func (s *mapStore) Manifest(id cid.Cid) ([]byte, error) {
+func (s *mapStore) Manifest(id content.ID) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if b, ok := s.manifests[id]; ok {
@@ -39,7 +35,7 @@ func (s *mapStore) Manifest(id cid.Cid) ([]byte, error) {
 	return nil, exchange.ErrNotFound
 }
 
-func (s *mapStore) PutManifest(id cid.Cid, b []byte) error {
+func (s *mapStore) PutManifest(id content.ID, b []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.manifests[id] = b
@@ -53,7 +49,7 @@ func (s *mapStore) HasPiece(id merkle.PieceID) bool {
 	return ok
 }
 
-func (s *mapStore) ReadPiece(c cid.Cid, i int, id merkle.PieceID, buf []byte) error {
+func (s *mapStore) ReadPiece(c content.ID, i int, id merkle.PieceID, buf []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b, ok := s.pieces[id]
@@ -64,25 +60,11 @@ func (s *mapStore) ReadPiece(c cid.Cid, i int, id merkle.PieceID, buf []byte) er
 	return nil
 }
 
-func (s *mapStore) PutPiece(_ cid.Cid, _ int, id merkle.PieceID, data []byte) error {
+func (s *mapStore) PutPiece(_ content.ID, _ int, id merkle.PieceID, data []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.pieces[id] = append([]byte(nil), data...)
 	return nil
-}
-
-// A manifest format for the example: JSON of exchange.Description, named by its SHA-256.
-func decode(id cid.Cid, block []byte) (exchange.Description, error) {
-	var d exchange.Description
-	if sum := sha256.Sum256(block); !matches(id, sum[:]) {
-		return d, errors.New("manifest does not match its ID")
-	}
-	return d, json.Unmarshal(block, &d)
-}
-
-func matches(id cid.Cid, digest []byte) bool {
-	dec, err := multihash.Decode(id.Hash())
-	return err == nil && string(dec.Digest) == string(digest)
 }
 
 // Example shares one file between two peers on an in-memory network: the seeder stores the
@@ -99,21 +81,27 @@ func Example() {
 	}
 	seedStore := newMapStore()
 	l, _ := merkle.NewLayout(int64(len(data)), 16<<10)
-	file := exchange.FileSpec{Size: l.Size(), PieceSize: l.PieceSize()}
+	file := content.File{Path: "hello.bin", Size: l.Size()}
 	for i := 0; i < l.NumPieces(); i++ {
 		piece := data[l.PieceOffset(i) : l.PieceOffset(i)+int64(l.PieceLen(i))]
 		pid := merkle.PieceID{Root: merkle.HashPiece(piece, l.PieceHeight()), Height: uint8(l.PieceHeight())}
 		file.Layer = append(file.Layer, pid.Root)
-		_ = seedStore.PutPiece(cid.Cid{}, i, pid, piece)
+		_ = seedStore.PutPiece(content.ID{}, i, pid, piece)
 	}
 	file.Root, _ = merkle.RootFromLayer(l, file.Layer)
-	block, _ := json.Marshal(exchange.Description{Name: "hello.bin", Files: []exchange.FileSpec{file}})
-	id, _ := cid.Prefix{Version: 1, Codec: cid.Raw, MhType: multihash.SHA2_256, MhLength: -1}.Sum(block)
+	block, err := content.Encode(&content.Manifest{Kind: content.KindFile, Name: "hello.bin", Size: l.Size(),
+		PieceSize: l.PieceSize(), Files: []content.File{file}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	id := content.NewID(block)
 	_ = seedStore.PutManifest(id, block)
 
-	seeder, _ := exchange.New(hosts[0], seedStore, decode, exchange.DefaultConfig())
+	// A nil decoder reads content's manifests, checked against their ID.
+	seeder, _ := exchange.New(hosts[0], seedStore, nil, exchange.DefaultConfig())
 	defer seeder.Close()
-	downloader, _ := exchange.New(hosts[1], newMapStore(), decode, exchange.DefaultConfig())
+	downloader, _ := exchange.New(hosts[1], newMapStore(), nil, exchange.DefaultConfig())
 	defer downloader.Close()
 
 	dir, _ := os.MkdirTemp("", "exchange-example-")

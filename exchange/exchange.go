@@ -7,12 +7,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/dhtnode/dhtnode/content"
 	"github.com/dhtnode/dhtnode/merkle"
 )
 
@@ -43,28 +43,28 @@ var (
 // safe for concurrent use.
 type Store interface {
 	// Manifest returns the raw manifest block of id, or an error wrapping ErrNotFound.
-	Manifest(id cid.Cid) ([]byte, error)
+	Manifest(id content.ID) ([]byte, error)
 	// PutManifest stores a manifest block the caller has checked against id.
-	PutManifest(id cid.Cid, block []byte) error
+	PutManifest(id content.ID, block []byte) error
 	// HasPiece reports whether the piece is stored.
 	HasPiece(id merkle.PieceID) bool
 	// ReadPiece fills buf (exactly the piece's length) with piece index of content id,
 	// verified against piece. It returns an error wrapping ErrNotFound when absent; any other
 	// error means the stored copy is unusable (corrupt, unreadable).
-	ReadPiece(id cid.Cid, index int, piece merkle.PieceID, buf []byte) error
+	ReadPiece(id content.ID, index int, piece merkle.PieceID, buf []byte) error
 	// PutPiece stores piece index (content-wide, as the manifest numbers them) of content id;
 	// the caller has verified data against piece. The content's manifest was stored first.
 	// Pieces that occur several times in one content are put once per index.
-	PutPiece(id cid.Cid, index int, piece merkle.PieceID, data []byte) error
+	PutPiece(id content.ID, index int, piece merkle.PieceID, data []byte) error
 }
 
 // HaveReporter is an optional Store ability, found by type assertion: the encoded bitfield
-// (BitTorrent layout, see Bitfield) of the pieces of content id the store holds. A blockstore
+// (BitTorrent layout, see content.Bitfield) of the pieces of content id the store holds. A blockstore
 // that keeps one per content answers a have request with one lookup instead of a HasPiece
 // call per piece. A bit may be clear for a piece that is present (the server then says it
 // lacks it); it must never be set for one that is absent.
 type HaveReporter interface {
-	Have(id cid.Cid, pieces int) ([]byte, error)
+	Have(id content.ID, pieces int) ([]byte, error)
 }
 
 // OutputLinker is an optional Store ability, found by type assertion: the store can serve
@@ -76,12 +76,12 @@ type HaveReporter interface {
 type OutputLinker interface {
 	// LinkOutput records that content id's bytes are written at path, which a download
 	// renames to final when complete (path == final once it has).
-	LinkOutput(id cid.Cid, path, final string) error
+	LinkOutput(id content.ID, path, final string) error
 	// UnlinkOutput forgets the link (its scratch output was removed).
-	UnlinkOutput(id cid.Cid) error
+	UnlinkOutput(id content.ID) error
 	// OutputPieceWritten records that piece index of id, verified, is written in the linked
 	// output.
-	OutputPieceWritten(id cid.Cid, index int) error
+	OutputPieceWritten(id content.ID, index int) error
 }
 
 // Config tunes the exchange. The zero value is not valid; start from DefaultConfig.
@@ -184,13 +184,17 @@ type Exchange struct {
 	active  map[*download]time.Time // downloads in progress → start (transfers.go)
 }
 
-// New starts serving ProtocolID on h from store; decode reads manifests.
+// New starts serving ProtocolID on h from store; decode reads manifests (nil:
+// content.Decode, what a node uses).
 func New(h host.Host, store Store, decode ManifestDecoder, cfg Config) (*Exchange, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if h == nil || store == nil || decode == nil {
-		return nil, errors.New("exchange: host, store and manifest decoder are required")
+	if h == nil || store == nil {
+		return nil, errors.New("exchange: host and store are required")
+	}
+	if decode == nil {
+		decode = content.Decode
 	}
 	log := cfg.Logger
 	if log == nil {

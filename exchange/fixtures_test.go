@@ -13,12 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
-	"github.com/multiformats/go-multihash"
 
+	"github.com/dhtnode/dhtnode/content"
 	"github.com/dhtnode/dhtnode/merkle"
 )
 
@@ -38,20 +37,20 @@ func newMemStore(t testing.TB) *memStore {
 
 var _ Store = (*memStore)(nil)
 
-func (s *memStore) Manifest(id cid.Cid) ([]byte, error) {
+func (s *memStore) Manifest(id content.ID) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, ok := s.manifests[id.KeyString()]
+	b, ok := s.manifests[id.String()]
 	if !ok {
 		return nil, fmt.Errorf("manifest %s: %w", id, ErrNotFound)
 	}
 	return b, nil
 }
 
-func (s *memStore) PutManifest(id cid.Cid, b []byte) error {
+func (s *memStore) PutManifest(id content.ID, b []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.manifests[id.KeyString()] = append([]byte(nil), b...)
+	s.manifests[id.String()] = append([]byte(nil), b...)
 	return nil
 }
 
@@ -62,7 +61,7 @@ func (s *memStore) HasPiece(id merkle.PieceID) bool {
 	return ok
 }
 
-func (s *memStore) ReadPiece(c cid.Cid, i int, id merkle.PieceID, buf []byte) error {
+func (s *memStore) ReadPiece(c content.ID, i int, id merkle.PieceID, buf []byte) error {
 	s.mu.Lock()
 	b, ok := s.pieces[id]
 	s.mu.Unlock()
@@ -76,7 +75,7 @@ func (s *memStore) ReadPiece(c cid.Cid, i int, id merkle.PieceID, buf []byte) er
 	return nil
 }
 
-func (s *memStore) PutPiece(_ cid.Cid, _ int, id merkle.PieceID, data []byte) error {
+func (s *memStore) PutPiece(_ content.ID, _ int, id merkle.PieceID, data []byte) error {
 	return s.put(id, data)
 }
 
@@ -104,7 +103,7 @@ type corruptStore struct {
 	reads atomic.Int64
 }
 
-func (s *corruptStore) ReadPiece(c cid.Cid, i int, id merkle.PieceID, buf []byte) error {
+func (s *corruptStore) ReadPiece(c content.ID, i int, id merkle.PieceID, buf []byte) error {
 	if err := s.Store.ReadPiece(c, i, id, buf); err != nil {
 		return err
 	}
@@ -114,37 +113,35 @@ func (s *corruptStore) ReadPiece(c cid.Cid, i int, id merkle.PieceID, buf []byte
 	return nil
 }
 
-// The test manifest format: JSON of Description, content ID = CIDv1(raw, sha2-256(JSON)).
-func testDecode(id cid.Cid, block []byte) (Description, error) {
-	var d Description
+// The test manifest format: content's manifest types as plain JSON, not checked by
+// content (so tests can hand the exchange manifests content would refuse), named by
+// content.NewID(JSON) as real manifests are.
+func testDecode(id content.ID, block []byte) (*content.Manifest, error) {
 	if err := checkTestID(id, block); err != nil {
-		return d, err
+		return nil, err
 	}
-	if err := json.Unmarshal(block, &d); err != nil {
-		return d, err
+	var m content.Manifest
+	if err := json.Unmarshal(block, &m); err != nil {
+		return nil, err
 	}
-	return d, nil
+	return &m, nil
 }
 
-func checkTestID(id cid.Cid, block []byte) error {
-	want, err := cid.Prefix{Version: 1, Codec: cid.Raw, MhType: multihash.SHA2_256, MhLength: -1}.Sum(block)
-	if err != nil {
-		return err
-	}
-	if !want.Equals(id) {
+func checkTestID(id content.ID, block []byte) error {
+	if want := content.NewID(block); want != id {
 		return fmt.Errorf("manifest hashes to %s, not %s", want, id)
 	}
 	return nil
 }
 
 // fileSpec hashes data the way add does and stores its pieces in s (if not nil).
-func fileSpec(t testing.TB, s *memStore, path string, data []byte, pieceSize int64) FileSpec {
+func fileSpec(t testing.TB, s *memStore, path string, data []byte, pieceSize int64) content.File {
 	t.Helper()
 	l, err := merkle.NewLayout(int64(len(data)), pieceSize)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := FileSpec{Path: path, Size: int64(len(data)), PieceSize: pieceSize}
+	f := content.File{Path: path, Size: int64(len(data))}
 	if len(data) == 0 {
 		return f
 	}
@@ -168,17 +165,18 @@ func fileSpec(t testing.TB, s *memStore, path string, data []byte, pieceSize int
 	return f
 }
 
-// addManifest stores a manifest for desc in s and returns its ID.
-func addManifest(t testing.TB, s *memStore, desc Description) cid.Cid {
+// addManifest stores manifest m (its Size the sum of its files) in s and returns its ID.
+func addManifest(t testing.TB, s *memStore, m *content.Manifest) content.ID {
 	t.Helper()
-	block, err := json.Marshal(desc)
+	m.Size = 0
+	for _, f := range m.Files {
+		m.Size += f.Size
+	}
+	block, err := json.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := cid.Prefix{Version: 1, Codec: cid.Raw, MhType: multihash.SHA2_256, MhLength: -1}.Sum(block)
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := content.NewID(block)
 	if err := s.PutManifest(id, block); err != nil {
 		t.Fatal(err)
 	}
@@ -186,9 +184,9 @@ func addManifest(t testing.TB, s *memStore, desc Description) cid.Cid {
 }
 
 // addFile adds data as a single-file manifest to s.
-func addFile(t testing.TB, s *memStore, name string, data []byte, pieceSize int64) cid.Cid {
+func addFile(t testing.TB, s *memStore, name string, data []byte, pieceSize int64) content.ID {
 	t.Helper()
-	return addManifest(t, s, Description{Name: name, Files: []FileSpec{fileSpec(t, s, "", data, pieceSize)}})
+	return addManifest(t, s, &content.Manifest{Kind: content.KindFile, Name: name, PieceSize: pieceSize, Files: []content.File{fileSpec(t, s, name, data, pieceSize)}})
 }
 
 func randomBytes(n int, seed uint64) []byte {

@@ -12,8 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ipfs/go-cid"
-
+	"github.com/dhtnode/dhtnode/content"
 	"github.com/dhtnode/dhtnode/internal/testfs"
 	"github.com/dhtnode/dhtnode/merkle"
 )
@@ -33,7 +32,7 @@ type linkStore struct {
 
 var _ OutputLinker = (*linkStore)(nil)
 
-func (s *linkStore) LinkOutput(_ cid.Cid, path, final string) error {
+func (s *linkStore) LinkOutput(_ content.ID, path, final string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// Like the blockstore, the claims stand: the download moves what it claims along.
@@ -44,7 +43,7 @@ func (s *linkStore) LinkOutput(_ cid.Cid, path, final string) error {
 	return nil
 }
 
-func (s *linkStore) UnlinkOutput(cid.Cid) error {
+func (s *linkStore) UnlinkOutput(content.ID) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.path, s.final, s.written = "", "", nil
@@ -52,7 +51,7 @@ func (s *linkStore) UnlinkOutput(cid.Cid) error {
 	return nil
 }
 
-func (s *linkStore) OutputPieceWritten(_ cid.Cid, i int) error {
+func (s *linkStore) OutputPieceWritten(_ content.ID, i int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.path == "" {
@@ -62,17 +61,17 @@ func (s *linkStore) OutputPieceWritten(_ cid.Cid, i int) error {
 	return nil
 }
 
-func (s *linkStore) Have(_ cid.Cid, n int) ([]byte, error) {
+func (s *linkStore) Have(_ content.ID, n int) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	bf := NewBitfield(n)
+	bf := content.NewBitfield(n)
 	for i := range s.written {
 		bf.Set(i)
 	}
 	return bf.Bytes(), nil
 }
 
-func (s *linkStore) ReadPiece(c cid.Cid, i int, id merkle.PieceID, buf []byte) error {
+func (s *linkStore) ReadPiece(c content.ID, i int, id merkle.PieceID, buf []byte) error {
 	if err := s.memStore.ReadPiece(c, i, id, buf); err == nil {
 		return nil
 	}

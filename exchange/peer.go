@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/dhtnode/dhtnode/content"
 )
 
 // pending is one request on a session whose answer has not arrived.
@@ -63,7 +65,7 @@ func (d *download) peer(info peer.AddrInfo) {
 }
 
 // askHave asks the peer which pieces it holds, before any piece is requested.
-func (d *download) askHave(ss *session, id peer.ID) (Bitfield, error) {
+func (d *download) askHave(ss *session, id peer.ID) (*content.Bitfield, error) {
 	err := ss.queue(TypeHaveRequest, 0)
 	if err == nil {
 		err = ss.flush()
@@ -168,7 +170,7 @@ func (r *peerRun) request(now time.Time) (partial, ok bool) {
 		}
 		r.picks = append(r.picks, i)
 	}
-	partial = r.ps.have.bits != nil
+	partial = !r.ps.all
 	d.mu.Unlock()
 	if len(r.queue) == 0 {
 		r.lastRecv = now // the stall clock runs only while we wait for answers

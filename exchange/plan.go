@@ -4,53 +4,38 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/ipfs/go-cid"
-
+	"github.com/dhtnode/dhtnode/content"
 	"github.com/dhtnode/dhtnode/merkle"
 )
 
-// ManifestDecoder checks a manifest block against its content ID and describes the files it
-// lists. The exchange does not know the manifest format (the content package owns it); the node
-// passes content's decoder, tests pass their own. It must return an error for a block that does
-// not hash to id. The exchange checks every file's piece layer against its root itself, and
-// every path when it writes a directory (CheckPath).
-type ManifestDecoder func(id cid.Cid, block []byte) (Description, error)
-
-// Description is what the exchange needs to know of a manifest.
-type Description struct {
-	// Name is the file or directory name to use when no output path is given.
-	Name string
-	// Dir is true for a directory manifest, whose files have relative paths.
-	Dir bool
-	// Files lists the files in manifest order; a single-file manifest has one with Path "".
-	Files []FileSpec
-}
-
-// FileSpec is one file of a manifest.
-type FileSpec struct {
-	Path      string // slash-separated, relative to the directory; "" for a single file
-	Size      int64
-	PieceSize int64
-	Root      merkle.Hash   // zero for an empty file
-	Layer     []merkle.Hash // piece layer: one hash per piece; for a file of one piece, [Root] or empty
-}
+// ManifestDecoder checks a manifest block against its content ID and parses it. The node
+// passes content.Decode (New's default); tests pass their own to reach the exchange with
+// manifests content would refuse. It must return an error for a block that does not hash
+// to id. The exchange checks every file's piece layer against its root itself, and every
+// path when it writes a directory (CheckPath).
+type ManifestDecoder func(id content.ID, block []byte) (*content.Manifest, error)
 
 // decodePlan checks a manifest block and numbers its pieces.
-func (x *Exchange) decodePlan(id cid.Cid, raw []byte) (*plan, error) {
-	desc, err := x.decode(id, raw)
+func (x *Exchange) decodePlan(id content.ID, raw []byte) (*plan, error) {
+	m, err := x.decode(id, raw)
 	if err != nil {
 		return nil, err
 	}
-	if !desc.Dir && (len(desc.Files) != 1 || desc.Files[0].Path != "") {
-		return nil, fmt.Errorf("exchange: a single-file manifest must list one file without a path")
+	dir := m.Kind == content.KindDir
+	if !dir && (m.Kind != content.KindFile || len(m.Files) != 1) {
+		return nil, fmt.Errorf("exchange: a single-file manifest must list one file")
 	}
-	files := make([]planFile, len(desc.Files))
-	for i, f := range desc.Files {
-		l, err := merkle.NewLayout(f.Size, f.PieceSize)
+	files := make([]planFile, len(m.Files))
+	for i, f := range m.Files {
+		l, err := merkle.NewLayout(f.Size, m.PieceSize)
 		if err != nil {
 			return nil, fmt.Errorf("exchange: manifest file %q: %w", f.Path, err)
 		}
-		pf := planFile{path: f.Path, size: f.Size, root: f.Root, layout: l}
+		// A single file is written at the output path itself, whatever its name.
+		pf := planFile{size: f.Size, root: f.Root, layout: l}
+		if dir {
+			pf.path = f.Path
+		}
 		if l.NumPieces() > 0 {
 			layer := f.Layer
 			if !l.HasPieceLayer() {
@@ -65,7 +50,7 @@ func (x *Exchange) decodePlan(id cid.Cid, raw []byte) (*plan, error) {
 		}
 		files[i] = pf
 	}
-	return newPlan(id, raw, desc.Name, desc.Dir, files)
+	return newPlan(id, raw, m.Name, dir, files)
 }
 
 // plan is a checked manifest flattened into the one piece list the protocol numbers: the
@@ -73,7 +58,7 @@ func (x *Exchange) decodePlan(id cid.Cid, raw []byte) (*plan, error) {
 // have none). Piece indices on the wire and bits in a have bitfield are indices into
 // plan.pieces. A plan is immutable.
 type plan struct {
-	id     cid.Cid
+	id     content.ID
 	raw    []byte
 	name   string
 	dir    bool
@@ -106,7 +91,7 @@ type planPiece struct {
 
 // newPlan numbers the pieces of files. Every file's tree must already be checked against its
 // root (the manifest decoder does that).
-func newPlan(id cid.Cid, raw []byte, name string, dir bool, files []planFile) (*plan, error) {
+func newPlan(id content.ID, raw []byte, name string, dir bool, files []planFile) (*plan, error) {
 	p := &plan{id: id, raw: raw, name: name, dir: dir, files: files}
 	counts := make(map[merkle.PieceID]int)
 	for f := range p.files {
@@ -180,24 +165,24 @@ func (p *plan) verify(i int, data []byte, proof []merkle.Hash) error {
 type planCache struct {
 	mu    sync.Mutex
 	max   int
-	plans map[string]*plan
-	order []string
+	plans map[content.ID]*plan
+	order []content.ID
 }
 
 func newPlanCache(max int) *planCache {
-	return &planCache{max: max, plans: make(map[string]*plan)}
+	return &planCache{max: max, plans: make(map[content.ID]*plan)}
 }
 
-func (c *planCache) get(id cid.Cid) *plan {
+func (c *planCache) get(id content.ID) *plan {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.plans[id.KeyString()]
+	return c.plans[id]
 }
 
 func (c *planCache) add(p *plan) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	k := p.id.KeyString()
+	k := p.id
 	if _, ok := c.plans[k]; ok {
 		return
 	}

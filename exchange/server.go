@@ -7,10 +7,10 @@ import (
 	"io"
 	"time"
 
-	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/dhtnode/dhtnode/content"
 	"github.com/dhtnode/dhtnode/merkle"
 )
 
@@ -87,9 +87,9 @@ func (x *Exchange) handleStream(s network.Stream) {
 		if err == nil {
 			m, err = DecodeRequest(body)
 		}
-		var id cid.Cid
+		var id content.ID
 		if err == nil {
-			if id, err = cid.Cast(m.ID); err != nil {
+			if id, err = content.IDFromBytes(m.ID); err != nil {
 				err = fmt.Errorf("%w: content ID: %v", ErrMalformed, err)
 			}
 		}
@@ -173,7 +173,7 @@ func truncate(s string) string {
 // prepare builds the answer to one decoded request. Problems with the request itself
 // (unknown content, a piece we lack, an index out of range) are answered with TypeError;
 // the stream goes on.
-func (x *Exchange) prepare(rp *reply, id cid.Cid, m Message) {
+func (x *Exchange) prepare(rp *reply, id content.ID, m Message) {
 	replyErr := func(code byte, text string) {
 		rp.frame = AppendFrame(nil, &Message{Type: TypeError, Code: code, Text: truncate(text)})
 	}
@@ -223,15 +223,15 @@ func (x *Exchange) prepare(rp *reply, id cid.Cid, m Message) {
 }
 
 // have is the bitfield of the pieces of p we hold.
-func (x *Exchange) have(p *plan) Bitfield {
+func (x *Exchange) have(p *plan) *content.Bitfield {
 	if hr, ok := x.store.(HaveReporter); ok {
 		if b, err := hr.Have(p.id, len(p.pieces)); err == nil {
-			if bf, err := BitfieldFromBytes(len(p.pieces), b); err == nil {
+			if bf, err := content.BitfieldFromBytes(len(p.pieces), b); err == nil {
 				return bf
 			}
 		}
 	}
-	bf := NewBitfield(len(p.pieces))
+	bf := content.NewBitfield(len(p.pieces))
 	for i, pc := range p.pieces {
 		if x.store.HasPiece(pc.id) {
 			bf.Set(i)
@@ -241,7 +241,7 @@ func (x *Exchange) have(p *plan) Bitfield {
 }
 
 // loadPlan returns the plan of a manifest in our own store.
-func (x *Exchange) loadPlan(id cid.Cid) (*plan, error) {
+func (x *Exchange) loadPlan(id content.ID) (*plan, error) {
 	if p := x.plans.get(id); p != nil {
 		return p, nil
 	}

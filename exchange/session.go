@@ -11,10 +11,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
+
+	"github.com/dhtnode/dhtnode/content"
 )
 
 // session is the client end of one exchange stream to one provider. Requests are written
@@ -59,7 +60,7 @@ func (e *RemoteError) Is(target error) bool {
 }
 
 // openSession connects to a provider and opens an exchange stream for content id.
-func (x *Exchange) openSession(ctx context.Context, info peer.AddrInfo, id cid.Cid) (*session, error) {
+func (x *Exchange) openSession(ctx context.Context, info peer.AddrInfo, id content.ID) (*session, error) {
 	if info.ID == x.host.ID() {
 		return nil, fmt.Errorf("%w: provider %s is this node", ErrNoProviders, info.ID)
 	}
@@ -251,7 +252,7 @@ func (ss *session) fetchManifest() (*plan, error) {
 	default:
 		return nil, fmt.Errorf("peer %s: %w: answered a manifest request with type %#x", ss.peer, ErrMalformed, m.Type)
 	}
-	id, _ := cid.Cast(ss.id)
+	id, _ := content.IDFromBytes(ss.id)
 	raw := append([]byte(nil), m.Data...)
 	p, err := ss.x.decodePlan(id, raw)
 	if err != nil {

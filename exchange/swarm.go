@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/dhtnode/dhtnode/content"
 )
 
 // swarm is the downloader's bookkeeping for one content ID: which pieces are verified, which
@@ -12,7 +14,7 @@ import (
 // plain functions. The downloader guards it with one mutex.
 type swarm struct {
 	n        int
-	done     Bitfield
+	done     *content.Bitfield
 	left     int               // pieces not done
 	asked    map[int][]peer.ID // piece → peers it is requested from, oldest first
 	peers    map[peer.ID]*peerState
@@ -35,9 +37,12 @@ type swarm struct {
 
 // peerState is what the swarm knows about one provider.
 type peerState struct {
-	id       peer.ID
-	have     Bitfield // nil bits = has everything (a seeder that sent a full bitfield)
-	inflight []int    // requested pieces in request order; responses come back in this order
+	id   peer.ID
+	have *content.Bitfield
+	// all: the peer has every piece (a seeder that sent a full bitfield); has needs no
+	// lookup in have then.
+	all      bool
+	inflight []int // requested pieces in request order; responses come back in this order
 	window   int
 	bad      int
 	banned   bool
@@ -52,7 +57,7 @@ type peerState struct {
 func newSwarm(n int, pieceLen func(int) int, cfg Config) *swarm {
 	s := &swarm{
 		n:           n,
-		done:        NewBitfield(n),
+		done:        content.NewBitfield(n),
 		left:        n,
 		asked:       make(map[int][]peer.ID),
 		peers:       make(map[peer.ID]*peerState),
@@ -78,18 +83,15 @@ func (s *swarm) markDone(i int) {
 func (s *swarm) complete() bool { return s.left == 0 }
 
 // addPeer starts tracking a provider with the pieces it announced.
-func (s *swarm) addPeer(id peer.ID, have Bitfield, now time.Time) *peerState {
-	p := &peerState{id: id, have: have, window: s.minWindow, lastActive: now}
-	if have.Full() {
-		p.have = Bitfield{n: have.n} // no bits: everything
-	}
+func (s *swarm) addPeer(id peer.ID, have *content.Bitfield, now time.Time) *peerState {
+	p := &peerState{id: id, have: have, all: have.Complete(), window: s.minWindow, lastActive: now}
 	s.peers[id] = p
 	return p
 }
 
 func (p *peerState) has(i int) bool {
-	if p.have.bits == nil {
-		return i < p.have.n
+	if p.all {
+		return i < p.have.Len()
 	}
 	return p.have.Has(i)
 }
@@ -98,12 +100,9 @@ func (p *peerState) has(i int) bool {
 func (p *peerState) usable() bool { return !p.banned && !p.dropped }
 
 // setHave replaces a peer's view (a later have response from a peer that is still downloading).
-func (s *swarm) setHave(id peer.ID, have Bitfield) {
+func (s *swarm) setHave(id peer.ID, have *content.Bitfield) {
 	if p := s.peers[id]; p != nil {
-		if have.Full() {
-			have = Bitfield{n: have.n}
-		}
-		p.have = have
+		p.have, p.all = have, have.Complete()
 	}
 }
 
@@ -300,14 +299,10 @@ func (s *swarm) corrupt(p *peerState, now time.Time) (banned bool) {
 // missing records that p answered "not found" for piece i: it does not have it after all.
 func (s *swarm) missing(p *peerState, i int, now time.Time) {
 	p.lastActive = now
-	if p.have.bits == nil {
-		// a "seeder" that lost a piece (corrupt on its disk): track pieces from now on
-		p.have = NewBitfield(p.have.n)
-		for k := 0; k < p.have.n; k++ {
-			p.have.Set(k)
-		}
-	}
-	p.have.bits[i/8] &^= 0x80 >> (i % 8)
+	// A "seeder" that lost a piece (corrupt on its disk) is tracked piece by piece from
+	// now on; its have is still the full bitfield it sent.
+	p.all = false
+	p.have.Clear(i)
 }
 
 // drop stops using p (stalled, disconnected, protocol error) and releases its requests.

@@ -3,6 +3,8 @@ package exchange
 import (
 	"testing"
 	"time"
+
+	"github.com/dhtnode/dhtnode/content"
 )
 
 func testSwarm(n int) *swarm {
@@ -11,8 +13,8 @@ func testSwarm(n int) *swarm {
 	return newSwarm(n, func(int) int { return 1000 }, cfg)
 }
 
-func full(n int) Bitfield {
-	b := NewBitfield(n)
+func full(n int) *content.Bitfield {
+	b := content.NewBitfield(n)
 	for i := 0; i < n; i++ {
 		b.Set(i)
 	}
@@ -47,7 +49,7 @@ func TestSwarmPicksInOrderWithinWindow(t *testing.T) {
 func TestSwarmRespectsHave(t *testing.T) {
 	now := time.Unix(0, 0)
 	s := testSwarm(4)
-	have := NewBitfield(4)
+	have := content.NewBitfield(4)
 	have.Set(3)
 	p := s.addPeer("p", have, now)
 	if got := pickAll(s, p, now); len(got) != 1 || got[0] != 3 {

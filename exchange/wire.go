@@ -8,6 +8,7 @@ import (
 	"io"
 	"unicode/utf8"
 
+	"github.com/dhtnode/dhtnode/content"
 	"github.com/dhtnode/dhtnode/merkle"
 )
 
@@ -129,7 +130,7 @@ type Message struct {
 	// Data is a manifest or piece payload.
 	Data []byte
 	// Have is the bitfield of a have response.
-	Have Bitfield
+	Have *content.Bitfield
 	// Code and Text describe a TypeError.
 	Code byte
 	Text string
@@ -155,7 +156,7 @@ func AppendFrame(dst []byte, m *Message) []byte {
 		dst = append(dst, m.Data...)
 	case TypeHave:
 		dst = binary.BigEndian.AppendUint32(dst, uint32(m.Have.Len()))
-		dst = append(dst, m.Have.Bytes()...)
+		dst = m.Have.AppendTo(dst)
 	case TypeError:
 		dst = append(dst, m.Code)
 		dst = append(dst, m.Text...)
@@ -186,7 +187,7 @@ func bodyLen(m *Message) int {
 	case TypeManifest:
 		return 1 + len(m.Data)
 	case TypeHave:
-		return 1 + 4 + len(m.Have.Bytes())
+		return 1 + 4 + m.Have.EncodedLen()
 	case TypeError:
 		return 1 + 1 + len(m.Text)
 	}
@@ -298,9 +299,9 @@ func DecodeResponse(body []byte, lim Limits) (Message, error) {
 		if uint64(n) > uint64(lim.MaxPieces) {
 			return m, fmt.Errorf("%w: have for %d pieces", ErrMalformed, n)
 		}
-		bf, err := BitfieldFromBytes(int(n), p[4:])
+		bf, err := content.BitfieldFromBytes(int(n), p[4:])
 		if err != nil {
-			return m, err
+			return m, fmt.Errorf("%w: %v", ErrMalformed, err)
 		}
 		m.Have = bf
 	case TypePiece:

@@ -9,13 +9,14 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/dhtnode/dhtnode/content"
 	"github.com/dhtnode/dhtnode/merkle"
 )
 
 var testID = []byte{0x01, 0x55, 0x12, 0x20, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32}
 
 func sampleMessages() []Message {
-	bf := NewBitfield(11)
+	bf := content.NewBitfield(11)
 	bf.Set(0)
 	bf.Set(7)
 	bf.Set(10)
@@ -26,7 +27,7 @@ func sampleMessages() []Message {
 		{Type: TypePieceRequest, ID: testID, Index: 0},
 		{Type: TypeManifest, Data: []byte("manifest bytes")},
 		{Type: TypeHave, Have: bf},
-		{Type: TypeHave, Have: NewBitfield(0)},
+		{Type: TypeHave, Have: content.NewBitfield(0)},
 		{Type: TypePiece, Index: 3, Proof: []merkle.Hash{{1}, {2}}, Data: bytes.Repeat([]byte{9}, 1000)},
 		{Type: TypePiece, Index: 4, Data: []byte{1}},
 		{Type: TypeError, Code: CodeNotFound, Text: "not here"},
@@ -82,7 +83,7 @@ func normalise(m Message) Message {
 	if len(m.Data) == 0 {
 		m.Data = nil
 	}
-	m.Have = Bitfield{}
+	m.Have = nil
 	return m
 }
 
@@ -141,27 +142,6 @@ func TestReadFrameCleanEOF(t *testing.T) {
 	}
 }
 
-func TestBitfield(t *testing.T) {
-	b := NewBitfield(10)
-	for _, i := range []int{0, 3, 9, -1, 10} {
-		b.Set(i)
-	}
-	if !b.Has(0) || !b.Has(3) || !b.Has(9) || b.Has(1) || b.Has(10) || b.Has(-1) {
-		t.Fatalf("bits wrong: %08b", b.Bytes())
-	}
-	if b.Count() != 3 || b.Full() {
-		t.Fatalf("count %d", b.Count())
-	}
-	if !bytes.Equal(b.Bytes(), []byte{0b10010000, 0b01000000}) {
-		t.Fatalf("encoding %08b", b.Bytes())
-	}
-	c := b.Clone()
-	c.Set(1)
-	if b.Has(1) {
-		t.Fatal("clone aliases")
-	}
-}
-
 // FuzzDecodeRequest: any input either fails with ErrMalformed or decodes to a message whose
 // encoding is byte-identical to the input.
 func FuzzDecodeRequest(f *testing.F) {
@@ -212,39 +192,6 @@ func FuzzDecodeResponse(f *testing.F) {
 		}
 		if again := AppendFrame(nil, &m); !bytes.Equal(again, frame[:len(again)]) {
 			t.Fatalf("round trip differs: %x vs %x", again, frame)
-		}
-	})
-}
-
-// FuzzBitfieldFromBytes: a bitfield either is refused with ErrMalformed or round-trips, and
-// Count agrees with Has.
-func FuzzBitfieldFromBytes(f *testing.F) {
-	f.Add(10, []byte{0b10010000, 0b01000000})
-	f.Add(8, []byte{0xFF})
-	f.Add(0, []byte{})
-	f.Add(3, []byte{0xFF})
-	f.Fuzz(func(t *testing.T, n int, b []byte) {
-		if n > 1<<16 {
-			return
-		}
-		bf, err := BitfieldFromBytes(n, b)
-		if err != nil {
-			if !errors.Is(err, ErrMalformed) {
-				t.Fatalf("error not ErrMalformed: %v", err)
-			}
-			return
-		}
-		if !bytes.Equal(bf.Bytes(), b) || bf.Len() != n {
-			t.Fatal("round trip differs")
-		}
-		c := 0
-		for i := 0; i < n; i++ {
-			if bf.Has(i) {
-				c++
-			}
-		}
-		if c != bf.Count() {
-			t.Fatalf("Count %d, Has says %d", bf.Count(), c)
 		}
 	})
 }

@@ -14,6 +14,12 @@ type (
 	AddResult = client.AddResult
 	// GetResult describes a finished get.
 	GetResult = client.GetResult
+	// GetProgress is a snapshot of a get in progress.
+	GetProgress = client.GetProgress
+	// Transfer is one download in progress, piece by piece and peer by peer.
+	Transfer = client.Transfer
+	// TransferPeer is what one download knows about one provider.
+	TransferPeer = client.TransferPeer
 	// FileInfo is one file of ContentInfo.
 	FileInfo = client.FileInfo
 	// ContentInfo is a manifest and how much of it is held locally.

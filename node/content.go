@@ -12,9 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
-	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/dhtnode/dhtnode/blockstore"
 	"github.com/dhtnode/dhtnode/content"
@@ -24,14 +22,32 @@ import (
 )
 
 // Content errors the node adds to those of exchange, blockstore and content. The API maps
-// every one to a status code and the CLI prints the message as is.
+// every one to a status code (and adds what to type to the messages of those a user of
+// the CLI can fix, see apiHint).
 var (
 	// ErrNoContent: the node runs without a blockstore (an embedded node with no repo and
 	// no absolute content.blocks_dir).
 	ErrNoContent = errors.New("content is not enabled on this node (no repo)")
-	// ErrNoRouter: the content is not local, no --from was given and no router runs.
-	ErrNoRouter = errors.New("no router to find providers: give --from MULTIADDR")
+	// ErrNoRouter: the content is not local, no providers were named and no router runs.
+	ErrNoRouter = errors.New("no router to find providers")
 )
+
+// NoProvidersError is the error of a search that found no provider: which routers were
+// asked and what each said. It matches exchange.ErrNoProviders (errors.Is).
+type NoProvidersError struct {
+	ID content.ID
+	// Asked says, per router in the order asked, "NAME found none" or "NAME failed"
+	// (why it failed goes to the debug log).
+	Asked []string
+}
+
+// Error names the content and what each router said, in one line.
+func (e *NoProvidersError) Error() string {
+	return fmt.Sprintf("%v: none found for %s (%s)", exchange.ErrNoProviders, e.ID, strings.Join(e.Asked, ", "))
+}
+
+// Unwrap makes errors.Is(err, exchange.ErrNoProviders) true.
+func (e *NoProvidersError) Unwrap() error { return exchange.ErrNoProviders }
 
 // contentState holds the node's blockstore and exchange (a field of Node).
 type contentState struct {
@@ -67,7 +83,7 @@ func (n *Node) startContent() error {
 	xcfg := cc.exchangeConfig()
 	xcfg.Logger = n.logger
 	xcfg.Registerer = n.registry
-	x, err := exchange.New(n.host, exchangeStore{bs}, DecodeManifest, xcfg)
+	x, err := exchange.New(n.host, exchangeStore{bs}, content.Decode, xcfg)
 	if err != nil {
 		return fmt.Errorf("start exchange: %w", err)
 	}
@@ -97,28 +113,6 @@ func (n *Node) contentReady() error {
 	return nil
 }
 
-// DecodeManifest is the exchange's view of the content package's manifests: it checks the
-// block against the ID and lists the files.
-func DecodeManifest(id cid.Cid, block []byte) (exchange.Description, error) {
-	cid2, err := content.IDFromCid(id)
-	if err != nil {
-		return exchange.Description{}, err
-	}
-	m, err := content.Decode(cid2, block)
-	if err != nil {
-		return exchange.Description{}, err
-	}
-	d := exchange.Description{Name: m.Name, Dir: m.Kind == content.KindDir}
-	for _, f := range m.Files {
-		p := f.Path
-		if !d.Dir {
-			p = ""
-		}
-		d.Files = append(d.Files, exchange.FileSpec{Path: p, Size: f.Size, PieceSize: m.PieceSize, Root: f.Root, Layer: f.Layer})
-	}
-	return d, nil
-}
-
 // exchangeStore adapts the blockstore to exchange.Store.
 type exchangeStore struct{ bs *blockstore.Store }
 
@@ -135,35 +129,23 @@ func notFound(err error) error {
 	return err
 }
 
-func (s exchangeStore) Manifest(id cid.Cid) ([]byte, error) {
-	cid2, err := content.IDFromCid(id)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", exchange.ErrNotFound, err)
-	}
-	_, raw, err := s.bs.Manifest(cid2)
+func (s exchangeStore) Manifest(id content.ID) ([]byte, error) {
+	_, raw, err := s.bs.Manifest(id)
 	return raw, notFound(err)
 }
 
 // PutManifest stores and pins a download's manifest in one step, so GC keeps its partial
 // state and the download can resume.
-func (s exchangeStore) PutManifest(id cid.Cid, block []byte) error {
-	cid2, err := content.IDFromCid(id)
-	if err != nil {
-		return err
-	}
-	_, err = s.bs.PinManifest(cid2, block)
+func (s exchangeStore) PutManifest(id content.ID, block []byte) error {
+	_, err := s.bs.PinManifest(id, block)
 	return err
 }
 
 func (s exchangeStore) HasPiece(id merkle.PieceID) bool { return s.bs.HasPiece(id) }
 
 // Have answers have requests from the blockstore's per-content bitfield.
-func (s exchangeStore) Have(id cid.Cid, pieces int) ([]byte, error) {
-	cid2, err := content.IDFromCid(id)
-	if err != nil {
-		return nil, err
-	}
-	bf, err := s.bs.Have(cid2)
+func (s exchangeStore) Have(id content.ID, pieces int) ([]byte, error) {
+	bf, err := s.bs.Have(id)
 	if err != nil {
 		return nil, err
 	}
@@ -175,12 +157,8 @@ func (s exchangeStore) Have(id cid.Cid, pieces int) ([]byte, error) {
 
 // ReadPiece reads through the content, so a piece of linked content (a get's output) is
 // found in its file when there is no piece file.
-func (s exchangeStore) ReadPiece(id cid.Cid, index int, piece merkle.PieceID, buf []byte) error {
-	cid2, err := content.IDFromCid(id)
-	if err != nil {
-		return fmt.Errorf("%w: %v", exchange.ErrNotFound, err)
-	}
-	data, err := s.bs.ReadContentPiece(cid2, index, buf)
+func (s exchangeStore) ReadPiece(id content.ID, index int, piece merkle.PieceID, buf []byte) error {
+	data, err := s.bs.ReadContentPiece(id, index, buf)
 	if err != nil {
 		return notFound(err)
 	}
@@ -193,63 +171,24 @@ func (s exchangeStore) ReadPiece(id cid.Cid, index int, piece merkle.PieceID, bu
 	return nil
 }
 
-func (s exchangeStore) PutPiece(id cid.Cid, index int, _ merkle.PieceID, data []byte) error {
-	cid2, err := content.IDFromCid(id)
-	if err != nil {
-		return err
-	}
-	return s.bs.PutVerifiedContentPiece(cid2, index, data)
+func (s exchangeStore) PutPiece(id content.ID, index int, _ merkle.PieceID, data []byte) error {
+	return s.bs.PutVerifiedContentPiece(id, index, data)
 }
 
 // LinkOutput links the content to a get's output: its pieces are written there only.
-func (s exchangeStore) LinkOutput(id cid.Cid, path, final string) error {
-	cid2, err := content.IDFromCid(id)
-	if err != nil {
-		return err
-	}
-	return s.bs.LinkContent(cid2, blockstore.Link{Path: path, Final: final})
+func (s exchangeStore) LinkOutput(id content.ID, path, final string) error {
+	return s.bs.LinkContent(id, blockstore.Link{Path: path, Final: final})
 }
 
-func (s exchangeStore) UnlinkOutput(id cid.Cid) error {
-	cid2, err := content.IDFromCid(id)
-	if err != nil {
-		return err
-	}
-	return s.bs.Unlink(cid2)
+func (s exchangeStore) UnlinkOutput(id content.ID) error {
+	return s.bs.Unlink(id)
 }
 
-func (s exchangeStore) OutputPieceWritten(id cid.Cid, index int) error {
-	cid2, err := content.IDFromCid(id)
-	if err != nil {
-		return err
-	}
-	return s.bs.MarkLinkedPiece(cid2, index)
+func (s exchangeStore) OutputPieceWritten(id content.ID, index int) error {
+	return s.bs.MarkLinkedPiece(id, index)
 }
 
-// ParseContentID parses a content ID as the CLI and API take it (surrounding space
-// ignored). Errors wrap content.ErrInvalidID.
-func ParseContentID(s string) (content.ID, error) {
-	return content.ParseID(strings.TrimSpace(s))
-}
-
-// ParseProviders parses --from addresses: multiaddrs ending in /p2p/PEERID.
-func ParseProviders(addrs []string) ([]peer.AddrInfo, error) {
-	var out []peer.AddrInfo
-	for _, s := range addrs {
-		a, err := ma.NewMultiaddr(s)
-		if err != nil {
-			return nil, fmt.Errorf("--from %q: %w", s, err)
-		}
-		info, err := peer.AddrInfoFromP2pAddr(a)
-		if err != nil {
-			return nil, fmt.Errorf("--from %q: the address must end in /p2p/PEERID: %w", s, err)
-		}
-		out = append(out, *info)
-	}
-	return out, nil
-}
-
-// providers returns who to fetch id from: the --from peers; else through via (a router
+// providers returns who to fetch id from: the peers named in from; else through via (a router
 // name, or "all"); else the default router first and then each other running router,
 // until one names a provider, so that nodes whose default routers differ still find
 // each other's content. The error stays one line; why each router failed goes to the
@@ -288,7 +227,7 @@ func (n *Node) providers(ctx context.Context, id content.ID, from []peer.AddrInf
 			break
 		}
 	}
-	return nil, fmt.Errorf("%w: none found for %s (%s; name one with --from MULTIADDR)", exchange.ErrNoProviders, id, strings.Join(asked, ", "))
+	return nil, &NoProvidersError{ID: id, Asked: asked}
 }
 
 // searchOrder lists the routers a content search asks, in order: via's (see
@@ -383,14 +322,13 @@ func (n *Node) Add(ctx context.Context, path string, opts AddOptions) (AddResult
 type GetOptions struct {
 	// Output is the path to write the file or directory to; "" fetches into the store only.
 	Output string
-	// From names the providers to fetch from (ParseProviders reads them from text);
-	// empty asks the routers.
+	// From names the providers to fetch from; empty asks the routers.
 	From []peer.AddrInfo
 	// Via names the router to search ("all": every one); empty asks the default
 	// router first, then the others.
 	Via string
 	// Progress, if set, is called from one goroutine a few times a second.
-	Progress func(exchange.Progress)
+	Progress func(GetProgress)
 }
 
 // Get fetches content into the store (resuming from the pieces already there) and, with
@@ -415,7 +353,11 @@ func (n *Node) Get(ctx context.Context, id content.ID, opts GetOptions) (GetResu
 			return GetResult{}, err
 		}
 	}
-	res, err := n.content.x.Download(ctx, exchange.Request{ID: id.Cid(), Providers: provs, Output: opts.Output, Progress: opts.Progress})
+	req := exchange.Request{ID: id, Providers: provs, Output: opts.Output}
+	if opts.Progress != nil {
+		req.Progress = func(p exchange.Progress) { opts.Progress(getProgress(p)) }
+	}
+	res, err := n.content.x.Download(ctx, req)
 	out := GetResult{ID: id.String(), Name: res.Name, Output: opts.Output, Size: res.Size, Pieces: res.Pieces,
 		Resumed: res.Resumed, Fetched: map[string]int{}, Elapsed: res.Elapsed.Seconds()}
 	for p, c := range res.Fetched {
@@ -436,6 +378,12 @@ func (n *Node) Get(ctx context.Context, id content.ID, opts GetOptions) (GetResu
 	n.Logger("content").Info("got content", "id", out.ID, "name", out.Name, "size", out.Size, "resumed", out.Resumed, "seconds", out.Elapsed)
 	n.provide(id)
 	return out, nil
+}
+
+// getProgress is the API's form of a download's progress.
+func getProgress(p exchange.Progress) GetProgress {
+	return GetProgress{ID: p.ID, Name: p.Name, Bytes: p.Bytes, Total: p.Total, Pieces: p.Pieces, TotalPieces: p.TotalPieces,
+		Resumed: p.Resumed, Rate: p.Rate, Peers: p.Peers, Elapsed: p.Elapsed, Done: p.Done}
 }
 
 // complete reports whether every piece of id is in the store.
@@ -483,7 +431,7 @@ func (n *Node) Info(ctx context.Context, id content.ID, from []peer.AddrInfo, vi
 		if perr != nil {
 			return ContentInfo{}, perr
 		}
-		raw, ferr := n.content.x.FetchManifest(ctx, id.Cid(), provs)
+		raw, ferr := n.content.x.FetchManifest(ctx, id, provs)
 		if ferr != nil {
 			if errors.Is(ferr, exchange.ErrNotFound) {
 				return ContentInfo{}, fmt.Errorf("unknown content ID %s: no provider has it (%w)", id, ferr)
@@ -498,7 +446,7 @@ func (n *Node) Info(ctx context.Context, id content.ID, from []peer.AddrInfo, vi
 	}
 	out := ContentInfo{ID: id.String(), Name: m.Name, Kind: string(m.Kind), Size: m.Size, PieceSize: m.PieceSize,
 		Pieces: m.NumPieces(), Local: local}
-	var have *blockstore.Bitfield
+	var have *content.Bitfield
 	herr := blockstore.ErrNotFound
 	if local {
 		have, herr = n.content.store.Have(id)

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,7 +15,6 @@ import (
 	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/content"
 	"github.com/dhtnode/dhtnode/exchange"
-	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // Content endpoints (all under client.APIPrefix):
@@ -86,6 +84,8 @@ func absPath(what, p string) error {
 	return nil
 }
 
+// registerContentAPI serves the content endpoints: the transfers (add, get, cat) here,
+// what the store holds (info, ls, pins, repo) in registerStoreAPI.
 func registerContentAPI(n *Node, mux *http.ServeMux) {
 	mux.HandleFunc("POST "+client.APIPrefix+"content/add", func(w http.ResponseWriter, r *http.Request) {
 		var req client.AddRequest
@@ -119,41 +119,7 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		out.send(client.AddEvent{Result: &res})
 	})
 
-	mux.HandleFunc("POST "+client.APIPrefix+"content/get", func(w http.ResponseWriter, r *http.Request) {
-		var req client.GetRequest
-		if !decodeJSON(w, r, &req) {
-			return
-		}
-		for _, c := range []struct{ what, p string }{{"get: output", req.Output}, {"get: output_dir", req.OutputDir}} {
-			if err := absPath(c.what, c.p); err != nil {
-				writeError(w, http.StatusBadRequest, err)
-				return
-			}
-		}
-		out := newNDJSON(w)
-		id, from, err := contentRef(req.ID, req.From)
-		if err != nil {
-			out.send(client.GetEvent{Error: err.Error()})
-			return
-		}
-		output := req.Output
-		if output == "" && req.OutputDir != "" {
-			// The name comes from the manifest (one path component, checked by content).
-			info, err := n.Info(r.Context(), id, from, req.Via)
-			if err != nil {
-				out.send(client.GetEvent{Error: err.Error()})
-				return
-			}
-			output = filepath.Join(req.OutputDir, info.Name)
-		}
-		res, err := n.Get(r.Context(), id, GetOptions{Output: output, From: from, Via: req.Via,
-			Progress: func(p exchange.Progress) { out.send(client.GetEvent{Progress: &p}) }})
-		if err != nil {
-			out.send(client.GetEvent{Error: err.Error()})
-			return
-		}
-		out.send(client.GetEvent{Result: &res})
-	})
+	mux.HandleFunc("POST "+client.APIPrefix+"content/get", n.serveGet)
 
 	mux.HandleFunc("GET "+client.APIPrefix+"content/cat", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -163,7 +129,7 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 			size, err = n.CatSize(r.Context(), id, from, q.Get("via"))
 		}
 		if err != nil {
-			writeError(w, contentStatus(err), err)
+			writeError(w, contentStatus(err), apiHint(err))
 			return
 		}
 		// No Content-Length: the body is chunked so that a failure part way (a piece that
@@ -179,100 +145,46 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		}
 	})
 
-	mux.HandleFunc("GET "+client.APIPrefix+"content/info", func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		id, from, err := contentRef(q.Get("id"), q["from"])
-		var info ContentInfo
-		if err == nil {
-			info, err = n.Info(r.Context(), id, from, q.Get("via"))
-		}
-		if err != nil {
-			writeError(w, contentStatus(err), err)
-			return
-		}
-		writeJSON(w, http.StatusOK, info)
-	})
-
-	mux.HandleFunc("GET "+client.APIPrefix+"content/ls", func(w http.ResponseWriter, r *http.Request) {
-		list, err := n.List()
-		if err != nil {
-			writeError(w, contentStatus(err), err)
-			return
-		}
-		writeJSON(w, http.StatusOK, list)
-	})
-
-	pinCall := func(f func(context.Context, client.IDRequest) error, done string) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			var req client.IDRequest
-			if !decodeJSON(w, r, &req) {
-				return
-			}
-			if err := f(r.Context(), req); err != nil {
-				writeError(w, contentStatus(err), err)
-				return
-			}
-			writeJSON(w, http.StatusOK, client.StatusResponse{Status: done})
-		}
-	}
-	mux.HandleFunc("POST "+client.APIPrefix+"content/pin/add", pinCall(func(ctx context.Context, req client.IDRequest) error {
-		id, from, err := contentRef(req.ID, req.From)
-		if err != nil {
-			return err
-		}
-		return n.Pin(ctx, id, from, req.Via)
-	}, "pinned"))
-	mux.HandleFunc("POST "+client.APIPrefix+"content/pin/rm", pinCall(func(_ context.Context, req client.IDRequest) error {
-		id, err := ParseContentID(req.ID)
-		if err != nil {
-			return err
-		}
-		return n.Unpin(id)
-	}, "unpinned"))
-	mux.HandleFunc("GET "+client.APIPrefix+"content/pin/ls", func(w http.ResponseWriter, r *http.Request) {
-		pins, err := n.Pins()
-		if err != nil {
-			writeError(w, contentStatus(err), err)
-			return
-		}
-		writeJSON(w, http.StatusOK, pins)
-	})
-
-	mux.HandleFunc("POST "+client.APIPrefix+"repo/gc", func(w http.ResponseWriter, r *http.Request) {
-		res, err := n.RepoGC(r.Context())
-		if err != nil {
-			writeError(w, contentStatus(err), err)
-			return
-		}
-		writeJSON(w, http.StatusOK, res)
-	})
-	mux.HandleFunc("GET "+client.APIPrefix+"repo/stat", func(w http.ResponseWriter, r *http.Request) {
-		res, err := n.RepoStat()
-		if err != nil {
-			writeError(w, contentStatus(err), err)
-			return
-		}
-		writeJSON(w, http.StatusOK, res)
-	})
-	mux.HandleFunc("POST "+client.APIPrefix+"repo/verify", func(w http.ResponseWriter, r *http.Request) {
-		res, err := n.RepoVerify(r.Context())
-		if err != nil {
-			writeError(w, contentStatus(err), err)
-			return
-		}
-		writeJSON(w, http.StatusOK, res)
-	})
+	registerStoreAPI(n, mux) // content_api_store.go
 }
 
-// contentRef reads the content ID and the provider addresses a request names: the API
-// speaks text, the node's methods take typed values.
-func contentRef(id string, from []string) (content.ID, []peer.AddrInfo, error) {
-	cid, err := ParseContentID(id)
-	if err != nil {
-		return content.ID{}, nil, err
+// serveGet is POST content/get: it checks the request, names the output from the
+// manifest when only a directory is given, then streams the download's progress and
+// its result or error as NDJSON.
+func (n *Node) serveGet(w http.ResponseWriter, r *http.Request) {
+	var req client.GetRequest
+	if !decodeJSON(w, r, &req) {
+		return
 	}
-	provs, err := ParseProviders(from)
-	return cid, provs, err
+	for _, c := range []struct{ what, p string }{{"get: output", req.Output}, {"get: output_dir", req.OutputDir}} {
+		if err := absPath(c.what, c.p); err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+	}
+	out := newNDJSON(w)
+	id, from, err := contentRef(req.ID, req.From)
+	if err != nil {
+		out.send(client.GetEvent{Error: err.Error()})
+		return
+	}
+	output := req.Output
+	if output == "" && req.OutputDir != "" {
+		// The name comes from the manifest (one path component, checked by content).
+		info, err := n.Info(r.Context(), id, from, req.Via)
+		if err != nil {
+			out.send(client.GetEvent{Error: apiHint(err).Error()})
+			return
+		}
+		output = filepath.Join(req.OutputDir, info.Name)
+	}
+	res, err := n.Get(r.Context(), id, GetOptions{Output: output, From: from, Via: req.Via,
+		Progress: func(p GetProgress) { out.send(client.GetEvent{Progress: &p}) }})
+	if err != nil {
+		out.send(client.GetEvent{Error: apiHint(err).Error()})
+		return
+	}
+	out.send(client.GetEvent{Result: &res})
 }
 
 // catError says what stopped a cat part way, for a person: which piece, that it failed

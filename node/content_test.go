@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/content"
-	"github.com/dhtnode/dhtnode/exchange"
 )
 
 // contentNode starts an in-process node with a repo (and so a blockstore) and returns it
@@ -75,6 +75,15 @@ func TestContentAddGetInfoPinGCThroughAPI(t *testing.T) {
 	if _, err := cb.Get(ctx, client.GetRequest{ID: added.ID}, nil); err == nil || !strings.Contains(err.Error(), "--from") {
 		t.Fatalf("get without providers: %v", err)
 	}
+	// The library says the same without naming a flag; the API adds the CLI's hint.
+	id, err := content.ParseID(added.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var none *NoProvidersError
+	if _, err := b.Get(ctx, id, GetOptions{}); !errors.As(err, &none) || none.ID != id || strings.Contains(err.Error(), "--from") {
+		t.Fatalf("library get without providers: %v, want a NoProvidersError naming no flag", err)
+	}
 
 	// info of remote content fetches the manifest and stores nothing.
 	remote, err := cb.Info(ctx, added.ID, []string{p2pAddrOf(a)}, "")
@@ -85,13 +94,13 @@ func TestContentAddGetInfoPinGCThroughAPI(t *testing.T) {
 		t.Fatalf("info stored something: %+v %v", list, err)
 	}
 
-	var progress []exchange.Progress
-	res, err := cb.Get(ctx, client.GetRequest{ID: added.ID, OutputDir: dir + "/out", From: []string{p2pAddrOf(a)}}, func(p exchange.Progress) { progress = append(progress, p) })
+	var progress []client.GetProgress
+	res, err := cb.Get(ctx, client.GetRequest{ID: added.ID, OutputDir: dir + "/out", From: []string{p2pAddrOf(a)}}, func(p client.GetProgress) { progress = append(progress, p) })
 	if err == nil || !strings.Contains(err.Error(), "output directory") || len(progress) != 0 {
 		t.Fatalf("get into a missing directory: %v after %d progress events; want an output directory error before any transfer", err, len(progress))
 	}
 	_ = os.Mkdir(dir+"/out", 0o755)
-	res, err = cb.Get(ctx, client.GetRequest{ID: added.ID, OutputDir: dir + "/out", From: []string{p2pAddrOf(a)}}, func(p exchange.Progress) { progress = append(progress, p) })
+	res, err = cb.Get(ctx, client.GetRequest{ID: added.ID, OutputDir: dir + "/out", From: []string{p2pAddrOf(a)}}, func(p client.GetProgress) { progress = append(progress, p) })
 	if err != nil {
 		t.Fatal(err)
 	}

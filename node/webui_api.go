@@ -25,7 +25,7 @@ import (
 //	GET  /webui/                   the embedded web UI (GET / and /webui redirect there)
 //	GET  peers                     []client.PeerInfo: members and connected peers
 //	GET  stats/bw                  client.BandwidthStats: libp2p bytes per protocol
-//	GET  transfers                 []exchange.Transfer: downloads in progress
+//	GET  transfers                 []client.Transfer: downloads in progress
 //	POST content/upload?name=N     the body is a file's bytes; added (and pinned) as N
 //
 // The UI polls these about once a second; each answer is a snapshot taken under short
@@ -139,11 +139,26 @@ func (n *Node) BandwidthStats() client.BandwidthStats {
 }
 
 // Transfers lists the downloads in progress (none when content is off).
-func (n *Node) Transfers() []exchange.Transfer {
+func (n *Node) Transfers() []Transfer {
 	if n.content.x == nil {
-		return []exchange.Transfer{}
+		return []Transfer{}
 	}
-	return n.content.x.Transfers()
+	return transfers(n.content.x.Transfers())
+}
+
+// transfers is the API's form of the exchange's download snapshots.
+func transfers(ts []exchange.Transfer) []Transfer {
+	out := make([]Transfer, 0, len(ts))
+	for _, t := range ts {
+		tr := Transfer{ID: t.ID, Name: t.Name, Total: t.Total, Bytes: t.Bytes, PiecesDone: t.PiecesDone, TotalPieces: t.TotalPieces,
+			Resumed: t.Resumed, Elapsed: t.Elapsed, Pieces: t.Pieces, Peers: make([]TransferPeer, len(t.Peers))}
+		for i, p := range t.Peers {
+			tr.Peers[i] = TransferPeer{PeerID: p.PeerID, State: p.State, Reason: p.Reason, Rate: p.Rate, Bytes: p.Bytes,
+				Pieces: p.Pieces, InFlight: p.InFlight, Window: p.Window, Bad: p.Bad}
+		}
+		out = append(out, tr)
+	}
+	return out
 }
 
 // errUploadName is an upload without a usable file name.

@@ -19,7 +19,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/dhtnode/dhtnode/content"
-	"github.com/dhtnode/dhtnode/exchange"
 )
 
 // contentCommands are the content commands: add, get, cat, info, ls, pin, repo.
@@ -208,9 +207,9 @@ terminal.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			cmd.SetContext(ctx)
-			var last exchange.Progress
+			var last client.GetProgress
 			var bar *progressbar.ProgressBar
-			progress := func(p exchange.Progress) {
+			progress := func(p client.GetProgress) {
 				last = p
 				if bar == nil {
 					if bar = stderrBar(cmd, quiet, p.Total, "get "+p.Name); bar == nil {

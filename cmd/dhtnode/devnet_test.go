@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/dhtnode/dhtnode/client"
-	"github.com/dhtnode/dhtnode/exchange"
 )
 
 // devnetProc is a running `dhtnode devnet` and what it printed.
@@ -109,7 +108,7 @@ func TestDevnetThreeNodes(t *testing.T) {
 		t.Fatalf("peers: %d %s", code, out)
 	}
 	out, _, code = cli(t, n3, "transfers", "--format", "json")
-	var ts []exchange.Transfer
+	var ts []client.Transfer
 	if code != 0 || json.Unmarshal([]byte(out), &ts) != nil || len(ts) != 0 {
 		t.Fatalf("transfers: %d %s", code, out)
 	}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/dhtnode/dhtnode/client"
-	"github.com/dhtnode/dhtnode/exchange"
 	"github.com/spf13/cobra"
 )
 
@@ -213,7 +212,7 @@ dropped (and the error).`,
 }
 
 // printTransfers is transfers' text output.
-func printTransfers(w io.Writer, ts []exchange.Transfer) error {
+func printTransfers(w io.Writer, ts []client.Transfer) error {
 	if len(ts) == 0 {
 		fmt.Fprintln(w, "no download in progress")
 		return nil
@@ -241,9 +240,9 @@ func piecesLine(pieces string, width int) string {
 	for i := 0; i < len(pieces); i += per {
 		chunk := pieces[i:min(len(pieces), i+per)]
 		switch {
-		case strings.Count(chunk, string(rune(exchange.PieceHeld))) == len(chunk):
+		case strings.Count(chunk, string(rune(client.PieceHeld))) == len(chunk):
 			b.WriteByte('#')
-		case strings.ContainsAny(chunk, string([]rune{exchange.PieceInFlight, exchange.PieceHeld})):
+		case strings.ContainsAny(chunk, string([]rune{client.PieceInFlight, client.PieceHeld})):
 			b.WriteByte('~')
 		default:
 			b.WriteByte('.')

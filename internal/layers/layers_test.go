@@ -20,17 +20,17 @@ const module = "github.com/dhtnode/dhtnode"
 var allowed = map[string][]string{
 	// The CLI talks to a daemon through client and runs nodes through node; routing
 	// and content are the vocabulary it prints (keys, traces, content IDs; `add -n`
-	// hashes a file without a daemon); exchange for the download progress `get`
-	// prints; webui serves the browser UI.
-	"cmd/...": {"node", "compare", "client", "routing", "content", "exchange", "webui"},
+	// hashes a file without a daemon); webui serves the browser UI.
+	"cmd/...": {"node", "compare", "client", "routing", "content", "webui"},
 	// Examples are programs of a library user: anything but the CLI.
 	"examples/...": {"node", "compare", "client", "routing", "content", "merkle", "gossip", "chord", "kademlia", "onehop", "exchange", "blockstore"},
 
 	"compare": {"node", "chord", "kademlia", "onehop", "gossip", "routing", "content"},
 	// internal/p2pgossip is gossip's libp2p transport: memberlist and libp2p only,
 	// no module package, so it sits beside gossip below node.
-	"node":   {"gossip", "chord", "kademlia", "onehop", "exchange", "blockstore", "content", "merkle", "routing", "client", "webui", "internal/p2pgossip"},
-	"client": {"content", "exchange", "routing"},
+	"node": {"gossip", "chord", "kademlia", "onehop", "exchange", "blockstore", "content", "merkle", "routing", "client", "webui", "internal/p2pgossip"},
+	// The API's wire types are the client's own, not exchange's or node's.
+	"client": {"content", "routing"},
 	"webui":  {"client", "content", "routing"},
 
 	// The routers stand alone: never each other, never node.
