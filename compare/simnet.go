@@ -91,7 +91,6 @@ type simNet struct {
 	// onStart and onLookup, when set, are called as each initial node has started and
 	// each lookup has finished (progress display).
 	onStart, onLookup func()
-	joinsDur          time.Duration
 	// startWorkers is how many initial nodes start at once (startInitial).
 	startWorkers int
 }
