@@ -224,3 +224,56 @@ func namedEarly(t *testing.T, showsUp bool) {
 		t.Errorf("a's table lacks a member: %+v", a.RoutingTable())
 	}
 }
+
+// TestNoPredecessorIsNoLie: a neighbours answer from a node that has no predecessor
+// yet carries an empty peer in the predecessor's place. That is how honest nodes
+// answer while the ring forms; it must not be held against them as naming a
+// non-member (three such "lies" would ban an honest member). A peer that really is
+// no member, in the same answer, still is suspected: the control.
+func TestNoPredecessorIsNoLie(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mn := mocknet.New()
+		defer mn.Close()
+		a, err := mn.GenPeer()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := mn.GenPeer()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := DefaultConfig()
+		cfg.IsMember = func(p peer.ID) bool { return p == a.ID() || p == b.ID() }
+		c, err := New(a, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.PeerUp(peer.AddrInfo{ID: b.ID()})
+
+		if got := c.vet(b.ID(), []Peer{{}}); len(got) != 0 {
+			t.Errorf("vet kept the empty predecessor: %v", got)
+		}
+		c.mu.Lock()
+		suspected := len(c.view.suspicions)
+		c.mu.Unlock()
+		if suspected != 0 {
+			t.Fatalf("an empty predecessor was suspected as a non-member (%d suspicions)", suspected)
+		}
+		time.Sleep(3 * c.lieGrace())
+		synctest.Wait()
+		if lies := c.LiesDetected(); lies != 0 {
+			t.Fatalf("%d lies counted for answering without a predecessor", lies)
+		}
+
+		stranger := NewPeer(peer.ID("not-a-member"))
+		if got := c.vet(b.ID(), []Peer{{}, stranger, NewPeer(b.ID())}); len(got) != 1 || got[0].ID != b.ID() {
+			t.Errorf("vet = %v, want only the member", got)
+		}
+		time.Sleep(3 * c.lieGrace())
+		synctest.Wait()
+		if lies := c.LiesDetected(); lies != 1 {
+			t.Errorf("naming a peer that never was a member counted %d lies, want 1", lies)
+		}
+	})
+}

@@ -225,7 +225,8 @@ func (c *Chord) trustedOnly(ps []Peer) []Peer {
 // A peer that never was a member may still be one our gossip has not told us about
 // yet (it joined a moment ago, and the answering node heard first): it is held as a
 // suspicion against from, and counted as a lie only if it is still no member after
-// lieGrace (settleSuspicions). A departed or banned member is no lie at all.
+// lieGrace (settleSuspicions). A departed or banned member is no lie at all, and
+// neither is an empty peer: it is how an honest answer says "no predecessor yet".
 func (c *Chord) vet(from peer.ID, ps []Peer) []Peer {
 	if !c.membersOn() || len(ps) == 0 {
 		return ps
@@ -238,6 +239,9 @@ func (c *Chord) vet(from peer.ID, ps []Peer) []Peer {
 	}
 	c.mu.Lock()
 	for i, p := range ps {
+		if p.ID == "" {
+			continue
+		}
 		if c.trusted(p.ID, member[i], now) {
 			out = append(out, p)
 			continue
