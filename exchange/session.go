@@ -72,7 +72,7 @@ func (x *Exchange) openSession(ctx context.Context, info peer.AddrInfo, id conte
 	if err := x.host.Connect(ctx, info); err != nil {
 		return nil, fmt.Errorf("%w: connect %s: %v", ErrNoProviders, info.ID, err)
 	}
-	s, err := x.host.NewStream(ctx, info.ID, ProtocolID)
+	s, err := x.newStream(ctx, info)
 	if err != nil {
 		return nil, fmt.Errorf("%w: open stream to %s: %v", ErrNoProviders, info.ID, err)
 	}
@@ -87,6 +87,43 @@ func (x *Exchange) openSession(ctx context.Context, info peer.AddrInfo, id conte
 		lim:   lim,
 		id:    id.Bytes(),
 	}, nil
+}
+
+// newStream opens an exchange stream to a connected provider. Over a relayed
+// connection alone that needs a direct one first (a relay's limits carry no
+// content): libp2p's hole punching makes it, and the stream waits for it. But the
+// punch runs once, when the relayed connection comes in, and it may have failed or
+// never run (the node did not know its public address yet, as right after start).
+// So when half the time passes with no direct connection, the relayed one is
+// replaced by a fresh one, which makes the provider punch again.
+func (x *Exchange) newStream(ctx context.Context, info peer.AddrInfo) (network.Stream, error) {
+	if x.host.Network().Connectedness(info.ID) != network.Limited {
+		return x.host.NewStream(ctx, info.ID, ProtocolID)
+	}
+	half := x.cfg.ConnectTimeout / 2
+	if deadline, ok := ctx.Deadline(); ok {
+		half = time.Until(deadline) / 2
+	}
+	first, cancel := context.WithTimeout(ctx, half)
+	s, err := x.host.NewStream(first, info.ID, ProtocolID)
+	cancel()
+	if err == nil || ctx.Err() != nil {
+		return s, err
+	}
+	if x.host.Network().Connectedness(info.ID) != network.Limited {
+		// A direct connection came as the first wait ended, or the relayed one went.
+		return x.host.NewStream(ctx, info.ID, ProtocolID)
+	}
+	x.log.Info("no direct connection to the provider yet: reconnecting through the relay to punch a hole again", "peer", info.ID)
+	for _, c := range x.host.Network().ConnsToPeer(info.ID) {
+		if c.Stat().Limited {
+			_ = c.Close()
+		}
+	}
+	if err := x.host.Connect(ctx, info); err != nil {
+		return nil, fmt.Errorf("reconnect through a relay: %w", err)
+	}
+	return x.host.NewStream(ctx, info.ID, ProtocolID)
 }
 
 func (ss *session) close() {
