@@ -145,12 +145,19 @@ type segments struct {
 	next  uint32
 	open  map[uint32]*segFile
 	dirty map[*segFile]struct{} // written since their last fdatasync
-	mine  map[uint32]bool       // created by this session
+	// dirNew: segments were created since the directory was last synced. The
+	// directory is synced with the data (sync), before any index entry points
+	// into a new segment, not on the writer's path: an fsync of a directory
+	// commits the file system's journal, which cost tens of milliseconds per
+	// new segment while the writer held it and the other writers queued.
+	dirNew bool
+	mine   map[uint32]bool // created by this session
 	// active: segments a writer may still append to. They are never removed
 	// or cut short while the store is open, only punched.
 	active map[uint32]bool
 
 	free chan *segFile // segments taking writes (nil: create one when needed)
+	wb   *writeback
 }
 
 func newSegments(dir string, noDirect func() bool) (*segments, []uint32, error) {
@@ -162,7 +169,7 @@ func newSegments(dir string, noDirect func() bool) (*segments, []uint32, error) 
 		return nil, nil, err
 	}
 	g := &segments{dir: dir, noDirect: noDirect, open: map[uint32]*segFile{}, dirty: map[*segFile]struct{}{},
-		mine: map[uint32]bool{}, active: map[uint32]bool{}, free: make(chan *segFile, activeSegments), next: 1}
+		mine: map[uint32]bool{}, active: map[uint32]bool{}, free: make(chan *segFile, activeSegments), next: 1, wb: newWriteback()}
 	var ids []uint32
 	for _, e := range entries {
 		if id, ok := parseSegName(e.Name()); ok {
@@ -211,12 +218,8 @@ func (g *segments) create() (*segFile, error) {
 	g.open[id] = sf
 	g.mine[id] = true
 	g.active[id] = true
+	g.dirNew = true // the new name must survive a crash with the pieces in it: see sync
 	g.mu.Unlock()
-	// The new name must survive a crash with the pieces in it.
-	if d, err := os.Open(g.dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
 	return sf, nil
 }
 
@@ -246,6 +249,7 @@ func (g *segments) forget(id uint32) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if sf := g.open[id]; sf != nil {
+		g.wb.forget(sf)
 		sf.close()
 		delete(g.open, id)
 		delete(g.dirty, sf)
@@ -295,7 +299,7 @@ func (g *segments) append(data []byte, write func(f *os.File, off int64, data []
 		}
 	default:
 		if _, err = sf.f.WriteAt(data, off); err == nil {
-			startWriteback(sf.f, off, int64(len(data)))
+			g.wb.written(sf, off+int64(len(data)))
 		}
 	}
 	if err != nil {
@@ -309,13 +313,22 @@ func (g *segments) append(data []byte, write func(f *os.File, off int64, data []
 }
 
 // sync makes every piece written so far durable: fdatasync of each segment
-// written since its last sync. It runs before a commit that claims pieces.
+// written since its last sync, and of the directory when segments were created
+// in it. It runs before a commit that claims pieces.
 func (g *segments) sync() error {
 	g.mu.Lock()
-	dirty := g.dirty
-	g.dirty = map[*segFile]struct{}{}
+	dirty, dirNew := g.dirty, g.dirNew
+	g.dirty, g.dirNew = map[*segFile]struct{}{}, false
 	g.mu.Unlock()
 	var first error
+	if dirNew {
+		if err := syncDir(g.dir); err != nil {
+			first = fmt.Errorf("syncing the segment directory: %w", err)
+			g.mu.Lock()
+			g.dirNew = true
+			g.mu.Unlock()
+		}
+	}
 	for sf := range dirty {
 		if err := fdatasync(sf.f); err != nil && first == nil {
 			first = fmt.Errorf("syncing segment %s: %w", segName(sf.id), err)
@@ -325,6 +338,16 @@ func (g *segments) sync() error {
 		}
 	}
 	return first
+}
+
+// syncDir makes the names in dir durable (the segments created there).
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // isActive reports whether a writer may still append to segment id.
@@ -343,6 +366,7 @@ func (g *segments) retire() {
 
 // closeAll closes every open segment.
 func (g *segments) closeAll() {
+	g.wb.stop()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for id, sf := range g.open {
