@@ -134,6 +134,28 @@ type segFile struct {
 	// end is the next offset a piece goes to; only the writer holding this
 	// segment (taken from segments.free) touches it.
 	end int64
+
+	// mu keeps the files open while someone uses them: every use of f or
+	// df (a read, an append, a sync, writeback, a punch) holds it shared,
+	// close holds it exclusively. gc, trim and Close close a segment while
+	// readers and the writeback goroutine may still hold it; a descriptor
+	// used after its close could by then name another file.
+	mu     sync.RWMutex
+	closed bool
+}
+
+// errSegClosed: the segment was closed (forgotten by gc or trim, or the store
+// closed) while this use waited for it.
+var errSegClosed = fmt.Errorf("segment closed: %w", os.ErrClosed)
+
+// with runs fn while sf's files stay open, or returns errSegClosed.
+func (sf *segFile) with(fn func() error) error {
+	sf.mu.RLock()
+	defer sf.mu.RUnlock()
+	if sf.closed {
+		return errSegClosed
+	}
+	return fn()
 }
 
 // segments manages the segment files of a store.
@@ -244,19 +266,31 @@ func (g *segments) get(id uint32) (*segFile, error) {
 	return sf, nil
 }
 
-// forget closes segment id (before it is removed).
+// forget closes segment id (before it is removed). Its pending writeback
+// ranges go with it; a use already under way (a read, writeback, a sync)
+// finishes before the files close, and a later one finds them closed.
 func (g *segments) forget(id uint32) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	if sf := g.open[id]; sf != nil {
-		g.wb.forget(sf)
-		sf.close()
+	sf := g.open[id]
+	if sf != nil {
 		delete(g.open, id)
 		delete(g.dirty, sf)
 	}
+	g.mu.Unlock()
+	if sf != nil {
+		g.wb.forget(sf)
+		sf.close() // outside g.mu: waiting for a use must not stall get
+	}
 }
 
+// close closes sf's files once no one uses them.
 func (sf *segFile) close() {
+	sf.mu.Lock()
+	defer sf.mu.Unlock()
+	if sf.closed {
+		return
+	}
+	sf.closed = true
 	_ = sf.f.Close()
 	if sf.df != nil {
 		_ = sf.df.Close()
@@ -281,27 +315,29 @@ func (g *segments) append(data []byte, write func(f *os.File, off int64, data []
 		sf = nf
 	}
 	off := sf.end
-	var err error
-	switch {
-	case write != nil:
-		err = write(sf.f, off, data)
-	case directWrites && sf.df != nil && len(data)%segAlign == 0:
-		buf := data
-		if !aligned(buf) {
-			var done func()
-			buf, done = scratch(len(data))
-			copy(buf, data)
-			defer done()
+	err := sf.with(func() (err error) {
+		switch {
+		case write != nil:
+			err = write(sf.f, off, data)
+		case directWrites && sf.df != nil && len(data)%segAlign == 0:
+			buf := data
+			if !aligned(buf) {
+				var done func()
+				buf, done = scratch(len(data))
+				copy(buf, data)
+				defer done()
+			}
+			if _, err = sf.df.WriteAt(buf, off); isEINVAL(err) {
+				sf.df = nil
+				_, err = sf.f.WriteAt(data, off)
+			}
+		default:
+			if _, err = sf.f.WriteAt(data, off); err == nil {
+				g.wb.written(sf, off+int64(len(data)))
+			}
 		}
-		if _, err = sf.df.WriteAt(buf, off); isEINVAL(err) {
-			sf.df = nil
-			_, err = sf.f.WriteAt(data, off)
-		}
-	default:
-		if _, err = sf.f.WriteAt(data, off); err == nil {
-			g.wb.written(sf, off+int64(len(data)))
-		}
-	}
+		return err
+	})
 	if err != nil {
 		return loc{}, err
 	}
@@ -330,7 +366,11 @@ func (g *segments) sync() error {
 		}
 	}
 	for sf := range dirty {
-		if err := fdatasync(sf.f); err != nil && first == nil {
+		err := sf.with(func() error { return fdatasync(sf.f) })
+		if errors.Is(err, errSegClosed) {
+			continue // forgotten since: no index entry will point into it
+		}
+		if err != nil && first == nil {
 			first = fmt.Errorf("syncing segment %s: %w", segName(sf.id), err)
 			g.mu.Lock()
 			g.dirty[sf] = struct{}{}
@@ -364,14 +404,16 @@ func (g *segments) retire() {
 	clear(g.active)
 }
 
-// closeAll closes every open segment.
+// closeAll stops writeback and closes every open segment.
 func (g *segments) closeAll() {
 	g.wb.stop()
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	for id, sf := range g.open {
+	open := g.open
+	g.open = map[uint32]*segFile{}
+	clear(g.dirty)
+	g.mu.Unlock()
+	for _, sf := range open {
 		sf.close()
-		delete(g.open, id)
 	}
 }
 
@@ -383,7 +425,7 @@ func (g *segments) punch(l loc) {
 	}
 	start, end := roundUp(l.off), roundUp(l.off+int64(l.n))
 	if end > start {
-		_ = punchHole(sf.f, start, end-start)
+		_ = sf.with(func() error { return punchHole(sf.f, start, end-start) })
 	}
 }
 
@@ -443,34 +485,35 @@ func (s *Store) trim(id uint32) (removed bool, reclaimed int64, err error) {
 	if err != nil {
 		return false, 0, err
 	}
-	var at int64
-	for _, e := range exts {
-		if gap := roundUp(at); e.off > gap {
-			// A gap always ends at an aligned offset (pieces start at one).
-			if punchHole(sf.f, gap, e.off-gap) == nil {
-				reclaimed += e.off - gap
+	err = sf.with(func() error {
+		var at int64
+		for _, e := range exts {
+			if gap := roundUp(at); e.off > gap {
+				// A gap always ends at an aligned offset (pieces start at one).
+				if punchHole(sf.f, gap, e.off-gap) == nil {
+					reclaimed += e.off - gap
+				}
 			}
+			at = max(at, e.end)
 		}
-		at = max(at, e.end)
-	}
-	if active {
-		// A writer may be appending past the last piece right now: punch the
-		// tail instead of cutting it.
-		if tail := roundUp(at); st.Size() > tail && punchHole(sf.f, tail, st.Size()-tail) == nil {
+		if active {
+			// A writer may be appending past the last piece right now: punch the
+			// tail instead of cutting it.
+			if tail := roundUp(at); st.Size() > tail && punchHole(sf.f, tail, st.Size()-tail) == nil {
+				reclaimed += st.Size() - tail
+			}
+			return nil
+		}
+		if tail := roundUp(at); st.Size() > tail {
+			if err := sf.f.Truncate(tail); err != nil {
+				return err
+			}
 			reclaimed += st.Size() - tail
+			return fdatasync(sf.f)
 		}
-		return false, reclaimed, nil
-	}
-	if tail := roundUp(at); st.Size() > tail {
-		if err := sf.f.Truncate(tail); err != nil {
-			return false, reclaimed, err
-		}
-		reclaimed += st.Size() - tail
-		if err := fdatasync(sf.f); err != nil {
-			return false, reclaimed, err
-		}
-	}
-	return false, reclaimed, nil
+		return nil
+	})
+	return false, reclaimed, err
 }
 
 // trimUnclean trims every segment that was not closed cleanly (Open), and
@@ -563,4 +606,9 @@ func (g *segments) usage() (n int, disk int64) {
 		}
 	}
 	return n, disk
+}
+
+// readSeg fills buf from segment sf at off, keeping its files open meanwhile.
+func (s *Store) readSeg(sf *segFile, buf []byte, off int64, keep bool) error {
+	return sf.with(func() error { return s.readSegOpen(sf, buf, off, keep) })
 }

@@ -1,6 +1,9 @@
 package blockstore
 
-import "sync"
+import (
+	"os"
+	"sync"
+)
 
 // writeback starts writing appended pieces to disk as soon as they are in the
 // page cache, on a goroutine of its own: the fdatasync before a commit then
@@ -18,10 +21,16 @@ type writeback struct {
 	closed  bool
 	wake    chan struct{}
 	stopped chan struct{}
+
+	// hint hands a range to the disk (startWriteback; tests watch it).
+	hint func(f *os.File, off, n int64)
+	// taken, when set (tests), runs after ranges are taken and before
+	// they are handed on: where a segment may be forgotten meanwhile.
+	taken func()
 }
 
 func newWriteback() *writeback {
-	w := &writeback{to: map[*segFile]int64{}, from: map[*segFile]int64{}, wake: make(chan struct{}, 1), stopped: make(chan struct{})}
+	w := &writeback{to: map[*segFile]int64{}, from: map[*segFile]int64{}, wake: make(chan struct{}, 1), stopped: make(chan struct{}), hint: startWriteback}
 	go w.run()
 	return w
 }
@@ -68,9 +77,14 @@ func (w *writeback) run() {
 			}
 		}
 		clear(w.to)
+		hint, taken := w.hint, w.taken
 		w.mu.Unlock()
+		if taken != nil {
+			taken()
+		}
 		for _, s := range todo {
-			startWriteback(s.sf.f, s.off, s.end-s.off)
+			// A segment forgotten since is closed: with skips it.
+			_ = s.sf.with(func() error { hint(s.sf.f, s.off, s.end-s.off); return nil })
 		}
 	}
 }

@@ -3,6 +3,8 @@ package blockstore
 import (
 	"bytes"
 	"context"
+	"os"
+	"sync"
 	"testing"
 	"time"
 )
@@ -70,5 +72,49 @@ func TestWritebackCoversEveryAppend(t *testing.T) {
 	wb.mu.Unlock()
 	if left != 0 {
 		t.Fatalf("a hint after Close was kept (%d ranges)", left)
+	}
+}
+
+// TestWritebackSkipsForgottenSegment: a segment forgotten (gc, trim) after
+// the writeback goroutine took its range, but before it handed the range to
+// the disk, is skipped, not used through a closed descriptor (which by then
+// may name another file).
+func TestWritebackSkipsForgottenSegment(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	wb := s.segs.wb
+	took, resume := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	var mu sync.Mutex
+	var hints, closedHints int
+	wb.mu.Lock()
+	wb.taken = func() { once.Do(func() { close(took); <-resume }) }
+	wb.hint = func(f *os.File, _, _ int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		hints++
+		if _, err := f.Stat(); err != nil {
+			closedHints++
+		}
+	}
+	wb.mu.Unlock()
+
+	l, err := s.segs.append(testData(1<<20, 3), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-took // the goroutine holds the range and has not used the file yet
+	s.segs.forget(l.seg)
+	close(resume)
+	wb.stop() // returns once the goroutine has finished that round
+	mu.Lock()
+	defer mu.Unlock()
+	if closedHints != 0 {
+		t.Fatalf("writeback used a closed segment file (%d of %d hints)", closedHints, hints)
+	}
+	if hints != 0 {
+		t.Fatalf("writeback handed %d ranges of a forgotten segment to the disk", hints)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
