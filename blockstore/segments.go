@@ -141,19 +141,23 @@ type segFile struct {
 	// readers and the writeback goroutine may still hold it; a descriptor
 	// used after its close could by then name another file.
 	mu     sync.RWMutex
-	closed bool
+	closed error // why the files were closed (nil: open)
 }
 
-// errSegClosed: the segment was closed (forgotten by gc or trim, or the store
-// closed) while this use waited for it.
-var errSegClosed = fmt.Errorf("segment closed: %w", os.ErrClosed)
+var (
+	// errSegForgotten: gc or trim closed the segment to remove it; no index
+	// entry points into it and no pending piece is in it.
+	errSegForgotten = fmt.Errorf("segment removed: %w", os.ErrClosed)
+	// errSegClosed: the store closed the segment.
+	errSegClosed = fmt.Errorf("segment closed: %w", os.ErrClosed)
+)
 
-// with runs fn while sf's files stay open, or returns errSegClosed.
+// with runs fn while sf's files stay open, or returns why they are closed.
 func (sf *segFile) with(fn func() error) error {
 	sf.mu.RLock()
 	defer sf.mu.RUnlock()
-	if sf.closed {
-		return errSegClosed
+	if sf.closed != nil {
+		return sf.closed
 	}
 	return fn()
 }
@@ -279,18 +283,18 @@ func (g *segments) forget(id uint32) {
 	g.mu.Unlock()
 	if sf != nil {
 		g.wb.forget(sf)
-		sf.close() // outside g.mu: waiting for a use must not stall get
+		sf.close(errSegForgotten) // outside g.mu: waiting for a use must not stall get
 	}
 }
 
-// close closes sf's files once no one uses them.
-func (sf *segFile) close() {
+// close closes sf's files once no one uses them; later uses get why.
+func (sf *segFile) close(why error) {
 	sf.mu.Lock()
 	defer sf.mu.Unlock()
-	if sf.closed {
+	if sf.closed != nil {
 		return
 	}
-	sf.closed = true
+	sf.closed = why
 	_ = sf.f.Close()
 	if sf.df != nil {
 		_ = sf.df.Close()
@@ -367,9 +371,10 @@ func (g *segments) sync() error {
 	}
 	for sf := range dirty {
 		err := sf.with(func() error { return fdatasync(sf.f) })
-		if errors.Is(err, errSegClosed) {
-			continue // forgotten since: no index entry will point into it
+		if errors.Is(err, errSegForgotten) {
+			continue // removed since: nothing to commit points into it
 		}
+		// Closed with the store: an error, so that no commit claims its pieces.
 		if err != nil && first == nil {
 			first = fmt.Errorf("syncing segment %s: %w", segName(sf.id), err)
 			g.mu.Lock()
@@ -413,7 +418,7 @@ func (g *segments) closeAll() {
 	clear(g.dirty)
 	g.mu.Unlock()
 	for _, sf := range open {
-		sf.close()
+		sf.close(errSegClosed)
 	}
 }
 
