@@ -56,8 +56,8 @@ func (s *Store) canDirect(n int) bool {
 // fill once, and 256 KiB direct reads top out near 1 GB/s here while reads
 // from memory do not.
 
-// readSeg fills buf from segment sf at off.
-func (s *Store) readSeg(sf *segFile, buf []byte, off int64, keep bool) error {
+// readSegOpen fills buf from segment sf at off (its files open: see readSeg).
+func (s *Store) readSegOpen(sf *segFile, buf []byte, off int64, keep bool) error {
 	if df := sf.df; df != nil && !keep && s.canDirect(len(buf)) && off%directAlign == 0 && aligned(buf) && !s.cached(int(sf.f.Fd()), off, len(buf)) {
 		_, err := df.ReadAt(buf, off)
 		if !isEINVAL(err) {

@@ -9,7 +9,7 @@ import (
 
 // Off Linux segments and linked files are written and read through the page cache.
 
-func (s *Store) readSeg(sf *segFile, buf []byte, off int64, _ bool) error {
+func (s *Store) readSegOpen(sf *segFile, buf []byte, off int64, _ bool) error {
 	_, err := sf.f.ReadAt(buf, off)
 	return err
 }

@@ -134,6 +134,32 @@ type segFile struct {
 	// end is the next offset a piece goes to; only the writer holding this
 	// segment (taken from segments.free) touches it.
 	end int64
+
+	// mu keeps the files open while someone uses them: every use of f or
+	// df (a read, an append, a sync, writeback, a punch) holds it shared,
+	// close holds it exclusively. gc, trim and Close close a segment while
+	// readers and the writeback goroutine may still hold it; a descriptor
+	// used after its close could by then name another file.
+	mu     sync.RWMutex
+	closed error // why the files were closed (nil: open)
+}
+
+var (
+	// errSegForgotten: gc or trim closed the segment to remove it; no index
+	// entry points into it and no pending piece is in it.
+	errSegForgotten = fmt.Errorf("segment removed: %w", os.ErrClosed)
+	// errSegClosed: the store closed the segment.
+	errSegClosed = fmt.Errorf("segment closed: %w", os.ErrClosed)
+)
+
+// with runs fn while sf's files stay open, or returns why they are closed.
+func (sf *segFile) with(fn func() error) error {
+	sf.mu.RLock()
+	defer sf.mu.RUnlock()
+	if sf.closed != nil {
+		return sf.closed
+	}
+	return fn()
 }
 
 // segments manages the segment files of a store.
@@ -145,12 +171,19 @@ type segments struct {
 	next  uint32
 	open  map[uint32]*segFile
 	dirty map[*segFile]struct{} // written since their last fdatasync
-	mine  map[uint32]bool       // created by this session
+	// dirNew: segments were created since the directory was last synced. The
+	// directory is synced with the data (sync), before any index entry points
+	// into a new segment, not on the writer's path: an fsync of a directory
+	// commits the file system's journal, which cost tens of milliseconds per
+	// new segment while the writer held it and the other writers queued.
+	dirNew bool
+	mine   map[uint32]bool // created by this session
 	// active: segments a writer may still append to. They are never removed
 	// or cut short while the store is open, only punched.
 	active map[uint32]bool
 
 	free chan *segFile // segments taking writes (nil: create one when needed)
+	wb   *writeback
 }
 
 func newSegments(dir string, noDirect func() bool) (*segments, []uint32, error) {
@@ -162,7 +195,7 @@ func newSegments(dir string, noDirect func() bool) (*segments, []uint32, error) 
 		return nil, nil, err
 	}
 	g := &segments{dir: dir, noDirect: noDirect, open: map[uint32]*segFile{}, dirty: map[*segFile]struct{}{},
-		mine: map[uint32]bool{}, active: map[uint32]bool{}, free: make(chan *segFile, activeSegments), next: 1}
+		mine: map[uint32]bool{}, active: map[uint32]bool{}, free: make(chan *segFile, activeSegments), next: 1, wb: newWriteback()}
 	var ids []uint32
 	for _, e := range entries {
 		if id, ok := parseSegName(e.Name()); ok {
@@ -211,12 +244,8 @@ func (g *segments) create() (*segFile, error) {
 	g.open[id] = sf
 	g.mine[id] = true
 	g.active[id] = true
+	g.dirNew = true // the new name must survive a crash with the pieces in it: see sync
 	g.mu.Unlock()
-	// The new name must survive a crash with the pieces in it.
-	if d, err := os.Open(g.dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
 	return sf, nil
 }
 
@@ -241,18 +270,31 @@ func (g *segments) get(id uint32) (*segFile, error) {
 	return sf, nil
 }
 
-// forget closes segment id (before it is removed).
+// forget closes segment id (before it is removed). Its pending writeback
+// ranges go with it; a use already under way (a read, writeback, a sync)
+// finishes before the files close, and a later one finds them closed.
 func (g *segments) forget(id uint32) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	if sf := g.open[id]; sf != nil {
-		sf.close()
+	sf := g.open[id]
+	if sf != nil {
 		delete(g.open, id)
 		delete(g.dirty, sf)
 	}
+	g.mu.Unlock()
+	if sf != nil {
+		g.wb.forget(sf)
+		sf.close(errSegForgotten) // outside g.mu: waiting for a use must not stall get
+	}
 }
 
-func (sf *segFile) close() {
+// close closes sf's files once no one uses them; later uses get why.
+func (sf *segFile) close(why error) {
+	sf.mu.Lock()
+	defer sf.mu.Unlock()
+	if sf.closed != nil {
+		return
+	}
+	sf.closed = why
 	_ = sf.f.Close()
 	if sf.df != nil {
 		_ = sf.df.Close()
@@ -277,27 +319,29 @@ func (g *segments) append(data []byte, write func(f *os.File, off int64, data []
 		sf = nf
 	}
 	off := sf.end
-	var err error
-	switch {
-	case write != nil:
-		err = write(sf.f, off, data)
-	case directWrites && sf.df != nil && len(data)%segAlign == 0:
-		buf := data
-		if !aligned(buf) {
-			var done func()
-			buf, done = scratch(len(data))
-			copy(buf, data)
-			defer done()
+	err := sf.with(func() (err error) {
+		switch {
+		case write != nil:
+			err = write(sf.f, off, data)
+		case directWrites && sf.df != nil && len(data)%segAlign == 0:
+			buf := data
+			if !aligned(buf) {
+				var done func()
+				buf, done = scratch(len(data))
+				copy(buf, data)
+				defer done()
+			}
+			if _, err = sf.df.WriteAt(buf, off); isEINVAL(err) {
+				sf.df = nil
+				_, err = sf.f.WriteAt(data, off)
+			}
+		default:
+			if _, err = sf.f.WriteAt(data, off); err == nil {
+				g.wb.written(sf, off+int64(len(data)))
+			}
 		}
-		if _, err = sf.df.WriteAt(buf, off); isEINVAL(err) {
-			sf.df = nil
-			_, err = sf.f.WriteAt(data, off)
-		}
-	default:
-		if _, err = sf.f.WriteAt(data, off); err == nil {
-			startWriteback(sf.f, off, int64(len(data)))
-		}
-	}
+		return err
+	})
 	if err != nil {
 		return loc{}, err
 	}
@@ -309,15 +353,29 @@ func (g *segments) append(data []byte, write func(f *os.File, off int64, data []
 }
 
 // sync makes every piece written so far durable: fdatasync of each segment
-// written since its last sync. It runs before a commit that claims pieces.
+// written since its last sync, and of the directory when segments were created
+// in it. It runs before a commit that claims pieces.
 func (g *segments) sync() error {
 	g.mu.Lock()
-	dirty := g.dirty
-	g.dirty = map[*segFile]struct{}{}
+	dirty, dirNew := g.dirty, g.dirNew
+	g.dirty, g.dirNew = map[*segFile]struct{}{}, false
 	g.mu.Unlock()
 	var first error
+	if dirNew {
+		if err := syncDir(g.dir); err != nil {
+			first = fmt.Errorf("syncing the segment directory: %w", err)
+			g.mu.Lock()
+			g.dirNew = true
+			g.mu.Unlock()
+		}
+	}
 	for sf := range dirty {
-		if err := fdatasync(sf.f); err != nil && first == nil {
+		err := sf.with(func() error { return fdatasync(sf.f) })
+		if errors.Is(err, errSegForgotten) {
+			continue // removed since: nothing to commit points into it
+		}
+		// Closed with the store: an error, so that no commit claims its pieces.
+		if err != nil && first == nil {
 			first = fmt.Errorf("syncing segment %s: %w", segName(sf.id), err)
 			g.mu.Lock()
 			g.dirty[sf] = struct{}{}
@@ -325,6 +383,16 @@ func (g *segments) sync() error {
 		}
 	}
 	return first
+}
+
+// syncDir makes the names in dir durable (the segments created there).
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // isActive reports whether a writer may still append to segment id.
@@ -341,13 +409,16 @@ func (g *segments) retire() {
 	clear(g.active)
 }
 
-// closeAll closes every open segment.
+// closeAll stops writeback and closes every open segment.
 func (g *segments) closeAll() {
+	g.wb.stop()
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	for id, sf := range g.open {
-		sf.close()
-		delete(g.open, id)
+	open := g.open
+	g.open = map[uint32]*segFile{}
+	clear(g.dirty)
+	g.mu.Unlock()
+	for _, sf := range open {
+		sf.close(errSegClosed)
 	}
 }
 
@@ -359,7 +430,7 @@ func (g *segments) punch(l loc) {
 	}
 	start, end := roundUp(l.off), roundUp(l.off+int64(l.n))
 	if end > start {
-		_ = punchHole(sf.f, start, end-start)
+		_ = sf.with(func() error { return punchHole(sf.f, start, end-start) })
 	}
 }
 
@@ -419,34 +490,35 @@ func (s *Store) trim(id uint32) (removed bool, reclaimed int64, err error) {
 	if err != nil {
 		return false, 0, err
 	}
-	var at int64
-	for _, e := range exts {
-		if gap := roundUp(at); e.off > gap {
-			// A gap always ends at an aligned offset (pieces start at one).
-			if punchHole(sf.f, gap, e.off-gap) == nil {
-				reclaimed += e.off - gap
+	err = sf.with(func() error {
+		var at int64
+		for _, e := range exts {
+			if gap := roundUp(at); e.off > gap {
+				// A gap always ends at an aligned offset (pieces start at one).
+				if punchHole(sf.f, gap, e.off-gap) == nil {
+					reclaimed += e.off - gap
+				}
 			}
+			at = max(at, e.end)
 		}
-		at = max(at, e.end)
-	}
-	if active {
-		// A writer may be appending past the last piece right now: punch the
-		// tail instead of cutting it.
-		if tail := roundUp(at); st.Size() > tail && punchHole(sf.f, tail, st.Size()-tail) == nil {
+		if active {
+			// A writer may be appending past the last piece right now: punch the
+			// tail instead of cutting it.
+			if tail := roundUp(at); st.Size() > tail && punchHole(sf.f, tail, st.Size()-tail) == nil {
+				reclaimed += st.Size() - tail
+			}
+			return nil
+		}
+		if tail := roundUp(at); st.Size() > tail {
+			if err := sf.f.Truncate(tail); err != nil {
+				return err
+			}
 			reclaimed += st.Size() - tail
+			return fdatasync(sf.f)
 		}
-		return false, reclaimed, nil
-	}
-	if tail := roundUp(at); st.Size() > tail {
-		if err := sf.f.Truncate(tail); err != nil {
-			return false, reclaimed, err
-		}
-		reclaimed += st.Size() - tail
-		if err := fdatasync(sf.f); err != nil {
-			return false, reclaimed, err
-		}
-	}
-	return false, reclaimed, nil
+		return nil
+	})
+	return false, reclaimed, err
 }
 
 // trimUnclean trims every segment that was not closed cleanly (Open), and
@@ -539,4 +611,9 @@ func (g *segments) usage() (n int, disk int64) {
 		}
 	}
 	return n, disk
+}
+
+// readSeg fills buf from segment sf at off, keeping its files open meanwhile.
+func (s *Store) readSeg(sf *segFile, buf []byte, off int64, keep bool) error {
+	return sf.with(func() error { return s.readSegOpen(sf, buf, off, keep) })
 }

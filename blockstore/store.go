@@ -196,6 +196,9 @@ func (s *Store) Close() error {
 	<-s.done
 	ferr := s.flush()
 	s.segs.retire()
+	// Writeback ends before trim closes segments: nothing hands a range of a
+	// file about to close to the disk (and the trims' fdatasyncs need no hint).
+	s.segs.wb.stop()
 	if ferr == nil {
 		s.segs.mu.Lock()
 		var mine []uint32

@@ -34,7 +34,7 @@ func diskSize(info os.FileInfo) int64 {
 	return info.Size()
 }
 
-// startWriteback starts writing a just-appended piece to disk without waiting
+// startWriteback starts writing just-appended pieces to disk without waiting
 // (SYNC_FILE_RANGE_WRITE), so the fdatasync before the commit finds little
 // left to do. Only a hint: an I/O error surfaces from that fdatasync.
 func startWriteback(f *os.File, off, n int64) {

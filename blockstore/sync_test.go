@@ -13,7 +13,8 @@ import (
 )
 
 // TestHaveBitsFollowSync: a downloaded piece is written but neither synced nor
-// indexed; the flush that commits its index entry and have bit syncs first.
+// indexed; the flush that commits its index entry and have bit syncs first: the
+// segment's data and, since the segment is new, the directory holding its name.
 func TestHaveBitsFollowSync(t *testing.T) {
 	dir := t.TempDir()
 	data := testData(3*merkle.DefaultPieceSize, 9)
@@ -30,19 +31,19 @@ func TestHaveBitsFollowSync(t *testing.T) {
 	}
 	ref, _ := res.Manifest.Piece(1)
 	s.segs.mu.Lock()
-	dirty := len(s.segs.dirty)
+	dirty, dirNew := len(s.segs.dirty), s.segs.dirNew
 	s.segs.mu.Unlock()
-	if _, ok := s.indexed(ref.ID); ok || dirty == 0 {
-		t.Fatalf("a piece was written: indexed before the flush %v, dirty segments %d", ok, dirty)
+	if _, ok := s.indexed(ref.ID); ok || dirty == 0 || !dirNew {
+		t.Fatalf("a piece was written to a new segment: indexed before the flush %v, dirty segments %d, new segment name unsynced %v", ok, dirty, dirNew)
 	}
 	if err := s.flush(); err != nil {
 		t.Fatal(err)
 	}
 	s.segs.mu.Lock()
-	dirty = len(s.segs.dirty)
+	dirty, dirNew = len(s.segs.dirty), s.segs.dirNew
 	s.segs.mu.Unlock()
-	if dirty != 0 {
-		t.Fatal("flush committed have bits without syncing the segments first")
+	if dirty != 0 || dirNew {
+		t.Fatalf("flush committed have bits without syncing the segments (%d left) and their directory (%v left) first", dirty, dirNew)
 	}
 	if _, ok := s.indexed(ref.ID); !ok {
 		t.Fatal("flush did not commit the piece's index entry")
