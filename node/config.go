@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dhtnode/dhtnode/setting"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -468,28 +469,6 @@ func LoadConfigFile(path string) (Config, error) {
 	return cfg, nil
 }
 
-// Duration is a time.Duration written as a Go duration string ("30s", "24h") in JSON.
-type Duration time.Duration
-
-// String formats like time.Duration.
-func (d Duration) String() string { return time.Duration(d).String() }
-
-// MarshalJSON writes the duration as a string.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
-
-// UnmarshalJSON reads a duration string such as "1m30s".
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("want a duration string such as \"30s\", got %s", b)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("want a duration string such as \"30s\": %w", err)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// Std returns d as a time.Duration.
-func (d Duration) Std() time.Duration { return time.Duration(d) }
+// Duration is a time.Duration written as a Go duration string ("30s", "24h") in JSON:
+// the type every package's config shares (setting.Duration).
+type Duration = setting.Duration
