@@ -3,6 +3,7 @@ package chord_test
 import (
 	"context"
 	"fmt"
+	"github.com/dhtnode/dhtnode/setting"
 	"time"
 
 	"github.com/dhtnode/dhtnode/chord"
@@ -18,7 +19,7 @@ func Example() {
 	mn := mocknet.New()
 	defer mn.Close()
 	cfg := chord.DefaultConfig()
-	cfg.StabilizeInterval = 100 * time.Millisecond
+	cfg.StabilizeInterval = setting.Duration(100 * time.Millisecond)
 
 	var hosts []host.Host
 	var nodes []*chord.Chord

@@ -23,6 +23,8 @@ import (
 // so callers can tell a bad config from an I/O failure with errors.Is.
 var ErrInvalidConfig = errors.New("invalid config")
 
+//go:generate go test -run TestConfigReference -update-docs .
+
 // Config is everything a node needs to start. It maps one-to-one onto the repo's
 // config.json: each field's JSON name is the key in the file, every section has
 // defaults in DefaultConfig, and the file may leave out any key it does not change.
@@ -412,6 +414,9 @@ func checkKeys(t reflect.Type, v any, path string) error {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue // set in code only (a logger, a callback)
+		}
 		if name == "" {
 			name = f.Name
 		}

@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dhtnode/dhtnode/chord"
+	"github.com/dhtnode/dhtnode/setting"
 )
 
 func TestDefaultConfigIsValidAndRoundTrips(t *testing.T) {
@@ -129,6 +133,45 @@ func TestDecodeSecret(t *testing.T) {
 		s := base64.StdEncoding.EncodeToString(make([]byte, n))
 		if key, err := DecodeSecret(s + "\n"); err != nil || len(key) != n {
 			t.Errorf("%d-byte key: got %d bytes, %v", n, len(key), err)
+		}
+	}
+}
+
+// TestDecodeChordSectionKeys loads a routing.chord section written with every key the
+// file has always had, so configs from before chord.Config carried the JSON tags still
+// load, into the same fields, with the settings the file leaves out at their defaults.
+func TestDecodeChordSectionKeys(t *testing.T) {
+	in := `{"routing": {"routers": ["chord"], "default": "chord", "chord": {
+		"successors": 5, "stabilize_interval": "2s", "fix_fingers_interval": "3s",
+		"check_predecessor_interval": "4s", "rpc_timeout": "5s", "referral_width": 2,
+		"route_via_successors": true, "max_lookup_rpcs": 20, "provider_ttl": "12h",
+		"republish_interval": "30m", "max_providers_per_key": 7, "max_records_per_peer": 8,
+		"max_records": 9}}}`
+	cfg, err := DecodeConfig(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := chord.DefaultConfig()
+	want.Successors = 5
+	want.StabilizeInterval = setting.Duration(2 * time.Second)
+	want.FixFingersInterval = setting.Duration(3 * time.Second)
+	want.CheckPredecessorInterval = setting.Duration(4 * time.Second)
+	want.RPCTimeout = setting.Duration(5 * time.Second)
+	want.ReferralWidth = 2
+	want.RouteViaSuccessors = true
+	want.MaxLookupRPCs = 20
+	want.ProviderTTL = setting.Duration(12 * time.Hour)
+	want.RepublishInterval = setting.Duration(30 * time.Minute)
+	want.MaxProvidersPerKey, want.MaxRecordsPerPeer, want.MaxRecords = 7, 8, 9
+	got := cfg.Routing.Chord
+	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
+		t.Errorf("routing.chord decoded to\n%+v\nwant\n%+v", got, want)
+	}
+	// Settings only code sets are no keys of the file.
+	for _, key := range []string{"lookup_stall", "liar_ban", "is_member", "IsMember", "-"} {
+		_, err := DecodeConfig(strings.NewReader(`{"routing": {"chord": {"` + key + `": "1s"}}}`))
+		if err == nil {
+			t.Errorf("routing.chord.%s accepted", key)
 		}
 	}
 }
