@@ -85,7 +85,7 @@ var protocols = map[string]protocolSpec{
 		name: ProtoOnehop, metric: metricRing, target: identityKey, gossipFed: true, needsHost: true,
 		start: func(_ context.Context, env startEnv) (Router, error) {
 			cfg := onehop.DefaultConfig()
-			cfg.RPCTimeout = simRPCTimeout
+			cfg.RPCTimeout = setting.Duration(simRPCTimeout)
 			cfg.Logger = env.logger
 			return onehop.New(env.host, cfg)
 		},

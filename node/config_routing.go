@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/dhtnode/dhtnode/chord"
+	"github.com/dhtnode/dhtnode/onehop"
 )
 
 // RoutingConfig picks which lookup protocols the node runs and tunes each one. It is
@@ -19,9 +20,8 @@ import (
 //	  "onehop": {...}
 //	}
 //
-// Each router's section has its own type, defined next to the code that starts the
-// router: chord.Config in package chord, KademliaConfig in router_kademlia.go, OnehopConfig in
-// router_onehop.go. A section is used only when its router is listed in Routers.
+// Each router's section has its own type: chord.Config and onehop.Config are the
+// routers' own (one definition per setting), KademliaConfig is in router_kademlia.go. A section is used only when its router is listed in Routers.
 type RoutingConfig struct {
 	// Routers lists the protocols to run side by side: "chord", "kademlia", "onehop".
 	Routers []string `json:"routers"`
@@ -31,8 +31,8 @@ type RoutingConfig struct {
 	Chord chord.Config `json:"chord"`
 	// Kademlia tunes go-libp2p-kad-dht (type and defaults in router_kademlia.go).
 	Kademlia KademliaConfig `json:"kademlia"`
-	// Onehop tunes the one-hop baseline (type and defaults in router_onehop.go).
-	Onehop OnehopConfig `json:"onehop"`
+	// Onehop tunes the one-hop baseline (onehop.Config: its JSON-tagged fields are the keys).
+	Onehop onehop.Config `json:"onehop"`
 }
 
 // knownRouters are the names Validate accepts, in the order `lookup --via all` shows them.
@@ -45,7 +45,7 @@ func DefaultRoutingConfig() RoutingConfig {
 		Default:  "kademlia",
 		Chord:    chord.DefaultConfig(),
 		Kademlia: DefaultKademliaConfig(),
-		Onehop:   DefaultOnehopConfig(),
+		Onehop:   onehop.DefaultConfig(),
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dhtnode/dhtnode/chord"
+	"github.com/dhtnode/dhtnode/onehop"
 	"github.com/dhtnode/dhtnode/setting"
 )
 
@@ -173,5 +174,25 @@ func TestDecodeChordSectionKeys(t *testing.T) {
 		if err == nil {
 			t.Errorf("routing.chord.%s accepted", key)
 		}
+	}
+}
+
+// TestDecodeOnehopSectionKeys is TestDecodeChordSectionKeys for routing.onehop.
+func TestDecodeOnehopSectionKeys(t *testing.T) {
+	in := `{"routing": {"onehop": {"replicas": 4, "rpc_timeout": "3s", "max_attempts": 5,
+		"provider_ttl": "6h", "republish_interval": "2h", "max_keys": 7,
+		"max_providers_per_key": 8, "max_records_per_peer": 9}}}`
+	cfg, err := DecodeConfig(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := onehop.DefaultConfig()
+	want.Replicas, want.MaxAttempts = 4, 5
+	want.RPCTimeout = setting.Duration(3 * time.Second)
+	want.ProviderTTL = setting.Duration(6 * time.Hour)
+	want.RepublishInterval = setting.Duration(2 * time.Hour)
+	want.MaxKeys, want.MaxProvidersPerKey, want.MaxRecordsPerPeer = 7, 8, 9
+	if got := cfg.Routing.Onehop; fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
+		t.Errorf("routing.onehop decoded to\n%+v\nwant\n%+v", got, want)
 	}
 }
