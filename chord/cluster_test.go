@@ -2,7 +2,6 @@ package chord_test
 
 import (
 	"context"
-	"github.com/dhtnode/dhtnode/setting"
 	"math"
 	"slices"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/dhtnode/dhtnode/chord"
 	"github.com/dhtnode/dhtnode/chord/chordtest"
 	"github.com/dhtnode/dhtnode/routing"
+	"github.com/dhtnode/dhtnode/setting"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 

@@ -3,11 +3,11 @@ package chord_test
 import (
 	"context"
 	"fmt"
-	"github.com/dhtnode/dhtnode/setting"
 	"time"
 
 	"github.com/dhtnode/dhtnode/chord"
 	"github.com/dhtnode/dhtnode/routing"
+	"github.com/dhtnode/dhtnode/setting"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"

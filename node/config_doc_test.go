@@ -58,7 +58,7 @@ func TestConfigReference(t *testing.T) {
 func configReference() (string, error) {
 	docs := map[string]string{}
 	// The routers' sections are their own Config types, documented in their packages.
-	for pkg, dir := range map[string]string{"node": ".", "chord": "../chord", "onehop": "../onehop"} {
+	for pkg, dir := range map[string]string{"node": ".", "chord": "../chord", "onehop": "../onehop", "kademlia": "../kademlia"} {
 		if err := fieldDocs(dir, pkg, docs); err != nil {
 			return "", err
 		}

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/dhtnode/dhtnode/chord"
+	"github.com/dhtnode/dhtnode/kademlia"
 	"github.com/dhtnode/dhtnode/onehop"
 )
 
@@ -20,8 +21,8 @@ import (
 //	  "onehop": {...}
 //	}
 //
-// Each router's section has its own type: chord.Config and onehop.Config are the
-// routers' own (one definition per setting), KademliaConfig is in router_kademlia.go. A section is used only when its router is listed in Routers.
+// Each router's section is that router's own Config type (chord.Config,
+// kademlia.Config, onehop.Config), so each setting is defined once, in its package. A section is used only when its router is listed in Routers.
 type RoutingConfig struct {
 	// Routers lists the protocols to run side by side: "chord", "kademlia", "onehop".
 	Routers []string `json:"routers"`
@@ -29,8 +30,8 @@ type RoutingConfig struct {
 	Default string `json:"default"`
 	// Chord tunes the Chord ring (chord.Config: its JSON-tagged fields are the keys).
 	Chord chord.Config `json:"chord"`
-	// Kademlia tunes go-libp2p-kad-dht (type and defaults in router_kademlia.go).
-	Kademlia KademliaConfig `json:"kademlia"`
+	// Kademlia tunes go-libp2p-kad-dht (kademlia.Config: its JSON-tagged fields are the keys).
+	Kademlia kademlia.Config `json:"kademlia"`
 	// Onehop tunes the one-hop baseline (onehop.Config: its JSON-tagged fields are the keys).
 	Onehop onehop.Config `json:"onehop"`
 }
@@ -44,7 +45,7 @@ func DefaultRoutingConfig() RoutingConfig {
 		Routers:  []string{"chord", "kademlia"},
 		Default:  "kademlia",
 		Chord:    chord.DefaultConfig(),
-		Kademlia: DefaultKademliaConfig(),
+		Kademlia: kademlia.DefaultConfig(),
 		Onehop:   onehop.DefaultConfig(),
 	}
 }

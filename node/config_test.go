@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dhtnode/dhtnode/chord"
+	"github.com/dhtnode/dhtnode/kademlia"
 	"github.com/dhtnode/dhtnode/onehop"
 	"github.com/dhtnode/dhtnode/setting"
 )
@@ -194,5 +196,36 @@ func TestDecodeOnehopSectionKeys(t *testing.T) {
 	want.MaxKeys, want.MaxProvidersPerKey, want.MaxRecordsPerPeer = 7, 8, 9
 	if got := cfg.Routing.Onehop; fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
 		t.Errorf("routing.onehop decoded to\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// TestDecodeKademliaSectionKeys is TestDecodeChordSectionKeys for routing.kademlia.
+func TestDecodeKademliaSectionKeys(t *testing.T) {
+	const boot = "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK"
+	in := `{"routing": {"kademlia": {"protocol_prefix": "/test", "bucket_size": 16,
+		"concurrency": 4, "resiliency": 2, "bootstrap": ["` + boot + `"], "auto_refresh": false,
+		"refresh_interval": "5m", "ip_diversity": "off", "reoffer_interval": "30s",
+		"provider_ttl": "24h", "reprovide_interval": "12h"}}}`
+	cfg, err := DecodeConfig(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := kademlia.DefaultConfig()
+	want.ProtocolPrefix, want.BucketSize, want.Concurrency, want.Resiliency = "/test", 16, 4, 2
+	want.AutoRefresh, want.IPDiversity = false, kademlia.DiversityOff
+	want.RefreshInterval = setting.Duration(5 * time.Minute)
+	want.ReofferInterval = setting.Duration(30 * time.Second)
+	want.ProviderTTL = setting.Duration(24 * time.Hour)
+	want.ReprovideInterval = setting.Duration(12 * time.Hour)
+	got := cfg.Routing.Kademlia
+	if len(got.BootstrapPeers) != 1 || got.BootstrapPeers[0].String() == "" {
+		t.Fatalf("bootstrap decoded to %v", got.BootstrapPeers)
+	}
+	if back, err := json.Marshal(got.BootstrapPeers); err != nil || string(back) != `["`+boot+`"]` {
+		t.Errorf("bootstrap encodes as %s, %v; want the multiaddr given", back, err)
+	}
+	got.BootstrapPeers = nil
+	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
+		t.Errorf("routing.kademlia decoded to\n%+v\nwant\n%+v", got, want)
 	}
 }
