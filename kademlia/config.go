@@ -40,6 +40,10 @@ func (ps *Peers) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &strs); err != nil {
 		return err
 	}
+	if len(strs) == 0 {
+		*ps = nil // as in DefaultConfig, so a config survives a round trip unchanged
+		return nil
+	}
 	addrs := make([]ma.Multiaddr, 0, len(strs))
 	for _, s := range strs {
 		a, err := ma.NewMultiaddr(s)
