@@ -39,7 +39,7 @@ func byzantineCluster(t *testing.T, honest, liars int, lies chord.Lies, members 
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(20 * cfg.StabilizeInterval)
+	time.Sleep(20 * cfg.StabilizeInterval.Std())
 	return c, holes
 }
 
@@ -280,8 +280,8 @@ func TestLookupStallAsksNextCandidate(t *testing.T) {
 				worst = max(worst, took)
 				// On fake time the bound is exact: one LookupStall per black hole
 				// asked, never an RPC timeout.
-				if bound := time.Duration(holesAsked) * cfg.LookupStall; !raceEnabled && (took > bound || took >= cfg.RPCTimeout) {
-					t.Errorf("lookup %s asked %d black holes and took %v, want at most %v and under the RPC timeout %v", key.Short(), holesAsked, took, bound, cfg.RPCTimeout)
+				if bound := time.Duration(holesAsked) * cfg.LookupStall.Std(); !raceEnabled && (took > bound || took >= cfg.RPCTimeout.Std()) {
+					t.Errorf("lookup %s asked %d black holes and took %v, want at most %v and under the RPC timeout %v", key.Short(), holesAsked, took, bound, cfg.RPCTimeout.Std())
 				}
 			}
 		}
@@ -291,8 +291,8 @@ func TestLookupStallAsksNextCandidate(t *testing.T) {
 		if met == 0 {
 			t.Fatalf("no lookup met a fake referral: the test tests nothing")
 		}
-		if worst >= cfg.RPCTimeout {
-			t.Errorf("slowest lookup that met a black hole took %v: stalled hops were waited out (RPC timeout %v)", worst, cfg.RPCTimeout)
+		if worst >= cfg.RPCTimeout.Std() {
+			t.Errorf("slowest lookup that met a black hole took %v: stalled hops were waited out (RPC timeout %v)", worst, cfg.RPCTimeout.Std())
 		}
 	})
 }

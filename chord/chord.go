@@ -288,10 +288,10 @@ func (c *Chord) forget(id peer.ID) {
 // run is the maintenance goroutine.
 func (c *Chord) run() {
 	defer close(c.done)
-	stab := time.NewTicker(c.cfg.StabilizeInterval)
-	fix := time.NewTicker(c.cfg.FixFingersInterval)
-	check := time.NewTicker(c.cfg.CheckPredecessorInterval)
-	republish := time.NewTicker(c.cfg.RepublishInterval)
+	stab := time.NewTicker(c.cfg.StabilizeInterval.Std())
+	fix := time.NewTicker(c.cfg.FixFingersInterval.Std())
+	check := time.NewTicker(c.cfg.CheckPredecessorInterval.Std())
+	republish := time.NewTicker(c.cfg.RepublishInterval.Std())
 	defer stab.Stop()
 	defer fix.Stop()
 	defer check.Stop()
@@ -567,7 +567,7 @@ func (c *Chord) route(ctx context.Context, key routing.Key, initial []Peer, conf
 	results := make(chan result, c.cfg.MaxLookupRPCs) // never blocks a request goroutine
 	inflight := map[peer.ID]*request{}
 	active := 0 // requests out that have not stalled yet: at most one
-	stall := time.NewTimer(c.cfg.LookupStall)
+	stall := time.NewTimer(c.cfg.LookupStall.Std())
 	defer stall.Stop()
 	launch := func(cand candidate) {
 		inflight[cand.ID] = &request{cand: cand, start: time.Now()}
@@ -576,7 +576,7 @@ func (c *Chord) route(ctx context.Context, key routing.Key, initial []Peer, conf
 			resp, err := c.call(rctx, cand.ID, &message{Type: msgFindSuccessor, HasKey: true, Key: key})
 			results <- result{cand: cand, resp: resp, err: err}
 		}()
-		stall.Reset(c.cfg.LookupStall)
+		stall.Reset(c.cfg.LookupStall.Std())
 	}
 	hopOf := func(r *request) routing.Hop {
 		return routing.Hop{
@@ -819,13 +819,13 @@ func (c *Chord) Provide(ctx context.Context, key routing.Key) (routing.Trace, er
 		return trace, err
 	}
 	self := c.info(c.self)
-	ttl := uint64(c.cfg.ProviderTTL / time.Second)
+	ttl := uint64(c.cfg.ProviderTTL.Std() / time.Second)
 	stored := 0
 	var lastErr error
 	for _, o := range owners {
 		if o.ID == c.self.ID {
 			c.mu.Lock()
-			err := c.store.put(key, c.self.ID, self.Addrs, time.Now().Add(c.cfg.ProviderTTL))
+			err := c.store.put(key, c.self.ID, self.Addrs, time.Now().Add(c.cfg.ProviderTTL.Std()))
 			c.mu.Unlock()
 			if err == nil {
 				stored++

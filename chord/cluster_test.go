@@ -11,16 +11,17 @@ import (
 	"github.com/dhtnode/dhtnode/chord"
 	"github.com/dhtnode/dhtnode/chord/chordtest"
 	"github.com/dhtnode/dhtnode/routing"
+	"github.com/dhtnode/dhtnode/setting"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // testConfig uses short intervals so a test runs many stabilization rounds in little time.
 func testConfig(period time.Duration) chord.Config {
 	cfg := chord.DefaultConfig()
-	cfg.StabilizeInterval = period
-	cfg.FixFingersInterval = period
-	cfg.CheckPredecessorInterval = period
-	cfg.RPCTimeout = 2 * time.Second
+	cfg.StabilizeInterval = setting.Duration(period)
+	cfg.FixFingersInterval = setting.Duration(period)
+	cfg.CheckPredecessorInterval = setting.Duration(period)
+	cfg.RPCTimeout = setting.Duration(2 * time.Second)
 	return cfg
 }
 
@@ -214,17 +215,17 @@ func quarterKilled(t *testing.T, feedDown bool) {
 		t.Fatal(err)
 	}
 	t.Logf("PeerDown fed: %v: 100%% of probe lookups correct %v after killing 25%% (%.1f stabilization periods)",
-		feedDown, took, float64(took)/float64(cfg.StabilizeInterval))
+		feedDown, took, float64(took)/float64(cfg.StabilizeInterval.Std()))
 	if raceEnabled {
 		// Real clock on a loaded machine: the probes themselves take time, so count
 		// protocol rounds instead.
 		waitRounds(t, c, 10)
 	} else {
 		// Fake time: lookups take none, so this is recovery in exact periods.
-		if took > 10*cfg.StabilizeInterval {
+		if took > 10*cfg.StabilizeInterval.Std() {
 			t.Fatalf("recovery took %v, more than 10 stabilization periods", took)
 		}
-		if wait := time.Until(killedAt.Add(10 * cfg.StabilizeInterval)); wait > 0 {
+		if wait := time.Until(killedAt.Add(10 * cfg.StabilizeInterval.Std())); wait > 0 {
 			time.Sleep(wait) // exactly 10 periods after the kill
 		}
 	}
@@ -347,7 +348,7 @@ func TestClusterRepublishRestoresRecords(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		cfg := clusterConfig()
 		cfg.Successors = 2
-		cfg.RepublishInterval = 60 * cfg.StabilizeInterval
+		cfg.RepublishInterval = setting.Duration(60 * cfg.StabilizeInterval.Std())
 		c := startCluster(t, 16, chordtest.Options{Config: cfg, Gossip: true, Seed: 7})
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
@@ -393,9 +394,9 @@ func TestClusterRepublishRestoresRecords(t *testing.T) {
 			if ctx.Err() != nil {
 				t.Fatalf("record not restored by republishing (killed %d holders)", len(holders))
 			}
-			time.Sleep(5 * cfg.StabilizeInterval)
+			time.Sleep(5 * cfg.StabilizeInterval.Std())
 		}
-		if took := time.Since(killed); took > 2*cfg.RepublishInterval {
+		if took := time.Since(killed); took > 2*cfg.RepublishInterval.Std() {
 			t.Fatalf("restored after %v, want within two republish intervals", took)
 		}
 	})

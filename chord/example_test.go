@@ -7,6 +7,7 @@ import (
 
 	"github.com/dhtnode/dhtnode/chord"
 	"github.com/dhtnode/dhtnode/routing"
+	"github.com/dhtnode/dhtnode/setting"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
@@ -18,7 +19,7 @@ func Example() {
 	mn := mocknet.New()
 	defer mn.Close()
 	cfg := chord.DefaultConfig()
-	cfg.StabilizeInterval = 100 * time.Millisecond
+	cfg.StabilizeInterval = setting.Duration(100 * time.Millisecond)
 
 	var hosts []host.Host
 	var nodes []*chord.Chord

@@ -11,6 +11,7 @@ import (
 	"github.com/dhtnode/dhtnode/chord"
 	"github.com/dhtnode/dhtnode/chord/chordtest"
 	"github.com/dhtnode/dhtnode/routing"
+	"github.com/dhtnode/dhtnode/setting"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -119,11 +120,11 @@ func inTables(c *chord.Chord, id peer.ID) bool {
 func TestLieCountedLoggedAndBanned(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		cfg := clusterConfig()
-		cfg.LiarBan = 60 * cfg.StabilizeInterval
+		cfg.LiarBan = setting.Duration(60 * cfg.StabilizeInterval.Std())
 		// Chord judges a named non-member 10 rounds later (it may be a member gossip
 		// has not announced yet), so lies it suspected before the ban still land in
 		// its first rounds.
-		lieGrace := 10 * cfg.StabilizeInterval
+		lieGrace := 10 * cfg.StabilizeInterval.Std()
 		const nodes = 6
 		var regs [nodes]*prometheus.Registry
 		var logs [nodes]*logRecords
@@ -161,7 +162,7 @@ func TestLieCountedLoggedAndBanned(t *testing.T) {
 			if ctx.Err() != nil {
 				t.Fatalf("the liar's predecessor never banned it; lies %d", a.Chord.LiesDetected())
 			}
-			time.Sleep(cfg.StabilizeInterval / 10)
+			time.Sleep(cfg.StabilizeInterval.Std() / 10)
 		}
 		samples, values := gathered(t, reg, "dhtnode_chord_lies_detected_total")
 		var nonMember, total float64
@@ -190,15 +191,15 @@ func TestLieCountedLoggedAndBanned(t *testing.T) {
 			t.Fatal("no log line naming the banned liar")
 		}
 		until := banned["until"].Time()
-		if d := time.Until(until); d <= 0 || d > cfg.LiarBan {
-			t.Fatalf("ban logged until %v, %v from now; want within LiarBan %v", until, d, cfg.LiarBan)
+		if d := time.Until(until); d <= 0 || d > cfg.LiarBan.Std() {
+			t.Fatalf("ban logged until %v, %v from now; want within LiarBan %v", until, d, cfg.LiarBan.Std())
 		}
 
 		// Rounds may run late on a loaded machine: leave ten for the last suspicions.
-		settled := until.Add(-cfg.LiarBan).Add(lieGrace + 10*cfg.StabilizeInterval)
+		settled := until.Add(-cfg.LiarBan.Std()).Add(lieGrace + 10*cfg.StabilizeInterval.Std())
 		var lies uint64
 		checks := 0
-		for time.Now().Before(until.Add(-cfg.StabilizeInterval)) {
+		for time.Now().Before(until.Add(-cfg.StabilizeInterval.Std())) {
 			if inTables(a.Chord, liar.ID) {
 				t.Fatalf("banned liar back in the tables %v before the ban ends: %+v", time.Until(until), a.Chord.RoutingTable())
 			}
@@ -210,7 +211,7 @@ func TestLieCountedLoggedAndBanned(t *testing.T) {
 				}
 				checks++
 			}
-			time.Sleep(cfg.StabilizeInterval / 4)
+			time.Sleep(cfg.StabilizeInterval.Std() / 4)
 		}
 		if checks < 10 {
 			t.Fatalf("only %d checks during the ban", checks)
@@ -220,7 +221,7 @@ func TestLieCountedLoggedAndBanned(t *testing.T) {
 			if ctx.Err() != nil {
 				t.Fatalf("the liar never came back after its ban: %+v", a.Chord.RoutingTable())
 			}
-			time.Sleep(cfg.StabilizeInterval / 10)
+			time.Sleep(cfg.StabilizeInterval.Std() / 10)
 		}
 		t.Logf("%d lies, banned until %v; %d checks during the ban; back after it: in the tables %v, bans %v",
 			lies, until.Format(time.TimeOnly), checks, inTables(a.Chord, liar.ID), counterSum(t, reg, bans))

@@ -104,7 +104,7 @@ func memberFilter(t *testing.T, mode filterMode) {
 
 	joinErr := rogue.Join(ctx, peer.AddrInfo{ID: hosts[0]})
 	_, rawErr := rogue.call(ctx, hosts[1], &message{Type: msgFindSuccessor, Key: rogue.self.Key, HasKey: true})
-	time.Sleep(30 * DefaultConfig().StabilizeInterval) // fake time: 30 rounds
+	time.Sleep(30 * DefaultConfig().StabilizeInterval.Std()) // fake time: 30 rounds
 	synctest.Wait()
 
 	ringHasRogue := inTable(a.RoutingTable(), hosts[2]) || inTable(b.RoutingTable(), hosts[2])
@@ -200,7 +200,7 @@ func namedEarly(t *testing.T, showsUp bool) {
 	up(c, ids[0])
 	up(c, ids[1])
 	up(a, ids[1]) // a hears of b only; b names c in every answer about its neighbours
-	time.Sleep(3 * a.cfg.StabilizeInterval)
+	time.Sleep(3 * a.cfg.StabilizeInterval.Std())
 	synctest.Wait()
 	a.mu.Lock()
 	suspected := len(a.view.suspicions)

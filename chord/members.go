@@ -286,7 +286,7 @@ func (c *Chord) noteLie(id peer.ID, kind, what string, about peer.ID) {
 	}
 	now := time.Now()
 	c.mu.Lock()
-	log, until := c.view.lie(id, now, c.cfg.LiarBan)
+	log, until := c.view.lie(id, now, c.cfg.LiarBan.Std())
 	if !until.IsZero() {
 		c.ring.remove(id)
 	}
@@ -298,7 +298,7 @@ func (c *Chord) noteLie(id peer.ID, kind, what string, about peer.ID) {
 	}
 	if !until.IsZero() {
 		c.m.bans.Inc()
-		c.log.Warn("chord peer dropped from the tables for lying", "peer", id, "for", c.cfg.LiarBan, "until", until)
+		c.log.Warn("chord peer dropped from the tables for lying", "peer", id, "for", c.cfg.LiarBan.Std(), "until", until)
 	}
 }
 
@@ -308,7 +308,7 @@ func (c *Chord) LiesDetected() uint64 { return c.lies.Load() }
 // lieGrace is how long a member must have been in the view before a claim that
 // contradicts it counts as a lie: an honest node learns of a new member through the
 // same gossip, and through stabilization, within a few rounds.
-func (c *Chord) lieGrace() time.Duration { return 10 * c.cfg.StabilizeInterval }
+func (c *Chord) lieGrace() time.Duration { return 10 * c.cfg.StabilizeInterval.Std() }
 
 // verifyOwner checks the owner list a lookup ended with (claimed, named by claimant)
 // against the view and returns the owner list to use: the owner followed by its next
@@ -353,7 +353,7 @@ func (c *Chord) verifyOwner(ctx context.Context, key routing.Key, claimed []Peer
 		}
 		trace.RPCs++
 		start := time.Now()
-		_, err := c.callWithin(ctx, v.ID, &message{Type: msgNeighbours}, c.cfg.RPCTimeout/2)
+		_, err := c.callWithin(ctx, v.ID, &message{Type: msgNeighbours}, c.cfg.RPCTimeout.Std()/2)
 		hop := routing.Hop{Peer: v.ID, Key: v.Key, Depth: trace.Hops + 1, RTT: time.Since(start), Distance: "view owner"}
 		if err != nil {
 			trace.Timeouts++

@@ -41,7 +41,7 @@ func (c *Chord) roundTrip(ctx context.Context, p peer.ID, req *message) (*messag
 	if p == c.self.ID {
 		return nil, fmt.Errorf("chord: rpc to self")
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.RPCTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RPCTimeout.Std())
 	defer cancel()
 	s, err := c.t.NewStream(ctx, p)
 	if err != nil {
@@ -95,9 +95,9 @@ func (c *Chord) handleStream(s Stream) {
 		_ = s.Reset()
 		return
 	}
-	timer := time.AfterFunc(c.cfg.RPCTimeout, func() { _ = s.Reset() })
+	timer := time.AfterFunc(c.cfg.RPCTimeout.Std(), func() { _ = s.Reset() })
 	defer timer.Stop()
-	_ = s.SetDeadline(time.Now().Add(c.cfg.RPCTimeout))
+	_ = s.SetDeadline(time.Now().Add(c.cfg.RPCTimeout.Std()))
 	req, err := readMessage(s)
 	if err != nil {
 		c.m.malformed.Inc()
@@ -314,7 +314,7 @@ func (c *Chord) checkSuccessor() {
 		}
 		succ := c.ring.successor()
 		c.mu.Unlock()
-		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.RPCTimeout/2)
+		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.RPCTimeout.Std()/2)
 		_, err := c.call(ctx, succ.ID, &message{Type: msgPing})
 		cancel()
 		if err == nil || c.ctx.Err() != nil {
@@ -328,7 +328,7 @@ func (c *Chord) checkSuccessor() {
 }
 
 func (c *Chord) clampTTL(seconds uint64) time.Duration {
-	ttl := time.Duration(min(seconds, uint64(c.cfg.ProviderTTL/time.Second))) * time.Second
+	ttl := time.Duration(min(seconds, uint64(c.cfg.ProviderTTL.Std()/time.Second))) * time.Second
 	return ttl
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/dhtnode/dhtnode/kademlia"
 	"github.com/dhtnode/dhtnode/onehop"
 	"github.com/dhtnode/dhtnode/routing"
+	"github.com/dhtnode/dhtnode/setting"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -84,7 +85,7 @@ var protocols = map[string]protocolSpec{
 		name: ProtoOnehop, metric: metricRing, target: identityKey, gossipFed: true, needsHost: true,
 		start: func(_ context.Context, env startEnv) (Router, error) {
 			cfg := onehop.DefaultConfig()
-			cfg.RPCTimeout = simRPCTimeout
+			cfg.RPCTimeout = setting.Duration(simRPCTimeout)
 			cfg.Logger = env.logger
 			return onehop.New(env.host, cfg)
 		},
@@ -94,9 +95,9 @@ var protocols = map[string]protocolSpec{
 		name: ProtoChord, metric: metricRing, target: identityKey,
 		start: func(ctx context.Context, env startEnv) (Router, error) {
 			cfg := chord.DefaultConfig()
-			cfg.RPCTimeout = simRPCTimeout
+			cfg.RPCTimeout = setting.Duration(simRPCTimeout)
 			cfg.Logger = env.logger
-			period := chordMaintenancePeriod(env.n)
+			period := setting.Duration(chordMaintenancePeriod(env.n))
 			cfg.StabilizeInterval, cfg.FixFingersInterval, cfg.CheckPredecessorInterval = period, period, period
 			c, err := startChord(cfg, env)
 			if err != nil {
@@ -110,7 +111,7 @@ var protocols = map[string]protocolSpec{
 			}
 			return c, nil
 		},
-		maintenancePeriod: chord.DefaultConfig().StabilizeInterval,
+		maintenancePeriod: chord.DefaultConfig().StabilizeInterval.Std(),
 	},
 	ProtoKademlia: {
 		name: ProtoKademlia, metric: metricXOR, target: kademlia.Target, needsHost: true,

@@ -313,7 +313,7 @@ func (s *simNet) warmup(ctx context.Context, log *slog.Logger) (int, error) {
 			var behind []*simNode
 			nodes := s.liveNodes()
 			for _, nd := range nodes {
-				if nd.peersUp.Load() < int64(s.n-1) {
+				if nd.members.Up() < s.n-1 {
 					behind = append(behind, nd)
 				}
 			}
@@ -339,9 +339,9 @@ func (s *simNet) warmup(ctx context.Context, log *slog.Logger) (int, error) {
 			}
 			if time.Since(lastLog) > 10*time.Second {
 				lastLog = time.Now()
-				minUp := int64(s.n)
+				minUp := s.n
 				for _, nd := range s.liveNodes() {
-					minUp = min(minUp, nd.peersUp.Load())
+					minUp = min(minUp, nd.members.Up())
 				}
 				log.Info("waiting for gossip views", "incomplete", len(behind), "smallest_view", minUp+1)
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dhtnode/dhtnode/chord"
 	"github.com/dhtnode/dhtnode/gossip"
+	"github.com/dhtnode/dhtnode/membership"
 	"github.com/hashicorp/memberlist"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -49,7 +50,9 @@ type simNode struct {
 	routers   map[string]Router
 	unsub     func()
 	fedDone   chan struct{}
-	peersUp   atomic.Int64 // members this node's gossip reported alive (for convergence)
+	// members feeds gossip's events to the routers (nil without gossip); its Up
+	// count is how many members this node's gossip reported alive (for convergence).
+	members *membership.Dispatcher
 }
 
 // simNet is N nodes on one libp2p mocknet (routers) and one gossip MemNetwork
@@ -261,6 +264,7 @@ func (s *simNet) startNode(ctx context.Context, slot int) (*simNode, error) {
 		nd.gossip = g
 		events, unsub := g.Subscribe()
 		nd.unsub = unsub
+		nd.members = membership.New(nd.id, nil, nil)
 		go s.forward(nd, events)
 		if len(seeds) > 0 {
 			// A seed starved of CPU can miss memberlist's push/pull timeout: try others.
@@ -328,42 +332,18 @@ const simGossipPacketSize = 64 << 10
 // little: every event reaches each member in about 16 copies.
 const simGossipQueueDepth = 64
 
-// forward is the node's membership wiring, as in the daemon: gossip join/update →
-// PeerUp, leave/failed → PeerDown, for every router the feed mode lets it reach.
+// forward is the node's membership wiring, the daemon's own (membership.Dispatcher):
+// gossip join/update → PeerUp, leave/failed → PeerDown, for every router the feed
+// mode lets it reach. The dispatcher's count of members up tells warmup when the
+// node's view is complete.
 func (s *simNet) forward(nd *simNode, events <-chan gossip.Event) {
 	defer close(nd.fedDone)
-	var fed []Router
 	for _, spec := range s.specs {
 		if s.feeds(spec) {
-			fed = append(fed, nd.routers[spec.name])
+			nd.members.Add(nd.routers[spec.name])
 		}
 	}
-	up := make(map[peer.ID]bool)
-	for ev := range events {
-		id := ev.Member.PeerID
-		if id == "" || id == nd.id {
-			continue
-		}
-		switch ev.Type {
-		case gossip.EventJoin, gossip.EventUpdate:
-			info := ev.Member.AddrInfo()
-			for _, r := range fed {
-				r.PeerUp(info)
-			}
-			if !up[id] {
-				up[id] = true
-				nd.peersUp.Add(1)
-			}
-		case gossip.EventLeave, gossip.EventFailed:
-			for _, r := range fed {
-				r.PeerDown(id)
-			}
-			if up[id] {
-				delete(up, id)
-				nd.peersUp.Add(-1)
-			}
-		}
-	}
+	nd.members.Run(events, nil)
 }
 
 // killNode crashes the slot's node: no leave message, gossip and the routers find out

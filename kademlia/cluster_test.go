@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dhtnode/dhtnode/routing"
+	"github.com/dhtnode/dhtnode/setting"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
@@ -470,7 +471,7 @@ func TestReofferRestoresDroppedMember(t *testing.T) {
 	needsFakeTime(t)
 	synctest.Test(t, func(t *testing.T) {
 		cfg := TestConfig()
-		cfg.ReofferInterval = time.Minute
+		cfg.ReofferInterval = setting.Duration(time.Minute)
 		c := newCluster(t, 8, cfg)
 		r := c.nodes[0].r
 		victim := c.nodes[3].h.ID()

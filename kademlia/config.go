@@ -1,15 +1,64 @@
 package kademlia
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
+	"github.com/dhtnode/dhtnode/setting"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 )
+
+// Peers is a list of peers with their addresses, written in JSON as multiaddrs that
+// end in /p2p/PEERID (a peer with several addresses is one multiaddr each), the way
+// a user copies them from `dhtnode id` or IPFS's bootstrap list.
+type Peers []peer.AddrInfo
+
+// MarshalJSON writes one /p2p multiaddr per address (an empty list as []).
+func (ps Peers) MarshalJSON() ([]byte, error) {
+	out := []string{}
+	for _, ai := range ps {
+		addrs, err := peer.AddrInfoToP2pAddrs(&ai)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range addrs {
+			out = append(out, a.String())
+		}
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON reads multiaddrs ending in /p2p/PEERID, merging those of one peer.
+func (ps *Peers) UnmarshalJSON(b []byte) error {
+	var strs []string
+	if err := json.Unmarshal(b, &strs); err != nil {
+		return err
+	}
+	if len(strs) == 0 {
+		*ps = nil // as in DefaultConfig, so a config survives a round trip unchanged
+		return nil
+	}
+	addrs := make([]ma.Multiaddr, 0, len(strs))
+	for _, s := range strs {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return fmt.Errorf("%q: %w", s, err)
+		}
+		addrs = append(addrs, a)
+	}
+	infos, err := peer.AddrInfosFromP2pAddrs(addrs...)
+	if err != nil {
+		return fmt.Errorf("addresses must end in /p2p/PEERID: %w", err)
+	}
+	*ps = infos
+	return nil
+}
 
 // ErrBadConfig is returned by Validate and New for an unusable Config.
 var ErrBadConfig = errors.New("kademlia: bad config")
@@ -41,59 +90,63 @@ const (
 	DiversityStrict = "strict"
 )
 
-// Config tunes a Kademlia router. The zero value is not usable; start from DefaultConfig.
+// Config tunes a Kademlia router; its JSON form is the daemon config file's
+// "routing.kademlia" section (fields tagged "-" are set in code only). The zero value is not usable; start from DefaultConfig.
 type Config struct {
 	// ProtocolPrefix goes before /kad/1.0.0 in the protocol ID. Default "/dhtnode";
 	// IPFSProtocolPrefix joins the IPFS DHT (see the package doc).
-	ProtocolPrefix string
+	ProtocolPrefix string `json:"protocol_prefix"`
 	// BucketSize is k: peers per bucket, and how many closest peers a lookup returns
 	// and a provider record is stored on. Default 20 (as IPFS, which requires it).
-	BucketSize int
+	BucketSize int `json:"bucket_size"`
 	// Concurrency is α: requests in flight per lookup. Default 10 (kad-dht's and
 	// IPFS's value; the Kademlia paper used 3).
-	Concurrency int
+	Concurrency int `json:"concurrency"`
 	// Resiliency is β: a lookup ends when the β closest peers seen have answered.
 	// Default 3 (kad-dht's value).
-	Resiliency int
-	// BootstrapPeers are dialled when the routing table is empty. Only these: the
-	// public IPFS bootstrappers are never used unless listed here.
-	BootstrapPeers []peer.AddrInfo
+	Resiliency int `json:"resiliency"`
+	// BootstrapPeers are dialled when the routing table is empty (in JSON: multiaddrs
+	// ending in /p2p/PEERID). Empty by default: gossip fills the table; the public
+	// IPFS bootstrappers are never used unless listed here.
+	BootstrapPeers Peers `json:"bootstrap"`
 	// AutoRefresh runs kad-dht's periodic bucket refresh (random lookups into each
 	// bucket). Default true for the daemon; tests and compare turn it off so that
 	// tables only change through gossip and the lookups measured.
-	AutoRefresh bool
+	AutoRefresh bool `json:"auto_refresh"`
 	// RefreshInterval is the period of that refresh. Default 10 min (kad-dht's).
-	RefreshInterval time.Duration
-	// IPDiversity is the routing table's IP-diversity filter: DiversityPublic
-	// (default), DiversityStrict or DiversityOff.
-	IPDiversity string
+	RefreshInterval setting.Duration `json:"refresh_interval"`
+	// IPDiversity is the routing table's IP-diversity (eclipse-attack) filter:
+	// DiversityPublic "public" (default: limits apply to peers on public addresses,
+	// not to loopback/private/link-local ones, so a local cluster works),
+	// DiversityStrict "strict" (everyone, as kubo on the Internet) or DiversityOff "off".
+	IPDiversity string `json:"ip_diversity"`
 	// PeerAddrTTL is how long addresses learned from gossip stay in the peerstore
 	// without a refresh. Default 1 h; gossip re-announces members well within it.
-	PeerAddrTTL time.Duration
+	PeerAddrTTL setting.Duration `json:"-"`
 	// ConnectTimeout bounds the background dial that PeerUp starts when the
 	// diversity filter needs a live connection to judge a peer. Default 10 s.
-	ConnectTimeout time.Duration
+	ConnectTimeout setting.Duration `json:"-"`
 	// ReofferInterval is how often members that gossip reports alive but that are
 	// missing from the table (kad-dht drops a peer after one failed request, e.g. a
 	// transient network error) are offered to it again: gossip, not one timeout, is
 	// the judge of who is alive. Default 1 min; 0 turns it off.
-	ReofferInterval time.Duration
+	ReofferInterval setting.Duration `json:"reoffer_interval"`
 	// ProviderTTL is how long this node keeps provider records others store on it.
 	// Default 48 h (IPFS's value).
-	ProviderTTL time.Duration
+	ProviderTTL setting.Duration `json:"provider_ttl"`
 	// ReprovideInterval is how often the router re-announces every key it has
 	// provided, so records outlive ProviderTTL and reach peers that joined near the
 	// key since. Default 22 h (IPFS's value, under the TTL); 0 turns it off.
-	ReprovideInterval time.Duration
+	ReprovideInterval setting.Duration `json:"reprovide_interval"`
 	// IsMember, when set, confines kad-dht to the peers it admits: only they enter
 	// the routing table, are queried by lookups, and get answers (streams from
 	// others are reset). Set it to the cluster membership when only members may
 	// route; nil leaves the DHT open. It must be fast and safe for concurrent use.
-	IsMember func(peer.ID) bool
+	IsMember func(peer.ID) bool `json:"-"`
 	// Logger receives debug logs; nil means slog.Default().
-	Logger *slog.Logger
+	Logger *slog.Logger `json:"-"`
 	// Registerer receives the metrics (labelled algo="kademlia"); nil means none.
-	Registerer prometheus.Registerer
+	Registerer prometheus.Registerer `json:"-"`
 }
 
 // DefaultConfig returns the defaults documented on Config (daemon settings: auto
@@ -105,14 +158,14 @@ func DefaultConfig() Config {
 		Concurrency:     10,
 		Resiliency:      3,
 		AutoRefresh:     true,
-		RefreshInterval: 10 * time.Minute,
+		RefreshInterval: setting.Duration(10 * time.Minute),
 		IPDiversity:     DiversityPublic,
-		PeerAddrTTL:     time.Hour,
-		ConnectTimeout:  10 * time.Second,
+		PeerAddrTTL:     setting.Duration(time.Hour),
+		ConnectTimeout:  setting.Duration(10 * time.Second),
 
-		ReofferInterval:   time.Minute,
-		ProviderTTL:       48 * time.Hour,
-		ReprovideInterval: 22 * time.Hour,
+		ReofferInterval:   setting.Duration(time.Minute),
+		ProviderTTL:       setting.Duration(48 * time.Hour),
+		ReprovideInterval: setting.Duration(22 * time.Hour),
 	}
 }
 

@@ -22,7 +22,7 @@ func (r *Router) Join(ctx context.Context, peers ...peer.AddrInfo) error {
 		if ai.ID == r.h.ID() {
 			continue
 		}
-		r.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, r.cfg.PeerAddrTTL)
+		r.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, r.cfg.PeerAddrTTL.Std())
 		if err := r.h.Connect(ctx, ai); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", ai.ID, err))
 			continue

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dhtnode/dhtnode/routing"
+	"github.com/dhtnode/dhtnode/setting"
 )
 
 // Provider records expire after ProviderTTL; the reprovide loop keeps them alive.
@@ -25,8 +26,8 @@ func TestReprovideOutlivesTTL(t *testing.T) {
 			needsFakeTime(t)
 			synctest.Test(t, func(t *testing.T) {
 				cfg := TestConfig()
-				cfg.ProviderTTL = 2 * time.Hour
-				cfg.ReprovideInterval = tc.reprovide
+				cfg.ProviderTTL = setting.Duration(2 * time.Hour)
+				cfg.ReprovideInterval = setting.Duration(tc.reprovide)
 				c := newCluster(t, 12, cfg)
 				ctx := context.Background()
 				key := routing.ContentKey([]byte("long-lived"))

@@ -85,10 +85,10 @@ func New(h host.Host, cfg Config) (*Router, error) {
 		dht.Resiliency(cfg.Resiliency),
 		// Always set, even empty: only our own bootstrap peers, never IPFS's.
 		dht.BootstrapPeers(slices.Clone(cfg.BootstrapPeers)...),
-		dht.ProviderManagerOpts(records.ProvideValidity(cfg.ProviderTTL)),
+		dht.ProviderManagerOpts(records.ProvideValidity(cfg.ProviderTTL.Std())),
 	}
 	if cfg.AutoRefresh {
-		opts = append(opts, dht.RoutingTableRefreshPeriod(cfg.RefreshInterval))
+		opts = append(opts, dht.RoutingTableRefreshPeriod(cfg.RefreshInterval.Std()))
 	} else {
 		opts = append(opts, dht.DisableAutoRefresh())
 	}
@@ -124,14 +124,14 @@ func New(h host.Host, cfg Config) (*Router, error) {
 	for _, ai := range cfg.BootstrapPeers {
 		// Bootstrap peers may not be dhtnode members (e.g. IPFS bootstrappers), so
 		// always dial them: kad-dht adds them once identify shows they speak our DHT.
-		r.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, cfg.PeerAddrTTL)
+		r.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, cfg.PeerAddrTTL.Std())
 		r.dialThenOffer(ai.ID, false)
 	}
 	if cfg.ReprovideInterval > 0 {
-		r.every(cfg.ReprovideInterval, r.reprovide)
+		r.every(cfg.ReprovideInterval.Std(), r.reprovide)
 	}
 	if cfg.ReofferInterval > 0 {
-		r.every(cfg.ReofferInterval, r.reoffer)
+		r.every(cfg.ReofferInterval.Std(), r.reoffer)
 	}
 	return r, nil
 }
@@ -229,7 +229,7 @@ func (r *Router) PeerUp(info peer.AddrInfo) {
 		return
 	}
 	if len(info.Addrs) > 0 {
-		r.h.Peerstore().AddAddrs(info.ID, info.Addrs, r.cfg.PeerAddrTTL)
+		r.h.Peerstore().AddAddrs(info.ID, info.Addrs, r.cfg.PeerAddrTTL.Std())
 	}
 	r.mu.Lock()
 	r.members[info.ID] = struct{}{}
@@ -285,7 +285,7 @@ func (r *Router) offer(p peer.ID) {
 // dialThenOffer connects to p in the background and, if offer is set, offers it to
 // the table once connected. A later PeerDown (or PeerUp) for p cancels it.
 func (r *Router) dialThenOffer(p peer.ID, offer bool) {
-	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.ConnectTimeout)
+	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.ConnectTimeout.Std())
 	d := &dial{cancel: cancel}
 	r.mu.Lock()
 	if old, ok := r.pending[p]; ok {

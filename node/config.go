@@ -15,12 +15,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dhtnode/dhtnode/setting"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
 // ErrInvalidConfig is wrapped by every error Validate and DecodeConfig return,
 // so callers can tell a bad config from an I/O failure with errors.Is.
 var ErrInvalidConfig = errors.New("invalid config")
+
+//go:generate go test -run TestConfigReference -update-docs .
 
 // Config is everything a node needs to start. It maps one-to-one onto the repo's
 // config.json: each field's JSON name is the key in the file, every section has
@@ -411,6 +414,9 @@ func checkKeys(t reflect.Type, v any, path string) error {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue // set in code only (a logger, a callback)
+		}
 		if name == "" {
 			name = f.Name
 		}
@@ -468,28 +474,6 @@ func LoadConfigFile(path string) (Config, error) {
 	return cfg, nil
 }
 
-// Duration is a time.Duration written as a Go duration string ("30s", "24h") in JSON.
-type Duration time.Duration
-
-// String formats like time.Duration.
-func (d Duration) String() string { return time.Duration(d).String() }
-
-// MarshalJSON writes the duration as a string.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
-
-// UnmarshalJSON reads a duration string such as "1m30s".
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("want a duration string such as \"30s\", got %s", b)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("want a duration string such as \"30s\": %w", err)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// Std returns d as a time.Duration.
-func (d Duration) Std() time.Duration { return time.Duration(d) }
+// Duration is a time.Duration written as a Go duration string ("30s", "24h") in JSON:
+// the type every package's config shares (setting.Duration).
+type Duration = setting.Duration

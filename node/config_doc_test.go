@@ -9,6 +9,7 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -55,9 +56,12 @@ func TestConfigReference(t *testing.T) {
 
 // configReference renders the default config.json and a table of every key.
 func configReference() (string, error) {
-	docs, err := fieldDocs(".")
-	if err != nil {
-		return "", err
+	docs := map[string]string{}
+	// The routers' sections are their own Config types, documented in their packages.
+	for pkg, dir := range map[string]string{"node": ".", "chord": "../chord", "onehop": "../onehop", "kademlia": "../kademlia"} {
+		if err := fieldDocs(dir, pkg, docs); err != nil {
+			return "", err
+		}
 	}
 	var js bytes.Buffer
 	if err := EncodeConfig(&js, DefaultConfig()); err != nil {
@@ -87,12 +91,13 @@ func writeKeys(b *strings.Builder, t reflect.Type, prefix string, values map[str
 			continue
 		}
 		key := prefix + name
-		doc := docs[t.Name()+"."+f.Name]
+		typeName := path.Base(t.PkgPath()) + "." + t.Name()
+		doc := docs[typeName+"."+f.Name]
 		if doc == "" {
 			doc = prev // a field declared under its neighbour's comment ("A and B bound …")
 		}
 		if doc == "" {
-			doc = docs[t.Name()] // fields documented only on their type
+			doc = docs[typeName] // fields documented only on their type
 		}
 		prev = doc
 		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(Duration(0)) {
@@ -103,7 +108,7 @@ func writeKeys(b *strings.Builder, t reflect.Type, prefix string, values map[str
 			continue
 		}
 		if doc == "" {
-			return fmt.Errorf("%s.%s (config key %s) has no doc comment", t.Name(), f.Name, key)
+			return fmt.Errorf("%s.%s (config key %s) has no doc comment", typeName, f.Name, key)
 		}
 		def, err := json.Marshal(values[name])
 		if err != nil {
@@ -114,13 +119,14 @@ func writeKeys(b *strings.Builder, t reflect.Type, prefix string, values map[str
 	return nil
 }
 
-// fieldDocs reads the doc comments of the package's struct types and their fields from
-// the non-test sources in dir: "Type" and "Type.Field" → text on one line.
-func fieldDocs(dir string) (map[string]string, error) {
+// fieldDocs reads the doc comments of the struct types and their fields of package pkg
+// from the non-test sources in dir into out: "pkg.Type" and "pkg.Type.Field" → text on
+// one line.
+func fieldDocs(dir, pkg string, out map[string]string) error {
 	fset := token.NewFileSet()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var files []*ast.File
 	for _, e := range entries {
@@ -129,12 +135,11 @@ func fieldDocs(dir string) (map[string]string, error) {
 		}
 		f, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, parser.ParseComments)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		files = append(files, f)
 	}
 	oneLine := func(g *ast.CommentGroup) string { return strings.Join(strings.Fields(g.Text()), " ") }
-	out := map[string]string{}
 	for _, file := range files {
 		{
 			for _, decl := range file.Decls {
@@ -153,7 +158,7 @@ func fieldDocs(dir string) (map[string]string, error) {
 						doc = gd.Doc
 					}
 					if doc != nil {
-						out[ts.Name.Name] = oneLine(doc)
+						out[pkg+"."+ts.Name.Name] = oneLine(doc)
 					}
 					for _, f := range st.Fields.List {
 						if f.Doc == nil && f.Comment == nil {
@@ -164,12 +169,12 @@ func fieldDocs(dir string) (map[string]string, error) {
 							c = f.Comment
 						}
 						for _, n := range f.Names {
-							out[ts.Name.Name+"."+n.Name] = oneLine(c)
+							out[pkg+"."+ts.Name.Name+"."+n.Name] = oneLine(c)
 						}
 					}
 				}
 			}
 		}
 	}
-	return out, nil
+	return nil
 }

@@ -3,10 +3,17 @@ package node
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dhtnode/dhtnode/chord"
+	"github.com/dhtnode/dhtnode/kademlia"
+	"github.com/dhtnode/dhtnode/onehop"
+	"github.com/dhtnode/dhtnode/setting"
 )
 
 func TestDefaultConfigIsValidAndRoundTrips(t *testing.T) {
@@ -130,5 +137,95 @@ func TestDecodeSecret(t *testing.T) {
 		if key, err := DecodeSecret(s + "\n"); err != nil || len(key) != n {
 			t.Errorf("%d-byte key: got %d bytes, %v", n, len(key), err)
 		}
+	}
+}
+
+// TestDecodeChordSectionKeys loads a routing.chord section written with every key the
+// file has always had, so configs from before chord.Config carried the JSON tags still
+// load, into the same fields, with the settings the file leaves out at their defaults.
+func TestDecodeChordSectionKeys(t *testing.T) {
+	in := `{"routing": {"routers": ["chord"], "default": "chord", "chord": {
+		"successors": 5, "stabilize_interval": "2s", "fix_fingers_interval": "3s",
+		"check_predecessor_interval": "4s", "rpc_timeout": "5s", "referral_width": 2,
+		"route_via_successors": true, "max_lookup_rpcs": 20, "provider_ttl": "12h",
+		"republish_interval": "30m", "max_providers_per_key": 7, "max_records_per_peer": 8,
+		"max_records": 9}}}`
+	cfg, err := DecodeConfig(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := chord.DefaultConfig()
+	want.Successors = 5
+	want.StabilizeInterval = setting.Duration(2 * time.Second)
+	want.FixFingersInterval = setting.Duration(3 * time.Second)
+	want.CheckPredecessorInterval = setting.Duration(4 * time.Second)
+	want.RPCTimeout = setting.Duration(5 * time.Second)
+	want.ReferralWidth = 2
+	want.RouteViaSuccessors = true
+	want.MaxLookupRPCs = 20
+	want.ProviderTTL = setting.Duration(12 * time.Hour)
+	want.RepublishInterval = setting.Duration(30 * time.Minute)
+	want.MaxProvidersPerKey, want.MaxRecordsPerPeer, want.MaxRecords = 7, 8, 9
+	got := cfg.Routing.Chord
+	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
+		t.Errorf("routing.chord decoded to\n%+v\nwant\n%+v", got, want)
+	}
+	// Settings only code sets are no keys of the file.
+	for _, key := range []string{"lookup_stall", "liar_ban", "is_member", "IsMember", "-"} {
+		_, err := DecodeConfig(strings.NewReader(`{"routing": {"chord": {"` + key + `": "1s"}}}`))
+		if err == nil {
+			t.Errorf("routing.chord.%s accepted", key)
+		}
+	}
+}
+
+// TestDecodeOnehopSectionKeys is TestDecodeChordSectionKeys for routing.onehop.
+func TestDecodeOnehopSectionKeys(t *testing.T) {
+	in := `{"routing": {"onehop": {"replicas": 4, "rpc_timeout": "3s", "max_attempts": 5,
+		"provider_ttl": "6h", "republish_interval": "2h", "max_keys": 7,
+		"max_providers_per_key": 8, "max_records_per_peer": 9}}}`
+	cfg, err := DecodeConfig(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := onehop.DefaultConfig()
+	want.Replicas, want.MaxAttempts = 4, 5
+	want.RPCTimeout = setting.Duration(3 * time.Second)
+	want.ProviderTTL = setting.Duration(6 * time.Hour)
+	want.RepublishInterval = setting.Duration(2 * time.Hour)
+	want.MaxKeys, want.MaxProvidersPerKey, want.MaxRecordsPerPeer = 7, 8, 9
+	if got := cfg.Routing.Onehop; fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
+		t.Errorf("routing.onehop decoded to\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// TestDecodeKademliaSectionKeys is TestDecodeChordSectionKeys for routing.kademlia.
+func TestDecodeKademliaSectionKeys(t *testing.T) {
+	const boot = "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK"
+	in := `{"routing": {"kademlia": {"protocol_prefix": "/test", "bucket_size": 16,
+		"concurrency": 4, "resiliency": 2, "bootstrap": ["` + boot + `"], "auto_refresh": false,
+		"refresh_interval": "5m", "ip_diversity": "off", "reoffer_interval": "30s",
+		"provider_ttl": "24h", "reprovide_interval": "12h"}}}`
+	cfg, err := DecodeConfig(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := kademlia.DefaultConfig()
+	want.ProtocolPrefix, want.BucketSize, want.Concurrency, want.Resiliency = "/test", 16, 4, 2
+	want.AutoRefresh, want.IPDiversity = false, kademlia.DiversityOff
+	want.RefreshInterval = setting.Duration(5 * time.Minute)
+	want.ReofferInterval = setting.Duration(30 * time.Second)
+	want.ProviderTTL = setting.Duration(24 * time.Hour)
+	want.ReprovideInterval = setting.Duration(12 * time.Hour)
+	got := cfg.Routing.Kademlia
+	if len(got.BootstrapPeers) != 1 || got.BootstrapPeers[0].String() == "" {
+		t.Fatalf("bootstrap decoded to %v", got.BootstrapPeers)
+	}
+	if back, err := json.Marshal(got.BootstrapPeers); err != nil || string(back) != `["`+boot+`"]` {
+		t.Errorf("bootstrap encodes as %s, %v; want the multiaddr given", back, err)
+	}
+	got.BootstrapPeers = nil
+	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
+		t.Errorf("routing.kademlia decoded to\n%+v\nwant\n%+v", got, want)
 	}
 }

@@ -118,7 +118,7 @@ func (g *memberGate) hostOptions() []libp2p.Option {
 // membership is followed with or without a secret (Chord checks answers against it
 // either way, see member); only an enforcing gate gets the host, to close the
 // connections of members that went down.
-func (g *memberGate) attach(h host.Host, gs *gossip.Gossip, m *membership) {
+func (g *memberGate) attach(h host.Host, gs *gossip.Gossip, m *memberFeed) {
 	g.gossip.Store(gs)
 	m.add(g)
 	if g.enforce {

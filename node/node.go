@@ -34,7 +34,7 @@ type Node struct {
 	host     host.Host
 	gossip   *gossip.Gossip
 
-	members *membership
+	members *memberFeed
 	gate    *memberGate // who may connect and route (gate.go)
 	reach   *reach      // NAT traversal (reach.go)
 	// gossipNet is gossip's transport when it runs over libp2p (gossip_net.go).

@@ -19,7 +19,7 @@ import (
 // is open: anyone may join gossip and so become a member, and Chord answers non-members
 // too (ServeNonMembers) while taking none of them into its tables.
 func (n *Node) startChord() (routing.Router, error) {
-	cfg := n.cfg.Routing.Chord.ChordConfig()
+	cfg := n.cfg.Routing.Chord
 	cfg.Logger = n.logger
 	cfg.Registerer = n.registry
 	cfg.IsMember = n.gate.member

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/dhtnode/dhtnode/setting"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -13,50 +14,51 @@ import (
 // ErrBadConfig is returned by Validate and New for an unusable Config.
 var ErrBadConfig = errors.New("onehop: bad config")
 
-// Config tunes a one-hop router. The zero value is not usable; start from DefaultConfig.
+// Config tunes a one-hop router; its JSON form is the daemon config file's
+// "routing.onehop" section (fields tagged "-" are set in code only). The zero value is not usable; start from DefaultConfig.
 type Config struct {
 	// Replicas is how many nodes (the owner and its successors) keep each provider
 	// record, and how many owners a Lookup returns. Default 3.
-	Replicas int
+	Replicas int `json:"replicas"`
 	// RPCTimeout bounds one request to one peer. Default 2 s.
-	RPCTimeout time.Duration
+	RPCTimeout setting.Duration `json:"rpc_timeout"`
 	// MaxAttempts bounds the requests of one lookup (redirects plus retries after
 	// timeouts), so a badly stale view can't make a lookup run forever. Default 8.
-	MaxAttempts int
+	MaxAttempts int `json:"max_attempts"`
 	// ProviderTTL is how long a stored provider record lives without a republish.
 	// Default 24 h (as IPFS).
-	ProviderTTL time.Duration
+	ProviderTTL setting.Duration `json:"provider_ttl"`
 	// RepublishInterval is how often this node re-announces the keys it provides.
 	// Default 12 h, half the TTL, so one missed round does not lose a record.
-	RepublishInterval time.Duration
+	RepublishInterval setting.Duration `json:"republish_interval"`
 	// MaxKeys bounds the distinct keys in the provider store. Default 65,536.
-	MaxKeys int
+	MaxKeys int `json:"max_keys"`
 	// MaxProvidersPerKey bounds the providers kept for one key. Default 64.
-	MaxProvidersPerKey int
+	MaxProvidersPerKey int `json:"max_providers_per_key"`
 	// MaxRecordsPerPeer bounds how many records one providing peer may hold in this
 	// node's store. Default 4,096.
-	MaxRecordsPerPeer int
+	MaxRecordsPerPeer int `json:"max_records_per_peer"`
 	// IsMember, when set, admits a remote peer to this router: requests from peers it
 	// rejects have their stream reset unanswered, so they never enter the view (a
 	// peer asking for the owner of its own key is otherwise taken in as a joiner)
 	// and learn nothing. Set it to the cluster membership when only members may
 	// route; nil serves everyone. It is called on each incoming stream and must be
 	// fast and safe for concurrent use.
-	IsMember func(peer.ID) bool
+	IsMember func(peer.ID) bool `json:"-"`
 	// Logger receives debug logs; nil means slog.Default().
-	Logger *slog.Logger
+	Logger *slog.Logger `json:"-"`
 	// Registerer receives the metrics (labelled algo="onehop"); nil means none.
-	Registerer prometheus.Registerer
+	Registerer prometheus.Registerer `json:"-"`
 }
 
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
 	return Config{
 		Replicas:           3,
-		RPCTimeout:         2 * time.Second,
+		RPCTimeout:         setting.Duration(2 * time.Second),
 		MaxAttempts:        8,
-		ProviderTTL:        24 * time.Hour,
-		RepublishInterval:  12 * time.Hour,
+		ProviderTTL:        setting.Duration(24 * time.Hour),
+		RepublishInterval:  setting.Duration(12 * time.Hour),
 		MaxKeys:            1 << 16,
 		MaxProvidersPerKey: 64,
 		MaxRecordsPerPeer:  4096,

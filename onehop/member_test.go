@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtnode/dhtnode/setting"
 	"github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 )
@@ -43,7 +44,7 @@ func memberFilter(t *testing.T, filtered bool) {
 	var routers []*Router
 	for i, id := range ids {
 		cfg := DefaultConfig()
-		cfg.RPCTimeout = 5 * time.Second
+		cfg.RPCTimeout = setting.Duration(5 * time.Second)
 		if filtered && i < 3 {
 			cfg.IsMember = func(p peer.ID) bool { return members[p] }
 		}

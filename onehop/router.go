@@ -168,7 +168,7 @@ func (r *Router) announce() {
 	if len(succ) < 2 || succ[1].info.ID == r.self.info.ID {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.RPCTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.RPCTimeout.Std())
 	defer cancel()
 	if _, err := r.call(ctx, succ[1].info, &Message{Type: MsgFindOwner, Key: r.self.key}); err != nil {
 		r.log.Debug("announce to successor failed", "successor", succ[1].info.ID, "err", err)
@@ -235,7 +235,7 @@ func (r *Router) recheck(id peer.ID) {
 		if !ok {
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.life, r.cfg.RPCTimeout)
+		ctx, cancel := context.WithTimeout(r.life, r.cfg.RPCTimeout.Std())
 		// Any request will do; asking for the owner of the suspect's own key is cheap
 		// for it and, unlike the suspect asking for its own key, is not a join
 		// announcement.
@@ -582,7 +582,7 @@ func cmpID(a, b peer.ID) int {
 // call sends one request on a new stream and reads the response, within RPCTimeout.
 // The stream is reset when the deadline passes (mocknet streams ignore deadlines).
 func (r *Router) call(ctx context.Context, to peer.AddrInfo, req *Message) (*Message, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.RPCTimeout)
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.RPCTimeout.Std())
 	defer cancel()
 	if len(to.Addrs) > 0 {
 		r.h.Peerstore().AddAddrs(to.ID, to.Addrs, time.Hour)
@@ -630,7 +630,7 @@ func (r *Router) handleStream(s network.Stream) {
 		_ = s.Reset()
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.RPCTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.RPCTimeout.Std())
 	defer cancel()
 	stopReset := context.AfterFunc(ctx, func() { _ = s.Reset() })
 	defer stopReset()
@@ -690,7 +690,7 @@ func (r *Router) handleStream(s network.Stream) {
 // republishLoop re-announces provided keys and sweeps expired records.
 func (r *Router) republishLoop() {
 	defer close(r.done)
-	t := time.NewTicker(r.cfg.RepublishInterval)
+	t := time.NewTicker(r.cfg.RepublishInterval.Std())
 	defer t.Stop()
 	for {
 		select {
@@ -711,7 +711,7 @@ func (r *Router) republishLoop() {
 				return
 			default:
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 4*r.cfg.RPCTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), 4*r.cfg.RPCTimeout.Std())
 			if _, err := r.provide(ctx, k); err != nil {
 				r.log.Debug("republish failed", "key", k.Short(), "err", err)
 			}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dhtnode/dhtnode/routing"
+	"github.com/dhtnode/dhtnode/setting"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
@@ -31,7 +32,7 @@ func newCluster(t *testing.T, n int) *cluster {
 			t.Fatal(err)
 		}
 		cfg := DefaultConfig()
-		cfg.RPCTimeout = 5 * time.Second
+		cfg.RPCTimeout = setting.Duration(5 * time.Second)
 		r, err := New(h, cfg)
 		if err != nil {
 			t.Fatal(err)

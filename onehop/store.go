@@ -40,7 +40,7 @@ type providerStore struct {
 func newProviderStore(cfg Config, now func() time.Time) *providerStore {
 	return &providerStore{
 		now:         now,
-		ttl:         cfg.ProviderTTL,
+		ttl:         cfg.ProviderTTL.Std(),
 		maxKeys:     cfg.MaxKeys,
 		maxPerKey:   cfg.MaxProvidersPerKey,
 		maxPerPeer:  cfg.MaxRecordsPerPeer,

@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/dhtnode/dhtnode/routing"
+	"github.com/dhtnode/dhtnode/setting"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 func testStore(maxKeys, perKey, perPeer int, ttl time.Duration) (*providerStore, *time.Time) {
 	now := time.Unix(1000, 0)
 	cfg := DefaultConfig()
-	cfg.MaxKeys, cfg.MaxProvidersPerKey, cfg.MaxRecordsPerPeer, cfg.ProviderTTL = maxKeys, perKey, perPeer, ttl
+	cfg.MaxKeys, cfg.MaxProvidersPerKey, cfg.MaxRecordsPerPeer, cfg.ProviderTTL = maxKeys, perKey, perPeer, setting.Duration(ttl)
 	return newProviderStore(cfg, func() time.Time { return now }), &now
 }
 

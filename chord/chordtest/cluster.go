@@ -530,7 +530,7 @@ func (c *Cluster) WaitConverged(ctx context.Context, probes int) (time.Duration,
 		case <-ctx.Done():
 			return time.Since(start), fmt.Errorf("chordtest: not converged after %v: %d/%d correct, %s",
 				time.Since(start).Round(time.Millisecond), last.Correct, last.Lookups, last.FirstWrong)
-		case <-time.After(c.opts.Config.StabilizeInterval / 2):
+		case <-time.After(c.opts.Config.StabilizeInterval.Std() / 2):
 		}
 	}
 }

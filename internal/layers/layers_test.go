@@ -25,19 +25,23 @@ var allowed = map[string][]string{
 	// Examples are programs of a library user: anything but the CLI.
 	"examples/...": {"node", "compare", "client", "routing", "content", "merkle", "gossip", "chord", "kademlia", "onehop", "exchange", "blockstore"},
 
-	"compare": {"node", "chord", "kademlia", "onehop", "gossip", "routing", "content"},
+	"compare": {"node", "setting", "chord", "kademlia", "onehop", "gossip", "membership", "routing", "content"},
 	// internal/p2pgossip is gossip's libp2p transport: memberlist and libp2p only,
 	// no module package, so it sits beside gossip below node.
-	"node": {"gossip", "chord", "kademlia", "onehop", "exchange", "blockstore", "content", "merkle", "routing", "client", "webui", "internal/p2pgossip"},
+	"node": {"gossip", "membership", "setting", "chord", "kademlia", "onehop", "exchange", "blockstore", "content", "merkle", "routing", "client", "webui", "internal/p2pgossip"},
 	// The API's wire types are the client's own, not exchange's or node's.
 	"client": {"content", "routing"},
 	"webui":  {"client", "content", "routing"},
 
 	// The routers stand alone: never each other, never node.
-	"chord":           {"routing"},
-	"chord/chordtest": {"chord", "routing"},
-	"kademlia":        {"routing"},
-	"onehop":          {"routing"},
+	"chord":           {"routing", "setting"},
+	"chord/chordtest": {"chord", "routing", "setting"},
+	"kademlia":        {"routing", "setting"},
+	"onehop":          {"routing", "setting"},
+
+	// membership turns gossip's events into routing's listener calls, for node and
+	// compare alike; it knows no router.
+	"membership": {"gossip", "routing"},
 
 	"exchange":   {"blockstore", "content", "merkle", "routing"},
 	"blockstore": {"content", "merkle"},
@@ -46,6 +50,8 @@ var allowed = map[string][]string{
 	"merkle":  {},
 	"routing": {},
 	"gossip":  {},
+	// setting is the Config structs' shared value types, standard library only.
+	"setting": {},
 
 	"internal/...": {},
 }
