@@ -182,6 +182,8 @@ type Exchange struct {
 	streams map[peer.ID]int    // open server streams per peer
 	closed  bool
 	active  map[*download]time.Time // downloads in progress → start (transfers.go)
+	// fellBack is when a stream to a peer last had to run over a relay (session.go).
+	fellBack map[peer.ID]time.Time
 }
 
 // New starts serving ProtocolID on h from store; decode reads manifests (nil:
@@ -205,15 +207,16 @@ func New(h host.Host, store Store, decode ManifestDecoder, cfg Config) (*Exchang
 		return nil, err
 	}
 	x := &Exchange{
-		host:    h,
-		store:   store,
-		cfg:     cfg,
-		log:     log.With("subsystem", "exchange"),
-		metrics: m,
-		plans:   newPlanCache(32),
-		decode:  decode,
-		banned:  make(map[peer.ID]string),
-		streams: make(map[peer.ID]int),
+		host:     h,
+		store:    store,
+		cfg:      cfg,
+		log:      log.With("subsystem", "exchange"),
+		metrics:  m,
+		plans:    newPlanCache(32),
+		decode:   decode,
+		banned:   make(map[peer.ID]string),
+		streams:  make(map[peer.ID]int),
+		fellBack: make(map[peer.ID]time.Time),
 	}
 	h.SetStreamHandler(ProtocolID, x.handleStream)
 	return x, nil

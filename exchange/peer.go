@@ -39,6 +39,7 @@ func (d *download) peer(info peer.AddrInfo) {
 	have, err := d.askHave(ss, info.ID)
 	if err != nil {
 		if d.ctx.Err() == nil {
+			err = relayCut(ss, err)
 			log.Info("provider failed", "err", err)
 			d.setPeerErr(info.ID, err)
 		}
@@ -197,7 +198,7 @@ func (r *peerRun) request(now time.Time) (partial, ok bool) {
 		if d.ctx.Err() == nil {
 			r.log.Info("provider stream failed", "err", werr)
 			r.ss.reset()
-			d.leave(r.ps, fmt.Errorf("peer %s: %w", r.id, werr))
+			d.leave(r.ps, relayCut(r.ss, fmt.Errorf("peer %s: %w", r.id, werr)))
 		}
 		return partial, false
 	}
@@ -254,6 +255,7 @@ func (r *peerRun) handle(resp response) bool {
 		if d.ctx.Err() != nil {
 			return false
 		}
+		err = relayCut(r.ss, err)
 		r.log.Info("provider stream failed", "err", err)
 		r.ss.reset()
 		d.leave(r.ps, err)

@@ -33,6 +33,8 @@ type session struct {
 	lim   Limits
 	id    []byte
 	frame []byte // scratch for requests
+	// relayed says the stream runs over a relay's limited connection.
+	relayed bool
 
 	// Requests are written by a writer goroutine (startWriter) in download sessions, so the
 	// goroutine that processes answers never blocks on a write.
@@ -78,52 +80,119 @@ func (x *Exchange) openSession(ctx context.Context, info peer.AddrInfo, id conte
 	}
 	lim := x.cfg.Limits.withDefaults()
 	return &session{
-		x:     x,
-		peer:  info.ID,
-		s:     s,
-		r:     bufio.NewReaderSize(s, 64<<10),
-		w:     bufio.NewWriterSize(s, 4096),
-		limit: lim.maxResponseSize(),
-		lim:   lim,
-		id:    id.Bytes(),
+		x:       x,
+		peer:    info.ID,
+		s:       s,
+		relayed: s.Conn().Stat().Limited,
+		r:       bufio.NewReaderSize(s, 64<<10),
+		w:       bufio.NewWriterSize(s, 4096),
+		limit:   lim.maxResponseSize(),
+		lim:     lim,
+		id:      id.Bytes(),
 	}, nil
 }
 
-// newStream opens an exchange stream to a connected provider. Over a relayed
-// connection alone that needs a direct one first (a relay's limits carry no
-// content): libp2p's hole punching makes it, and the stream waits for it. But the
-// punch runs once, when the relayed connection comes in, and it may have failed or
-// never run (the node did not know its public address yet, as right after start).
-// So when half the time passes with no direct connection, the relayed one is
-// replaced by a fresh one, which makes the provider punch again.
+// newStream opens an exchange stream to a connected provider, preferring a direct
+// connection to a relayed one: a relay's limits (libp2p's default: 128 KiB and 2 minutes
+// per connection) are made to carry a hole punch, not a file. Over a relayed connection
+// alone libp2p's hole punching may still make a direct one, and the stream waits for it.
+// But the punch runs once, when the relayed connection comes in, and it may have failed
+// or never run (the node did not know its public address yet, as right after start). So a
+// relayed connection older than a punch is replaced by a fresh one at once, which makes
+// the provider punch again, and a young one gets a third of the time to finish its punch
+// first. When no direct connection comes, the stream runs over the relay: within the
+// relay's limits, or cut by them (see relayCut). The next streams to that peer for a
+// while (a get opens one for the manifest, then one for the pieces) take the relay at once.
 func (x *Exchange) newStream(ctx context.Context, info peer.AddrInfo) (network.Stream, error) {
 	if x.host.Network().Connectedness(info.ID) != network.Limited {
 		return x.host.NewStream(ctx, info.ID, ProtocolID)
 	}
-	half := x.cfg.ConnectTimeout / 2
+	if x.fellBackRecently(info.ID) {
+		return x.host.NewStream(network.WithAllowLimitedConn(ctx, "content exchange"), info.ID, ProtocolID)
+	}
+	budget := x.cfg.ConnectTimeout
 	if deadline, ok := ctx.Deadline(); ok {
-		half = time.Until(deadline) / 2
+		budget = time.Until(deadline)
 	}
-	first, cancel := context.WithTimeout(ctx, half)
-	s, err := x.host.NewStream(first, info.ID, ProtocolID)
-	cancel()
-	if err == nil || ctx.Err() != nil {
-		return s, err
-	}
-	if x.host.Network().Connectedness(info.ID) != network.Limited {
-		// A direct connection came as the first wait ended, or the relayed one went.
-		return x.host.NewStream(ctx, info.ID, ProtocolID)
-	}
-	x.log.Info("no direct connection to the provider yet: reconnecting through the relay to punch a hole again", "peer", info.ID)
-	for _, c := range x.host.Network().ConnsToPeer(info.ID) {
-		if c.Stat().Limited {
-			_ = c.Close()
+	wait := budget / 3
+	if x.youngestLimited(info.ID) < punchTime {
+		if s, err := x.directStream(ctx, info.ID, wait); err == nil || ctx.Err() != nil {
+			return s, err
 		}
 	}
-	if err := x.host.Connect(ctx, info); err != nil {
-		return nil, fmt.Errorf("reconnect through a relay: %w", err)
+	if x.host.Network().Connectedness(info.ID) == network.Limited {
+		x.log.Info("no direct connection to the provider: reconnecting through the relay to punch a hole again", "peer", info.ID)
+		for _, c := range x.host.Network().ConnsToPeer(info.ID) {
+			if c.Stat().Limited {
+				_ = c.Close()
+			}
+		}
+		if err := x.host.Connect(ctx, info); err != nil {
+			return nil, fmt.Errorf("reconnect through a relay: %w", err)
+		}
 	}
-	return x.host.NewStream(ctx, info.ID, ProtocolID)
+	if s, err := x.directStream(ctx, info.ID, wait); err == nil || ctx.Err() != nil {
+		return s, err
+	}
+	x.log.Info("no direct connection to the provider: moving content through the relay, within its limits", "peer", info.ID)
+	x.noteFallBack(info.ID)
+	return x.host.NewStream(network.WithAllowLimitedConn(ctx, "content exchange"), info.ID, ProtocolID)
+}
+
+// fallBackMemory is how long a peer that could be reached only through a relay is taken
+// through it again without waiting for a direct connection.
+const fallBackMemory = time.Minute
+
+// fellBackRecently reports whether a stream to p fell back to a relay within fallBackMemory.
+func (x *Exchange) fellBackRecently(p peer.ID) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	at, ok := x.fellBack[p]
+	return ok && time.Since(at) < fallBackMemory
+}
+
+// noteFallBack records that a stream to p had to run over a relay, forgetting old records.
+func (x *Exchange) noteFallBack(p peer.ID) {
+	now := time.Now()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for id, at := range x.fellBack {
+		if now.Sub(at) >= fallBackMemory {
+			delete(x.fellBack, id)
+		}
+	}
+	x.fellBack[p] = now
+}
+
+// punchTime is how long after a relayed connection opens its hole punch is surely over:
+// DCUtR makes up to three attempts, each within a few round trips.
+const punchTime = 5 * time.Second
+
+// youngestLimited is the age of the newest relayed connection to p.
+func (x *Exchange) youngestLimited(p peer.ID) time.Duration {
+	age := time.Duration(1<<63 - 1)
+	for _, c := range x.host.Network().ConnsToPeer(p) {
+		if st := c.Stat(); st.Limited {
+			age = min(age, time.Since(st.Opened))
+		}
+	}
+	return age
+}
+
+// directStream opens a stream to p over a direct connection, waiting up to wait for one.
+func (x *Exchange) directStream(ctx context.Context, p peer.ID, wait time.Duration) (network.Stream, error) {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	return x.host.NewStream(ctx, p, ProtocolID)
+}
+
+// relayCut explains a failed stream that ran over a relayed connection: the relay's
+// limits end such a connection after its data or time allowance, mid-transfer.
+func relayCut(ss *session, err error) error {
+	if !ss.relayed {
+		return err
+	}
+	return fmt.Errorf("%w (the provider is reachable only through a relay, whose limits end a relayed connection after its allowance: raise relay.limit_data and relay.limit_duration on the relays, or let the nodes connect directly)", err)
 }
 
 func (ss *session) close() {

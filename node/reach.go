@@ -263,7 +263,7 @@ func (t punchTracer) HolePunchFinished(side string, attempts int, theirs, ours [
 		outcome = "success"
 	}
 	t.r.punches.WithLabelValues(side, outcome).Inc()
-	t.r.logger.Debug("hole punch finished", "side", side, "attempts", attempts, "outcome", outcome)
+	t.r.logger.Debug("hole punch finished", "side", side, "attempts", attempts, "outcome", outcome, "their_addrs", theirs, "our_addrs", ours)
 	t.MetricsTracer.HolePunchFinished(side, attempts, theirs, ours, direct)
 }
 

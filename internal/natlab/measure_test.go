@@ -27,7 +27,7 @@ func TestNATMeasurements(t *testing.T) {
 		minutes = 10
 	}
 	const natted = 4
-	c := startCluster(t, coneNAT, false, natted)
+	c := startCluster(t, coneNAT, defaultLimits, natted)
 	t.Logf("%d members (%d NATed) joined; NATed joins took %v", c.size, natted, c.natJoined)
 
 	// False suspicions: every view sampled once a second, every member up the
