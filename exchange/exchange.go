@@ -32,8 +32,9 @@ var (
 	ErrIncomplete = errors.New("exchange: download incomplete")
 	// ErrExists: the output path already exists.
 	ErrExists = errors.New("exchange: output already exists")
-	// ErrUnsafePath: a manifest names a path that would escape the output directory.
-	ErrUnsafePath = errors.New("exchange: unsafe path in manifest")
+	// ErrUnsafePath: a manifest names a path that would escape the output directory. It is
+	// content's error, so one errors.Is check covers a path refused by either package.
+	ErrUnsafePath = content.ErrUnsafePath
 	// ErrClosed: the exchange was closed.
 	ErrClosed = errors.New("exchange: closed")
 )

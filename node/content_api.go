@@ -40,7 +40,7 @@ import (
 func contentStatus(err error) int {
 	switch {
 	case errors.Is(err, content.ErrInvalidID), errors.Is(err, ErrNoRouter), errors.Is(err, ErrUnknownRouter),
-		errors.Is(err, exchange.ErrUnsafePath), errors.Is(err, content.ErrIsDir):
+		errors.Is(err, content.ErrUnsafePath), errors.Is(err, content.ErrIsDir):
 		return http.StatusBadRequest
 	case errors.Is(err, exchange.ErrNotFound), errors.Is(err, blockstore.ErrNotFound):
 		return http.StatusNotFound
