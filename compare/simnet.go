@@ -14,6 +14,7 @@ import (
 	"github.com/dhtnode/dhtnode/gossip"
 	"github.com/dhtnode/dhtnode/membership"
 	"github.com/hashicorp/memberlist"
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -173,118 +174,24 @@ func (s *simNet) pickLocked(k int, except peer.ID) []*simNode {
 // live nodes when not fed), gossip (joined through a few live nodes). It returns once
 // the node is in the oracle's live set.
 func (s *simNet) startNode(ctx context.Context, slot int) (*simNode, error) {
-	s.mu.Lock()
-	inc := s.nextInc[slot]
-	s.nextInc[slot]++
-	s.addrSeq++
-	seq := s.addrSeq
-	s.mu.Unlock()
-
-	priv := nodeKey(s.cfg.Seed, slot, inc)
-	id, err := peer.IDFromPrivateKey(priv)
+	nd, priv, err := s.newNode(slot)
 	if err != nil {
 		return nil, err
 	}
-	addr, err := ma.NewMultiaddr(fmt.Sprintf("/ip4/100.%d.%d.%d/tcp/4001", 64+seq>>16&63, seq>>8&255, seq&255))
-	if err != nil {
-		return nil, err
-	}
-	nd := &simNode{slot: slot, inc: inc, id: id, info: peer.AddrInfo{ID: id, Addrs: []ma.Multiaddr{addr}},
-		routers: make(map[string]Router), fedDone: make(chan struct{})}
-	if s.needHost {
-		if nd.host, err = s.mn.AddPeer(priv, addr); err != nil {
-			return nil, fmt.Errorf("compare: mocknet peer: %w", err)
-		}
-	}
-	if s.chordNet != nil {
-		nd.chord = s.chordNet.Attach(id, nd.info.Addrs)
-	}
-
-	s.mu.Lock()
-	s.coords[id] = s.model.Place(stream(s.cfg.Seed, "coord", uint64(slot), uint64(inc)))
-	var boot []peer.AddrInfo
-	var seeds []string
-	for _, b := range s.pickLocked(3, id) {
-		boot = append(boot, b.info)
-		// One gossip seed: a join push-pulls the whole membership with every seed
-		// given, and one is enough on a network that does not lose packets.
-		if b.gossip != nil && len(seeds) == 0 {
-			seeds = append(seeds, b.gossip.BoundAddr())
-		}
-	}
-	s.live[id] = nd // reachable from now on
-	s.mu.Unlock()
-
+	boot, seeds := s.enter(nd)
 	fail := func(err error) (*simNode, error) {
 		s.stopNodeResources(nd)
 		s.mu.Lock()
-		delete(s.live, id)
+		delete(s.live, nd.id)
 		s.mu.Unlock()
 		return nil, err
 	}
-	for _, spec := range s.specs {
-		env := startEnv{feed: s.cfg.Feed, bootstrap: boot, logger: s.quiet, chord: nd.chord, n: s.n}
-		if spec.needsHost {
-			env.host = &countingHost{Host: nd.host, net: s, c: s.traffic[spec.name]}
-		}
-		jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		s.byzantineEnv(&env, slot)
-		r, err := spec.start(jctx, env)
-		cancel()
-		if err != nil {
-			return fail(fmt.Errorf("compare: start %s on node %d: %w", spec.name, slot, err))
-		}
-		nd.routers[spec.name] = r
+	if err := s.startRouters(ctx, nd, boot); err != nil {
+		return fail(err)
 	}
 	if s.mem != nil {
-		tr, err := s.mem.NewTransport("")
-		if err != nil {
+		if err := s.startGossip(nd, priv, seeds); err != nil {
 			return fail(err)
-		}
-		gcfg := gossip.DefaultConfig()
-		gcfg.Transport = tr
-		gcfg.Profile = s.cfg.GossipProfile
-		gcfg.MetaCache = s.metaCache
-		gcfg.Tune = func(mc *memberlist.Config) {
-			// LZW on every packet costs more CPU than anything else gossip does here
-			// (a fresh 4096-entry table per message); bytes are counted uncompressed.
-			mc.EnableCompression = false
-			// The in-memory network has no MTU: see simGossipPacketSize.
-			mc.UDPBufferSize = simGossipPacketSize
-			// memberlist's own default, below gossip's floor of 6 (which is for
-			// handfuls of daemons on lossy loopback UDP): this network loses no
-			// packets, and at N = 1024 every transmission of the join storm costs
-			// N decodes (4·log10 N = 16 copies per member per event instead of 24).
-			mc.RetransmitMult = 4
-		}
-		g, err := gossip.New(gcfg, priv, nd.info.Addrs)
-		if err != nil {
-			return fail(fmt.Errorf("compare: gossip on node %d: %w", slot, err))
-		}
-		nd.gossip = g
-		events, unsub := g.Subscribe()
-		nd.unsub = unsub
-		nd.members = membership.New(nd.id, nil, nil)
-		go s.forward(nd, events)
-		if len(seeds) > 0 {
-			// A seed starved of CPU can miss memberlist's push/pull timeout: try others.
-			var err error
-			for attempt := 0; attempt < 5; attempt++ {
-				if _, err = g.Join(seeds); err == nil {
-					break
-				}
-				s.mu.Lock()
-				seeds = seeds[:0]
-				for _, b := range s.pickLocked(1, id) {
-					if b.gossip != nil {
-						seeds = append(seeds, b.gossip.BoundAddr())
-					}
-				}
-				s.mu.Unlock()
-			}
-			if err != nil {
-				return fail(fmt.Errorf("compare: gossip join of node %d: %w", slot, err))
-			}
 		}
 	} else {
 		close(nd.fedDone)
@@ -304,8 +211,130 @@ func (s *simNet) startNode(ctx context.Context, slot int) (*simNode, error) {
 	s.mu.Lock()
 	s.slots[slot] = nd
 	s.mu.Unlock()
-	s.oracle.Add(id)
+	s.oracle.Add(nd.id)
 	return nd, nil
+}
+
+// newNode makes the slot's next incarnation: its key (from the seed, so runs repeat),
+// a fresh simulated address, its mocknet host and its place on the in-memory Chord
+// network, as the run needs them.
+func (s *simNet) newNode(slot int) (*simNode, crypto.PrivKey, error) {
+	s.mu.Lock()
+	inc := s.nextInc[slot]
+	s.nextInc[slot]++
+	s.addrSeq++
+	seq := s.addrSeq
+	s.mu.Unlock()
+
+	priv := nodeKey(s.cfg.Seed, slot, inc)
+	id, err := peer.IDFromPrivateKey(priv)
+	if err != nil {
+		return nil, nil, err
+	}
+	addr, err := ma.NewMultiaddr(fmt.Sprintf("/ip4/100.%d.%d.%d/tcp/4001", 64+seq>>16&63, seq>>8&255, seq&255))
+	if err != nil {
+		return nil, nil, err
+	}
+	nd := &simNode{slot: slot, inc: inc, id: id, info: peer.AddrInfo{ID: id, Addrs: []ma.Multiaddr{addr}},
+		routers: make(map[string]Router), fedDone: make(chan struct{})}
+	if s.needHost {
+		if nd.host, err = s.mn.AddPeer(priv, addr); err != nil {
+			return nil, nil, fmt.Errorf("compare: mocknet peer: %w", err)
+		}
+	}
+	if s.chordNet != nil {
+		nd.chord = s.chordNet.Attach(id, nd.info.Addrs)
+	}
+	return nd, priv, nil
+}
+
+// enter places nd in the latency model and makes it reachable, and picks the live
+// nodes it joins through: up to three router bootstrap peers and one gossip seed.
+func (s *simNet) enter(nd *simNode) (boot []peer.AddrInfo, seeds []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.coords[nd.id] = s.model.Place(stream(s.cfg.Seed, "coord", uint64(nd.slot), uint64(nd.inc)))
+	for _, b := range s.pickLocked(3, nd.id) {
+		boot = append(boot, b.info)
+		// One gossip seed: a join push-pulls the whole membership with every seed
+		// given, and one is enough on a network that does not lose packets.
+		if b.gossip != nil && len(seeds) == 0 {
+			seeds = append(seeds, b.gossip.BoundAddr())
+		}
+	}
+	s.live[nd.id] = nd // reachable from now on
+	return boot, seeds
+}
+
+// startRouters starts every compared router on nd, each joining through boot.
+func (s *simNet) startRouters(ctx context.Context, nd *simNode, boot []peer.AddrInfo) error {
+	for _, spec := range s.specs {
+		env := startEnv{feed: s.cfg.Feed, bootstrap: boot, logger: s.quiet, chord: nd.chord, n: s.n}
+		if spec.needsHost {
+			env.host = &countingHost{Host: nd.host, net: s, c: s.traffic[spec.name]}
+		}
+		jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		s.byzantineEnv(&env, nd.slot)
+		r, err := spec.start(jctx, env)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("compare: start %s on node %d: %w", spec.name, nd.slot, err)
+		}
+		nd.routers[spec.name] = r
+	}
+	return nil
+}
+
+// startGossip starts nd's gossip member on the in-memory network, feeds its events to
+// the routers, and joins it through seeds.
+func (s *simNet) startGossip(nd *simNode, priv crypto.PrivKey, seeds []string) error {
+	tr, err := s.mem.NewTransport("")
+	if err != nil {
+		return err
+	}
+	gcfg := gossip.DefaultConfig()
+	gcfg.Transport = tr
+	gcfg.Profile = s.cfg.GossipProfile
+	gcfg.MetaCache = s.metaCache
+	gcfg.Tune = func(mc *memberlist.Config) {
+		// LZW on every packet costs more CPU than anything else gossip does here
+		// (a fresh 4096-entry table per message); bytes are counted uncompressed.
+		mc.EnableCompression = false
+		// The in-memory network has no MTU: see simGossipPacketSize.
+		mc.UDPBufferSize = simGossipPacketSize
+		// memberlist's own default, below gossip's floor of 6 (which is for
+		// handfuls of daemons on lossy loopback UDP): this network loses no
+		// packets, and at N = 1024 every transmission of the join storm costs
+		// N decodes (4·log10 N = 16 copies per member per event instead of 24).
+		mc.RetransmitMult = 4
+	}
+	g, err := gossip.New(gcfg, priv, nd.info.Addrs)
+	if err != nil {
+		return fmt.Errorf("compare: gossip on node %d: %w", nd.slot, err)
+	}
+	nd.gossip = g
+	events, unsub := g.Subscribe()
+	nd.unsub = unsub
+	nd.members = membership.New(nd.id, nil, nil)
+	go s.forward(nd, events)
+	if len(seeds) == 0 {
+		return nil
+	}
+	// A seed starved of CPU can miss memberlist's push/pull timeout: try others.
+	for attempt := 0; attempt < 5; attempt++ {
+		if _, err = g.Join(seeds); err == nil {
+			return nil
+		}
+		s.mu.Lock()
+		seeds = seeds[:0]
+		for _, b := range s.pickLocked(1, nd.id) {
+			if b.gossip != nil {
+				seeds = append(seeds, b.gossip.BoundAddr())
+			}
+		}
+		s.mu.Unlock()
+	}
+	return fmt.Errorf("compare: gossip join of node %d: %w", nd.slot, err)
 }
 
 // simGossipPacketSize is the largest gossip packet the simulated members send
