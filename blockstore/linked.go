@@ -228,7 +228,7 @@ func (s *Store) AddLinked(ctx context.Context, path string, opts AddOptions) (*c
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, fmt.Errorf("blockstore: add --link %s: %w", path, err)
+		return nil, fmt.Errorf("blockstore: link %s: %w", path, err)
 	}
 	res, err := content.Add(ctx, abs, opts.content(nil))
 	if err != nil {
