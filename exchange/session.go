@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
+	relayclient "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/client"
 
 	"github.com/dhtnode/dhtnode/content"
 )
@@ -108,7 +109,7 @@ func (x *Exchange) newStream(ctx context.Context, info peer.AddrInfo) (network.S
 		return x.host.NewStream(ctx, info.ID, ProtocolID)
 	}
 	if x.fellBackRecently(info.ID) {
-		return x.host.NewStream(network.WithAllowLimitedConn(ctx, "content exchange"), info.ID, ProtocolID)
+		return x.relayedStream(ctx, info.ID)
 	}
 	budget := x.cfg.ConnectTimeout
 	if deadline, ok := ctx.Deadline(); ok {
@@ -136,7 +137,13 @@ func (x *Exchange) newStream(ctx context.Context, info peer.AddrInfo) (network.S
 	}
 	x.log.Info("no direct connection to the provider: moving content through the relay, within its limits", "peer", info.ID)
 	x.noteFallBack(info.ID)
-	return x.host.NewStream(network.WithAllowLimitedConn(ctx, "content exchange"), info.ID, ProtocolID)
+	return x.relayedStream(ctx, info.ID)
+}
+
+// relayedStream opens a stream to p that may run over a relay's limited connection
+// (libp2p takes a direct connection when there is one).
+func (x *Exchange) relayedStream(ctx context.Context, p peer.ID) (network.Stream, error) {
+	return x.host.NewStream(network.WithAllowLimitedConn(ctx, "content exchange"), p, ProtocolID)
 }
 
 // fallBackMemory is how long a peer that could be reached only through a relay is taken
@@ -192,7 +199,16 @@ func relayCut(ss *session, err error) error {
 	if !ss.relayed {
 		return err
 	}
-	return fmt.Errorf("%w (the provider is reachable only through a relay, whose limits end a relayed connection after its allowance: raise relay.limit_data and relay.limit_duration on the relays, or let the nodes connect directly)", err)
+	limits := "limits"
+	extra := ss.s.Conn().Stat().Extra
+	if data, ok := extra[relayclient.StatLimitData].(uint64); ok {
+		limits = fmt.Sprintf("limits (%d KiB", data>>10)
+		if d, ok := extra[relayclient.StatLimitDuration].(time.Duration); ok {
+			limits += fmt.Sprintf(", %v", d)
+		}
+		limits += " per connection)"
+	}
+	return fmt.Errorf("%w (the provider is reachable only through a relay, whose %s end a relayed connection mid-transfer: raise relay.limit_data and relay.limit_duration on the relays, or let the nodes connect directly)", err, limits)
 }
 
 func (ss *session) close() {

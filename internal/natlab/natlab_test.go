@@ -196,18 +196,17 @@ func holdStable(t *testing.T, c *cluster, d time.Duration) {
 	}
 }
 
-// transfer adds a random file on src and gets it on dst by content ID, checks
-// the bytes, and returns the get's wall time.
-func transfer(t *testing.T, src, dst *daemon) time.Duration {
+// addRandom adds size random bytes on src and returns the content ID and the
+// bytes' SHA-256.
+func addRandom(t *testing.T, src *daemon, size int64) (id string, sum []byte) {
 	t.Helper()
-	dir := t.TempDir()
-	in := filepath.Join(dir, "in.bin")
+	in := filepath.Join(t.TempDir(), "in.bin")
 	f, err := os.Create(in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := sha256.New()
-	if _, err := io.CopyN(io.MultiWriter(f, want), rand.Reader, contentSize); err != nil {
+	if _, err := io.CopyN(io.MultiWriter(f, want), rand.Reader, size); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Close(); err != nil {
@@ -217,8 +216,15 @@ func transfer(t *testing.T, src, dst *daemon) time.Duration {
 	if code != 0 {
 		t.Fatalf("add on %s: %s", src.name, out)
 	}
-	id := strings.TrimSpace(out)
-	dest := filepath.Join(dir, "out.bin")
+	return strings.TrimSpace(out), want.Sum(nil)
+}
+
+// transfer adds a random file on src and gets it on dst by content ID, checks
+// the bytes, and returns the get's wall time.
+func transfer(t *testing.T, src, dst *daemon) time.Duration {
+	t.Helper()
+	id, want := addRandom(t, src, contentSize)
+	dest := filepath.Join(t.TempDir(), "out.bin")
 	begin := time.Now()
 	if out, code := run(t, dst.ns, dst.repo, "get", id, "-o", dest); code != 0 {
 		for _, d := range []*daemon{src, dst} {
@@ -238,7 +244,7 @@ func transfer(t *testing.T, src, dst *daemon) time.Duration {
 	if _, err := io.Copy(got, g); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(got.Sum(nil), want.Sum(nil)) {
+	if !bytes.Equal(got.Sum(nil), want) {
 		t.Fatalf("the %d MiB got on %s differ from what %s added", contentSize>>20, dst.name, src.name)
 	}
 	return took
@@ -332,4 +338,25 @@ func TestBehindSymmetricNATs(t *testing.T) {
 		t.Errorf("no relayed connection between the NATed nodes after the transfer (direct=%v): symmetric NATs leave only the relay", direct)
 	}
 	t.Logf("kill -9 of nat1 detected by every member in %v", killDetected(t, c, c.natted[1]).Round(time.Millisecond))
+}
+
+// TestRelayLimitsEndContent keeps libp2p's default relay limits (128 KiB per
+// relayed connection) behind symmetric NATs, where no hole can be punched: a get
+// that needs more than the relay lets through fails, and says that the relay's
+// limits ended it and which keys raise them, rather than hanging or blaming the
+// provider.
+func TestRelayLimitsEndContent(t *testing.T) {
+	requireLab(t)
+	c := startCluster(t, symmetricNAT, defaultLimits, nNAT)
+	id, _ := addRandom(t, c.natted[1], 4<<20)
+	out, code := run(t, c.natted[0].ns, c.natted[0].repo, "get", id, "-o", filepath.Join(t.TempDir(), "out.bin"))
+	t.Logf("4 MiB get through a relay at default limits: exit %d: %s", code, strings.TrimSpace(out))
+	if code == 0 {
+		t.Fatalf("a 4 MiB get crossed a relay limited to 128 KiB per connection")
+	}
+	for _, want := range []string{"relay", "relay.limit_data"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the failed get does not mention %q: %s", want, out)
+		}
+	}
 }
