@@ -93,7 +93,7 @@ func (n *Node) gossipJoinAddrs(addrs []string) ([]string, error) {
 // gossipJoinAddr is the address others pass to join this node: the gossip
 // host:port on udp; on libp2p an advertised multiaddr with /p2p/<id>, the one
 // most others can dial: public before private, private before loopback, direct
-// before relayed.
+// before relayed, and QUIC before TCP within each (see pickJoinAddr).
 func (n *Node) gossipJoinAddr() string {
 	if !n.overLibp2p() {
 		return n.gossip.Local().Addr
@@ -104,10 +104,15 @@ func (n *Node) gossipJoinAddr() string {
 	return "/p2p/" + n.host.ID().String()
 }
 
-// pickJoinAddr ranks addrs for gossipJoinAddr; nil if there are none.
+// pickJoinAddr ranks addrs for gossipJoinAddr; nil if there are none. QUIC goes
+// before TCP as in libp2p's own dialing, and for hole punching: a node learns its
+// external address on a transport only when enough peers it is connected to over
+// that transport report it, so a NATed member that joined over TCP often knows no
+// QUIC address to punch with, and TCP punches fail more often (in the NAT lab,
+// 4 of 6 gets stayed relayed with a TCP join, none of 3 with a QUIC join).
 func pickJoinAddr(addrs []ma.Multiaddr) ma.Multiaddr {
 	var pick ma.Multiaddr
-	best := 4
+	best := 8
 	for _, a := range addrs {
 		r := 3 // relayed
 		switch {
@@ -118,6 +123,10 @@ func pickJoinAddr(addrs []ma.Multiaddr) ma.Multiaddr {
 			r = 2
 		default:
 			r = 1
+		}
+		r *= 2
+		if _, err := a.ValueForProtocol(ma.P_QUIC_V1); err != nil {
+			r++
 		}
 		if r < best {
 			pick, best = a, r

@@ -331,7 +331,7 @@ func TestGossipTransportMismatchWithSecret(t *testing.T) {
 	}
 }
 
-// TestPickJoinAddr: id offers the address most others can dial.
+// TestPickJoinAddr: id offers the address most others can dial, QUIC before TCP.
 func TestPickJoinAddr(t *testing.T) {
 	m := func(s ...string) []ma.Multiaddr {
 		var out []ma.Multiaddr
@@ -349,6 +349,8 @@ func TestPickJoinAddr(t *testing.T) {
 		{m(relayed, "/ip4/127.0.0.1/tcp/4101", "/ip4/192.168.1.5/tcp/4101"), "/ip4/192.168.1.5/tcp/4101"},
 		{m(relayed, "/ip4/127.0.0.1/tcp/4101"), "/ip4/127.0.0.1/tcp/4101"},
 		{m(relayed), relayed},
+		{m("/ip4/93.184.216.34/tcp/4101", "/ip4/93.184.216.34/udp/4101/quic-v1", "/ip4/192.168.1.5/udp/4101/quic-v1"), "/ip4/93.184.216.34/udp/4101/quic-v1"},
+		{m("/ip4/192.168.1.5/tcp/4101", "/ip4/127.0.0.1/udp/4101/quic-v1"), "/ip4/192.168.1.5/tcp/4101"},
 	} {
 		if got := pickJoinAddr(tc.in); got == nil || got.String() != tc.want {
 			t.Errorf("pickJoinAddr(%v) = %v, want %s", tc.in, got, tc.want)

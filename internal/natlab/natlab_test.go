@@ -87,7 +87,9 @@ func startCluster(t *testing.T, kind natKind, limits relayLimits, natted int) *c
 	initRepo(t, c.top.publics[0], relayRepo, relayCfg)
 	relay := start(t, "pub0", c.top.publics[0], relayRepo)
 	relayID := relay.id().PeerID
-	join := []any{fmt.Sprintf("/ip6/%s/tcp/%d/p2p/%s", c.top.pubIPs[0], libp2pPort, relayID)}
+	// The relay's join address as `dhtnode id` prints it: QUIC, so that the NATed
+	// members learn their external QUIC address too, which hole punching uses.
+	join := []any{fmt.Sprintf("/ip6/%s/udp/%d/quic-v1/p2p/%s", c.top.pubIPs[0], libp2pPort, relayID)}
 	c.publics = append(c.publics, relay)
 
 	for i := 1; i < nPublic; i++ {
