@@ -38,6 +38,10 @@ type ContentConfig struct {
 	// ProvideTimeout bounds announcing content through the router after add and get
 	// (default 60s); it runs in the background.
 	ProvideTimeout Duration `json:"provide_timeout"`
+	// FindTimeout is how long get keeps asking the routers for providers while none
+	// answers yet and other members are alive, as the announce of a fresh add may still
+	// be on its way (default 15s; 0s asks once).
+	FindTimeout Duration `json:"find_timeout"`
 }
 
 // DefaultContentConfig returns the defaults documented on ContentConfig.
@@ -53,6 +57,7 @@ func DefaultContentConfig() ContentConfig {
 		MaxPeers:       x.MaxPeers,
 		MaxProviders:   20,
 		ProvideTimeout: Duration(60 * time.Second),
+		FindTimeout:    Duration(15 * time.Second),
 	}
 }
 
@@ -72,6 +77,8 @@ func (c ContentConfig) Validate() error {
 		return fmt.Errorf("content.max_providers: %d < 1", c.MaxProviders)
 	case c.ProvideTimeout <= 0:
 		return fmt.Errorf("content.provide_timeout: must be positive")
+	case c.FindTimeout < 0:
+		return fmt.Errorf("content.find_timeout: %v < 0", c.FindTimeout)
 	}
 	if err := c.exchangeConfig().Validate(); err != nil {
 		return fmt.Errorf("content: %w", err)

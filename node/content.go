@@ -191,8 +191,10 @@ func (s exchangeStore) OutputPieceWritten(id content.ID, index int) error {
 // providers returns who to fetch id from: the peers named in from; else through via (a router
 // name, or "all"); else the default router first and then each other running router,
 // until one names a provider, so that nodes whose default routers differ still find
-// each other's content. The error stays one line; why each router failed goes to the
-// debug log.
+// each other's content. While none does and other members are alive, it asks again,
+// more and more slowly, for content.find_timeout: a provider's announce may still be
+// on its way. The error
+// stays one line; why each router failed goes to the debug log.
 func (n *Node) providers(ctx context.Context, id content.ID, from []peer.AddrInfo, via string) ([]peer.AddrInfo, error) {
 	if len(from) > 0 {
 		return from, nil
@@ -204,6 +206,25 @@ func (n *Node) providers(ctx context.Context, id content.ID, from []peer.AddrInf
 	if len(routers) == 0 {
 		return nil, fmt.Errorf("content %s is not in the local store and %w", id, ErrNoRouter)
 	}
+	give := time.Now().Add(n.cfg.Content.FindTimeout.Std())
+	for wait := 500 * time.Millisecond; ; wait = min(2*wait, 4*time.Second) {
+		out, err := n.askRouters(ctx, id, routers)
+		// Alone in the cluster, no member can be announcing it.
+		if err == nil || ctx.Err() != nil || time.Now().Add(wait).After(give) || len(n.AlivePeers()) == 0 {
+			return out, err
+		}
+		n.Logger("content").Debug("no provider yet: asking again", "id", id.String(), "in", wait)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// askRouters asks each router in turn for id's providers, until one names a peer
+// other than this node.
+func (n *Node) askRouters(ctx context.Context, id content.ID, routers []routing.Router) ([]peer.AddrInfo, error) {
 	log := n.Logger("content")
 	var asked []string
 	for _, r := range routers {

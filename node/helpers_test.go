@@ -14,6 +14,9 @@ func testConfig() Config {
 	// the default, has its own tests (gossip_net_test.go).
 	cfg.Gossip.Transport = GossipUDP
 	cfg.Swarm.ResourceMgr.MaxMemoryMB = 128
+	// A get asks the routers once, so tests of unknown content fail at once;
+	// TestGetWaitsForALateAnnounce covers asking again.
+	cfg.Content.FindTimeout = 0
 	return cfg
 }
 
