@@ -193,10 +193,12 @@ func (x *Exchange) directStream(ctx context.Context, p peer.ID, wait time.Durati
 	return x.host.NewStream(ctx, p, ProtocolID)
 }
 
-// relayCut explains a failed stream that ran over a relayed connection: the relay's
-// limits end such a connection after its data or time allowance, mid-transfer.
+// relayCut explains a stream that failed over a relayed connection: the relay's limits
+// end such a connection after its data or time allowance, mid-transfer. An answer the
+// peer did send (an error message, a malformed frame) is no cut and stays as it is.
 func relayCut(ss *session, err error) error {
-	if !ss.relayed {
+	var remote *RemoteError
+	if !ss.relayed || errors.As(err, &remote) || errors.Is(err, ErrMalformed) {
 		return err
 	}
 	limits := "limits"

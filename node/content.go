@@ -193,8 +193,7 @@ func (s exchangeStore) OutputPieceWritten(id content.ID, index int) error {
 // until one names a provider, so that nodes whose default routers differ still find
 // each other's content. While none does and other members are alive, it asks again,
 // more and more slowly, for content.find_timeout: a provider's announce may still be
-// on its way. The error
-// stays one line; why each router failed goes to the debug log.
+// on its way. The error stays one line; why each router failed goes to the debug log.
 func (n *Node) providers(ctx context.Context, id content.ID, from []peer.AddrInfo, via string) ([]peer.AddrInfo, error) {
 	if len(from) > 0 {
 		return from, nil
