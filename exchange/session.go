@@ -75,8 +75,21 @@ func (x *Exchange) openSession(ctx context.Context, info peer.AddrInfo, id conte
 	if err := x.host.Connect(ctx, info); err != nil {
 		return nil, fmt.Errorf("%w: connect %s: %v", ErrNoProviders, info.ID, err)
 	}
+	relayed := x.host.Network().Connectedness(info.ID) == network.Limited
 	s, err := x.newStream(ctx, info)
+	if err != nil && ctx.Err() == nil && x.host.Network().Connectedness(info.ID) == network.NotConnected {
+		// libp2p learns that a connection died only when a stream fails on it, and then
+		// drops it: a relay ends a relayed connection when its limits are spent, by
+		// gossip as much as by content, at any moment. So dial once more.
+		x.log.Info("the connection to the provider closed under a new stream: dialling again", "peer", info.ID, "relayed", relayed, "err", err)
+		if err = x.host.Connect(ctx, info); err == nil {
+			s, err = x.newStream(ctx, info)
+		}
+	}
 	if err != nil {
+		if relayed {
+			err = fmt.Errorf("%v (over a relay, whose limits end a relayed connection when spent: raise relay.limit_data and relay.limit_duration on the relays, or let the nodes connect directly)", err)
+		}
 		return nil, fmt.Errorf("%w: open stream to %s: %v", ErrNoProviders, info.ID, err)
 	}
 	lim := x.cfg.Limits.withDefaults()

@@ -299,7 +299,7 @@ func start(t *testing.T, name, ns, repo string) *daemon {
 	go func() { _ = d.cmd.Wait(); close(d.exited) }()
 	t.Cleanup(func() {
 		d.kill()
-		if t.Failed() {
+		if t.Failed() || os.Getenv("NATLAB_DUMP") != "" {
 			t.Logf("daemon %s output:\n%s", name, d.out)
 		}
 	})

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -127,8 +128,26 @@ func startCluster(t *testing.T, kind natKind, limits relayLimits, natted int) *c
 		c.natJoined[i] = time.Since(started[i])
 	}
 	waitMembers(t, c.all(), c.size, 120*time.Second)
+	// A NATed member can be dialled only at a relay address, which it advertises once its
+	// reservation is made: a get before every member has learned it fails to dial.
+	for _, d := range c.natted {
+		id := d.id().PeerID
+		waitFor(t, d.name+"'s relay address in every view", 120*time.Second, func() (bool, string) {
+			for _, o := range c.all() {
+				if o == d {
+					continue
+				}
+				if m := members(o)[id]; !slices.ContainsFunc(m.Addrs, isRelayAddr) {
+					return false, fmt.Sprintf("%s knows %s at %v", o.name, d.name, m.Addrs)
+				}
+			}
+			return true, ""
+		})
+	}
 	return c
 }
+
+func isRelayAddr(a string) bool { return strings.Contains(a, "/p2p-circuit") }
 
 // id waits for the daemon's API and returns its identity.
 func (d *daemon) id() client.IDInfo {
@@ -146,15 +165,24 @@ func (d *daemon) id() client.IDInfo {
 	return info
 }
 
-// states is peer ID -> gossip state in d's view (empty when the API fails).
-func states(d *daemon) map[string]string {
+// members is peer ID -> member in d's view (empty when the API fails).
+func members(d *daemon) map[string]client.MemberInfo {
 	var ms []client.MemberInfo
-	out := map[string]string{}
+	out := map[string]client.MemberInfo{}
 	if err := d.jsonOf(&ms, "members"); err != nil {
 		return out
 	}
 	for _, m := range ms {
-		out[m.PeerID] = m.State
+		out[m.PeerID] = m
+	}
+	return out
+}
+
+// states is peer ID -> gossip state in d's view (empty when the API fails).
+func states(d *daemon) map[string]string {
+	out := map[string]string{}
+	for id, m := range members(d) {
+		out[id] = m.State
 	}
 	return out
 }
