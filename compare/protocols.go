@@ -119,6 +119,9 @@ var protocols = map[string]protocolSpec{
 			h := env.host
 			cfg := kademlia.TestConfig() // no IP-diversity filter: mocknet hosts share one group
 			cfg.Logger = env.logger
+			// A kept stream per pair of peers that ever spoke is most of a simulated
+			// node's memory, and opening one on mocknet costs nothing.
+			cfg.StreamPerRequest = true
 			if env.feed == FeedNone {
 				// The Kademlia join: bootstrap peers, then a lookup of our own ID and
 				// a refresh of every bucket. Periodic refresh keeps the table up.

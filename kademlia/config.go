@@ -143,6 +143,13 @@ type Config struct {
 	// others are reset). Set it to the cluster membership when only members may
 	// route; nil leaves the DHT open. It must be fast and safe for concurrent use.
 	IsMember func(peer.ID) bool `json:"-"`
+	// StreamPerRequest makes every request open a stream of its own and close it once
+	// answered, instead of kad-dht's one kept stream per peer. Over a network, reuse
+	// saves a protocol negotiation per request; in an in-process simulation opening a
+	// stream costs nothing, while each kept stream (buffers and goroutines at both
+	// ends, for every pair of peers that ever spoke) grows with N² and dominates
+	// memory. For simulations; the daemon keeps kad-dht's default.
+	StreamPerRequest bool `json:"-"`
 	// Logger receives debug logs; nil means slog.Default().
 	Logger *slog.Logger `json:"-"`
 	// Registerer receives the metrics (labelled algo="kademlia"); nil means none.

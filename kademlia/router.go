@@ -96,6 +96,9 @@ func New(h host.Host, cfg Config) (*Router, error) {
 		opts = append(opts, opt)
 	}
 	opts = append(opts, memberOptions(cfg.IsMember)...)
+	if cfg.StreamPerRequest {
+		opts = append(opts, dht.WithCustomMessageSender(newRequestSender))
+	}
 	d, err := dht.New(dhtHost(h, cfg.IsMember), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("kademlia: start kad-dht: %w", err)
