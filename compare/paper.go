@@ -48,11 +48,12 @@ const paper10PDFNodes = 1 << 12
 const paperKeysPerNode = 100
 
 // kademliaPaperMax is the largest N at which a --paper chord-fig10 run adds Kademlia
-// (when --protocols lists it): each Kademlia node needs a mocknet libp2p host, and
-// kad-dht keeps a stream to every peer it asked. Chord and Kademlia together peak at
-// 8.7 GB at N = 512 on the default heap settings; N = 1024 passed 11.8 GB while its
-// nodes were still starting.
-const kademliaPaperMax = 512
+// (when --protocols lists it): each Kademlia node needs a mocknet libp2p host, and the
+// connections, identify records and addresses of every pair of nodes that spoke grow
+// faster than N. Kademlia alone with --feed none at N = 2048 takes 4 min 41 s with a
+// live heap of up to 4.2 GB, its RSS held near the memory limit (11.5 GB) by the GC;
+// N = 4096 would need twice that live.
+const kademliaPaperMax = 2048
 
 // PathLengthRow is one point of Fig. 10(a): the path length (Trace.Hops) of the
 // lookups of one protocol at one N.

@@ -57,7 +57,7 @@ func newCompareCmd() *cobra.Command {
 		Example: `  dhtnode compare --nodes 64,256 --lookups 1000 --out compare-out
   dhtnode compare --nodes 256 --churn none,400s,200s --feed none --out churn-out
   dhtnode compare --paper chord-fig10 --out fig10        # N = 8 … 16384, Chord alone
-  dhtnode compare --paper chord-fig10 --protocols chord,kademlia --out fig10   # Kademlia up to N = 512
+  dhtnode compare --paper chord-fig10 --protocols chord,kademlia --out fig10   # Kademlia up to N = 2048
   dhtnode compare --paper chord-fig11 --out fig11        # N = 10000, p = 0 … 0.5`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
