@@ -34,16 +34,11 @@ func newRequestSender(h host.Host, protos []protocol.ID) pb.MessageSenderWithDis
 
 // SendRequest sends pmes to p on a new stream and reads the one answer.
 func (rs *requestSender) SendRequest(ctx context.Context, p peer.ID, pmes *pb.Message) (*pb.Message, error) {
-	s, err := rs.open(ctx, p)
+	s, stop, err := rs.send(ctx, p, pmes)
 	if err != nil {
 		return nil, err
 	}
-	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
 	defer stop()
-	if err := pbio.NewDelimitedWriter(s).WriteMsg(pmes); err != nil {
-		_ = s.Reset()
-		return nil, fmt.Errorf("kademlia: send to %s: %w", p, rs.cause(ctx, err))
-	}
 	_ = s.CloseWrite()
 	answer := new(pb.Message)
 	if err := pbio.NewDelimitedReader(s, network.MessageSizeMax).ReadMsg(answer); err != nil {
@@ -55,33 +50,36 @@ func (rs *requestSender) SendRequest(ctx context.Context, p peer.ID, pmes *pb.Me
 
 // SendMessage sends pmes to p on a new stream, expecting no answer.
 func (rs *requestSender) SendMessage(ctx context.Context, p peer.ID, pmes *pb.Message) error {
-	s, err := rs.open(ctx, p)
+	s, stop, err := rs.send(ctx, p, pmes)
 	if err != nil {
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
 	defer stop()
-	if err := pbio.NewDelimitedWriter(s).WriteMsg(pmes); err != nil {
-		_ = s.Reset()
-		return fmt.Errorf("kademlia: send to %s: %w", p, rs.cause(ctx, err))
-	}
 	return s.Close()
 }
 
 // OnDisconnect has nothing to forget: no stream outlives its request.
 func (rs *requestSender) OnDisconnect(context.Context, peer.ID) {}
 
-func (rs *requestSender) open(ctx context.Context, p peer.ID) (network.Stream, error) {
-	s, err := rs.h.NewStream(ctx, p, rs.protos...)
+// send opens a stream to p, bounded by ctx's deadline (or requestTimeout) and reset
+// when ctx ends, and writes pmes on it. The caller calls stop once done with the stream.
+func (rs *requestSender) send(ctx context.Context, p peer.ID, pmes *pb.Message) (s network.Stream, stop func() bool, err error) {
+	s, err = rs.h.NewStream(ctx, p, rs.protos...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = time.Now().Add(requestTimeout)
 	}
 	_ = s.SetDeadline(deadline)
-	return s, nil
+	stop = context.AfterFunc(ctx, func() { _ = s.Reset() })
+	if err := pbio.NewDelimitedWriter(s).WriteMsg(pmes); err != nil {
+		stop()
+		_ = s.Reset()
+		return nil, nil, fmt.Errorf("kademlia: send to %s: %w", p, rs.cause(ctx, err))
+	}
+	return s, stop, nil
 }
 
 // cause prefers the context's error: a reset by the AfterFunc reads as a stream error.
