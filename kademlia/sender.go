@@ -14,8 +14,8 @@ import (
 	"github.com/libp2p/go-msgio/pbio"
 )
 
-// requestTimeout bounds one request's answer when the caller set no deadline, as
-// kad-dht's own sender does (10 s).
+// requestTimeout bounds one request, as kad-dht's own sender bounds the wait for an
+// answer (10 s); a caller's earlier deadline wins.
 const requestTimeout = 10 * time.Second
 
 // requestSender is kad-dht's wire protocol (varint-delimited protobuf messages on a
@@ -34,11 +34,13 @@ func newRequestSender(h host.Host, protos []protocol.ID) pb.MessageSenderWithDis
 
 // SendRequest sends pmes to p on a new stream and reads the one answer.
 func (rs *requestSender) SendRequest(ctx context.Context, p peer.ID, pmes *pb.Message) (*pb.Message, error) {
-	s, stop, err := rs.send(ctx, p, pmes)
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	s, done, err := rs.send(ctx, p, pmes)
 	if err != nil {
 		return nil, err
 	}
-	defer stop()
+	defer done()
 	_ = s.CloseWrite()
 	answer := new(pb.Message)
 	if err := pbio.NewDelimitedReader(s, network.MessageSizeMax).ReadMsg(answer); err != nil {
@@ -50,36 +52,38 @@ func (rs *requestSender) SendRequest(ctx context.Context, p peer.ID, pmes *pb.Me
 
 // SendMessage sends pmes to p on a new stream, expecting no answer.
 func (rs *requestSender) SendMessage(ctx context.Context, p peer.ID, pmes *pb.Message) error {
-	s, stop, err := rs.send(ctx, p, pmes)
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	s, done, err := rs.send(ctx, p, pmes)
 	if err != nil {
 		return err
 	}
-	defer stop()
+	defer done()
 	return s.Close()
 }
 
 // OnDisconnect has nothing to forget: no stream outlives its request.
 func (rs *requestSender) OnDisconnect(context.Context, peer.ID) {}
 
-// send opens a stream to p, bounded by ctx's deadline (or requestTimeout) and reset
-// when ctx ends, and writes pmes on it. The caller calls stop once done with the stream.
-func (rs *requestSender) send(ctx context.Context, p peer.ID, pmes *pb.Message) (s network.Stream, stop func() bool, err error) {
+// send opens a stream to p and writes pmes on it. The stream is reset when ctx ends
+// (not every transport honours deadlines: mocknet's ignores them); the caller calls
+// done once finished with the stream.
+func (rs *requestSender) send(ctx context.Context, p peer.ID, pmes *pb.Message) (s network.Stream, done func(), err error) {
 	s, err = rs.h.NewStream(ctx, p, rs.protos...)
 	if err != nil {
 		return nil, nil, err
 	}
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		deadline = time.Now().Add(requestTimeout)
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = s.SetDeadline(deadline)
 	}
-	_ = s.SetDeadline(deadline)
-	stop = context.AfterFunc(ctx, func() { _ = s.Reset() })
+	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
+	done = func() { stop() }
 	if err := pbio.NewDelimitedWriter(s).WriteMsg(pmes); err != nil {
-		stop()
+		done()
 		_ = s.Reset()
 		return nil, nil, fmt.Errorf("kademlia: send to %s: %w", p, rs.cause(ctx, err))
 	}
-	return s, stop, nil
+	return s, done, nil
 }
 
 // cause prefers the context's error: a reset by the AfterFunc reads as a stream error.

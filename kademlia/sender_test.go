@@ -2,12 +2,20 @@ package kademlia
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
+	"io"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/dhtnode/dhtnode/routing"
+	pb "github.com/libp2p/go-libp2p-kad-dht/pb"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 )
 
 // TestStreamPerRequest runs the same lookups and provider records with one stream
@@ -52,6 +60,63 @@ func TestStreamPerRequest(t *testing.T) {
 		}
 		if n := open(); n != 0 {
 			t.Fatalf("%d kad streams still open after the requests were answered", n)
+		}
+	})
+}
+
+// TestStreamPerRequestBadPeers: a peer that never answers costs a request at most
+// requestTimeout, also on mocknet, whose streams ignore deadlines; a peer that answers
+// with garbage or hangs up mid-message gets an error, not a panic and not a hang.
+func TestStreamPerRequestBadPeers(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		mn := mocknet.New()
+		defer func() { _ = mn.Close() }()
+		a, err := mn.GenPeer()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := mn.GenPeer()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := mn.LinkAll(); err != nil {
+			t.Fatal(err)
+		}
+		const proto = protocol.ID("/dhtnode/kad/1.0.0")
+		var answer atomic.Pointer[[]byte] // nil: stay silent
+		b.SetStreamHandler(proto, func(s network.Stream) {
+			buf := make([]byte, 1024)
+			_, _ = s.Read(buf) // the request
+			bad := answer.Load()
+			if bad == nil {
+				_, _ = io.Copy(io.Discard, s) // until the sender resets the stream
+				return
+			}
+			_, _ = s.Write(*bad)
+			_ = s.Close()
+		})
+		rs := newRequestSender(a, []protocol.ID{proto})
+		req := &pb.Message{Type: pb.Message_FIND_NODE, Key: []byte("key")}
+
+		start := time.Now()
+		_, err = rs.SendRequest(context.Background(), b.ID(), req)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("silent peer: err = %v, want the request timeout", err)
+		}
+		if took := time.Since(start); took > 2*requestTimeout {
+			t.Fatalf("silent peer held the request for %v", took)
+		}
+
+		for name, bad := range map[string][]byte{
+			"garbage":   {0x05, 0xff, 0xff, 0xff, 0xff, 0xff},
+			"truncated": {0x40, 0x08},
+			"oversized": binary.AppendUvarint(nil, 64<<20),
+			"no answer": nil,
+		} {
+			answer.Store(&bad)
+			if m, err := rs.SendRequest(context.Background(), b.ID(), req); err == nil {
+				t.Errorf("%s: got answer %v, want an error", name, m)
+			}
 		}
 	})
 }
