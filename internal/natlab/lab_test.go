@@ -299,7 +299,9 @@ func start(t *testing.T, name, ns, repo string) *daemon {
 	go func() { _ = d.cmd.Wait(); close(d.exited) }()
 	t.Cleanup(func() {
 		d.kill()
-		if t.Failed() || os.Getenv("NATLAB_DUMP") != "" {
+		// A failed test shows every daemon's log; DHTNODE_NATLAB_LOGS shows them always,
+		// to read a passing run's connection decisions.
+		if t.Failed() || os.Getenv("DHTNODE_NATLAB_LOGS") != "" {
 			t.Logf("daemon %s output:\n%s", name, d.out)
 		}
 	})
