@@ -69,19 +69,12 @@ func TestStreamPerRequest(t *testing.T) {
 // with garbage or hangs up mid-message gets an error, not a panic and not a hang.
 func TestStreamPerRequestBadPeers(t *testing.T) {
 	bubble(t, func(t *testing.T) {
-		mn := mocknet.New()
+		mn, err := mocknet.FullMeshLinked(2)
+		if err != nil {
+			t.Fatal(err)
+		}
 		defer func() { _ = mn.Close() }()
-		a, err := mn.GenPeer()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := mn.GenPeer()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := mn.LinkAll(); err != nil {
-			t.Fatal(err)
-		}
+		a, b := mn.Hosts()[0], mn.Hosts()[1]
 		const proto = protocol.ID("/dhtnode/kad/1.0.0")
 		var answer atomic.Pointer[[]byte] // nil: stay silent
 		b.SetStreamHandler(proto, func(s network.Stream) {
