@@ -16,18 +16,30 @@ import (
 // (no goroutines, no clock: callers pass the time of each event), so it is tested
 // with hand-made event sequences.
 //
-// Depth rules: a peer from the querier's own table (the lookup's seeds, or first
-// seen in a SendingQuery event) has depth 1; a peer first seen in a PeerResponse
-// from X has depth depth(X)+1 and referrer X. Seeds are marked up front, because
-// with α requests in flight a seed can be named in another peer's response before
-// its own SendingQuery, which would wrongly make it depth 2.
+// Depth is the shortest referral chain from the querier's own table: a peer of the
+// table (the lookup's seeds, or a peer queried or failing before anyone named it)
+// has depth 1; a peer named in a response from X has depth depth(X)+1 for the X of
+// least depth that named it. The shortest chain, not the first referral to arrive:
+// with α requests in flight, which response arrives first is a matter of this
+// machine's scheduling (on an in-memory network nearly every answer is
+// instantaneous), and a first-arrival depth made the mean hop count of the same
+// lookups differ by 12 % between two simulated transports.
 type traceBuilder struct {
 	self   peer.ID
 	target routing.Key
 	start  time.Time
 
+	// roots are the peers of depth 1; named lists, per responder, the peers its
+	// response named, and responders the order of first responses.
+	roots      map[peer.ID]bool
+	named      map[peer.ID][]peer.ID
+	responders []peer.ID
+	seen       map[peer.ID]bool // roots and every peer named
+	// depth and referrer are computed from the above by resolve, when stale.
 	depth    map[peer.ID]int
 	referrer map[peer.ID]peer.ID
+	stale    bool
+
 	sentAt   map[peer.ID]time.Time
 	rtt      map[peer.ID]time.Duration
 	failed   map[peer.ID]string
@@ -41,8 +53,9 @@ type traceBuilder struct {
 func newTraceBuilder(self peer.ID, target routing.Key, start time.Time, seeds []peer.ID) *traceBuilder {
 	b := &traceBuilder{
 		self: self, target: target, start: start,
-		depth:    make(map[peer.ID]int),
-		referrer: make(map[peer.ID]peer.ID),
+		roots:    make(map[peer.ID]bool),
+		named:    make(map[peer.ID][]peer.ID),
+		seen:     make(map[peer.ID]bool),
 		sentAt:   make(map[peer.ID]time.Time),
 		rtt:      make(map[peer.ID]time.Duration),
 		failed:   make(map[peer.ID]string),
@@ -51,10 +64,54 @@ func newTraceBuilder(self peer.ID, target routing.Key, start time.Time, seeds []
 	}
 	for _, p := range seeds {
 		if p != self {
-			b.depth[p] = 1
+			b.roots[p] = true
+			b.seen[p] = true
 		}
 	}
+	b.stale = true
 	return b
+}
+
+// root makes p depth 1 unless it is known already: a peer kad-dht used before
+// anyone named it came from the querier's table.
+func (b *traceBuilder) root(p peer.ID) {
+	if !b.seen[p] {
+		b.roots[p] = true
+		b.seen[p] = true
+	}
+}
+
+// resolve computes depth and referrer breadth-first from the roots: level by
+// level, responders in the order they answered, so that among parents of equal
+// depth the earliest response is the referrer.
+func (b *traceBuilder) resolve() {
+	if !b.stale {
+		return
+	}
+	b.stale = false
+	b.depth = make(map[peer.ID]int, len(b.roots))
+	b.referrer = make(map[peer.ID]peer.ID)
+	for p := range b.roots {
+		b.depth[p] = 1
+	}
+	for d := 1; ; d++ {
+		progressed := false
+		for _, x := range b.responders {
+			if b.depth[x] != d {
+				continue
+			}
+			for _, p := range b.named[x] {
+				if _, ok := b.depth[p]; !ok {
+					b.depth[p] = d + 1
+					b.referrer[p] = x
+					progressed = true
+				}
+			}
+		}
+		if !progressed {
+			return
+		}
+	}
 }
 
 // observe records one query event that happened at now.
@@ -66,9 +123,8 @@ func (b *traceBuilder) observe(ev *lprouting.QueryEvent, now time.Time) {
 	switch ev.Type {
 	case lprouting.SendingQuery:
 		b.rpcs++
-		if _, known := b.depth[p]; !known {
-			b.depth[p] = 1
-		}
+		b.root(p)
+		b.stale = true
 		b.sentAt[p] = now
 		b.pending[p]++
 	case lprouting.PeerResponse:
@@ -79,20 +135,19 @@ func (b *traceBuilder) observe(ev *lprouting.QueryEvent, now time.Time) {
 		if at, ok := b.sentAt[p]; ok {
 			b.rtt[p] = now.Sub(at)
 		}
-		d, ok := b.depth[p]
-		if !ok { // a response without a request: treat the sender as known to us
-			d = 1
-			b.depth[p] = 1
+		b.root(p) // a response without a request: the sender is known to us
+		if _, answered := b.named[p]; !answered {
+			b.responders = append(b.responders, p)
+			b.named[p] = []peer.ID{}
 		}
 		for _, ai := range ev.Responses {
-			if ai == nil || ai.ID == b.self || ai.ID == "" {
+			if ai == nil || ai.ID == b.self || ai.ID == "" || slices.Contains(b.named[p], ai.ID) {
 				continue
 			}
-			if _, known := b.depth[ai.ID]; !known {
-				b.depth[ai.ID] = d + 1
-				b.referrer[ai.ID] = p
-			}
+			b.named[p] = append(b.named[p], ai.ID)
+			b.seen[ai.ID] = true
 		}
+		b.stale = true
 	case lprouting.QueryError:
 		if p == "" { // "no peers to ask": not a request
 			return
@@ -112,9 +167,8 @@ func (b *traceBuilder) observe(ev *lprouting.QueryEvent, now time.Time) {
 			// the request was attempted, so it counts as an RPC.
 			b.rpcs++
 		}
-		if _, known := b.depth[p]; !known {
-			b.depth[p] = 1
-		}
+		b.root(p)
+		b.stale = true
 		b.failed[p] = ev.Extra
 	}
 }
@@ -152,6 +206,7 @@ func (b *traceBuilder) trace(algo string, key routing.Key, answer peer.ID, end t
 	if answer == "" || answer == b.self {
 		return t
 	}
+	b.resolve()
 	// Walk referrers back to a peer of our own table. The depth map guarantees the
 	// chain is acyclic (a referrer always has a smaller depth), but bound it anyway.
 	var chain []peer.ID
@@ -170,6 +225,7 @@ func (b *traceBuilder) trace(algo string, key routing.Key, answer peer.ID, end t
 }
 
 func (b *traceBuilder) hop(p peer.ID) routing.Hop {
+	b.resolve()
 	pk := routing.PeerKey(p)
 	return routing.Hop{
 		Peer:     p,

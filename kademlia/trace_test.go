@@ -20,8 +20,8 @@ func ev(typ lprouting.QueryEventType, from peer.ID, heard ...peer.ID) *lprouting
 func TestTraceDepthsAndPath(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	target := routing.ContentKey([]byte("k"))
-	// seeds a, b (our table); a refers c; c refers d; b refers c again (ignored: first
-	// referral wins) and also names seed a (must stay depth 1).
+	// seeds a, b (our table); a refers c; c refers d and names seed b (which stays
+	// depth 1); b names seed a before a's own request (a stays depth 1).
 	b := newTraceBuilder("self", target, t0, []peer.ID{"a", "b"})
 	steps := []*lprouting.QueryEvent{
 		ev(lprouting.SendingQuery, "b"),
@@ -42,6 +42,7 @@ func TestTraceDepthsAndPath(t *testing.T) {
 		b.observe(e, t0.Add(time.Duration(i)*time.Millisecond))
 	}
 	want := map[peer.ID]int{"a": 1, "b": 1, "c": 2, "d": 3, "e": 2, "f": 1}
+	b.resolve()
 	if b.abandoned != 1 {
 		t.Errorf("abandoned = %d, want 1", b.abandoned)
 	}
@@ -72,6 +73,33 @@ func TestTraceDepthsAndPath(t *testing.T) {
 	}
 	if local := b.trace("kademlia", target, "self", t0); local.Hops != 0 || len(local.Path) != 0 {
 		t.Fatalf("answer by self: hops %d path %v, want 0 []", local.Hops, local.Path)
+	}
+}
+
+// TestTraceShortestChainWins: a peer's depth is its shortest referral chain, whatever
+// order the responses arrived in (on a simulated network that order is scheduling).
+func TestTraceShortestChainWins(t *testing.T) {
+	target := routing.ContentKey([]byte("k"))
+	b := newTraceBuilder("self", target, time.Time{}, []peer.ID{"a", "z"})
+	for _, e := range []*lprouting.QueryEvent{
+		ev(lprouting.SendingQuery, "a"),
+		ev(lprouting.SendingQuery, "z"),
+		ev(lprouting.PeerResponse, "a", "c"),
+		ev(lprouting.SendingQuery, "c"),
+		ev(lprouting.PeerResponse, "c", "d"), // d first heard of at depth 3
+		ev(lprouting.SendingQuery, "d"),
+		ev(lprouting.PeerResponse, "d", "x"),
+		ev(lprouting.PeerResponse, "z", "d"), // the seed z, answering late, names d too
+	} {
+		b.observe(e, time.Time{})
+	}
+	tr := b.trace("kademlia", target, "x", time.Time{})
+	var path []peer.ID
+	for _, h := range tr.Path {
+		path = append(path, h.Peer)
+	}
+	if tr.Hops != 3 || len(path) != 3 || path[0] != "z" || path[1] != "d" || path[2] != "x" {
+		t.Fatalf("hops %d path %v, want 3 [z d x]", tr.Hops, path)
 	}
 }
 
