@@ -47,7 +47,7 @@ type startEnv struct {
 	// bootstrap holds a few live, joined nodes (empty for the very first node).
 	bootstrap []peer.AddrInfo
 	logger    *slog.Logger
-	// host is the node's libp2p host (mocknet), for protocols with needsHost; nil
+	// host is the node's libp2p host (memhost), for protocols with needsHost; nil
 	// otherwise.
 	host host.Host
 	// chord is the node's transport on the simulation's in-memory Chord network.
@@ -117,10 +117,10 @@ var protocols = map[string]protocolSpec{
 		name: ProtoKademlia, metric: metricXOR, target: kademlia.Target, needsHost: true,
 		start: func(ctx context.Context, env startEnv) (Router, error) {
 			h := env.host
-			cfg := kademlia.TestConfig() // no IP-diversity filter: mocknet hosts share one group
+			cfg := kademlia.TestConfig() // no IP-diversity filter: simulated hosts share one group
 			cfg.Logger = env.logger
 			// A kept stream per pair of peers that ever spoke is most of a simulated
-			// node's memory, and opening one on mocknet costs nothing.
+			// node's memory, and opening one in memory costs nothing.
 			cfg.StreamPerRequest = true
 			if env.feed == FeedNone {
 				// The Kademlia join: bootstrap peers, then a lookup of our own ID and

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dhtnode/dhtnode/chord"
 	"github.com/dhtnode/dhtnode/gossip"
+	"github.com/dhtnode/dhtnode/internal/memhost"
 	"github.com/dhtnode/dhtnode/membership"
 	"github.com/hashicorp/memberlist"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -19,7 +20,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
-	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -56,7 +56,7 @@ type simNode struct {
 	members *membership.Dispatcher
 }
 
-// simNet is N nodes on one libp2p mocknet (routers) and one gossip MemNetwork
+// simNet is N nodes on one in-memory libp2p network (routers) and one gossip MemNetwork
 // (membership), with every protocol's router on every node, so all protocols see the
 // same nodes and the same churn at the same instants.
 type simNet struct {
@@ -66,7 +66,10 @@ type simNet struct {
 	model *LatencyModel
 	log   *slog.Logger
 	quiet *slog.Logger // for the routers: their debug logs are noise here
-	mn    mocknet.Mocknet
+	// hosts carries the routers that run on libp2p (Kademlia, one-hop): memhost's
+	// hosts, not mocknet's, whose per-connection identify, links and peerstores were
+	// more than half of the heap at N = 512.
+	hosts *memhost.Network
 	mem   *gossip.MemNetwork // nil when no protocol needs gossip
 	// chordNet carries Chord between the nodes (nil without Chord): no libp2p host.
 	chordNet *chord.MemNetwork
@@ -79,16 +82,14 @@ type simNet struct {
 	oracle    *Oracle
 	traffic   map[string]*trafficCounter
 
-	// mu guards the node sets below; every RPC of every router reads live (in
-	// ensureLink), so readers share it.
+	// mu guards the node sets below; every new connection of every router reads
+	// live (reachable), so readers share it.
 	mu      sync.RWMutex
 	live    map[peer.ID]*simNode // reachable: started and not departed
 	slots   []*simNode           // current incarnation per slot (nil while replaced)
 	slotMu  []sync.Mutex         // serializes churn events on one slot
 	nextInc []int
 	coords  map[peer.ID]Coord // every node ever, for latency of old traces
-	linked  sync.Map          // [2]peer.ID (sorted) → struct{}: pairs with a mocknet link
-	linkMu  sync.Mutex        // serializes LinkPeers, so that a pair is linked once
 	addrSeq int
 	rng     *rand.Rand   // bootstrap choice; deterministic per seed
 	liars   map[int]bool // lying slots (Config.Byzantine), set on first use under mu
@@ -103,7 +104,7 @@ func newSimNet(cfg Config, n int, model *LatencyModel) *simNet {
 	s := &simNet{
 		cfg: cfg, n: n, model: model, log: cfg.Logger,
 		quiet:   slog.New(slog.DiscardHandler),
-		mn:      mocknet.New(),
+		hosts:   memhost.NewNetwork(),
 		oracle:  NewOracle(),
 		traffic: make(map[string]*trafficCounter),
 		live:    make(map[peer.ID]*simNode),
@@ -113,6 +114,7 @@ func newSimNet(cfg Config, n int, model *LatencyModel) *simNet {
 		coords:  make(map[peer.ID]Coord),
 		rng:     stream(cfg.Seed, "bootstrap", uint64(n), 0),
 	}
+	s.hosts.Dial = func(_, to peer.ID) error { return s.reachable(to) }
 	needGossip := cfg.Feed == FeedGossip
 	for _, p := range cfg.Protocols {
 		spec := protocols[p]
@@ -216,7 +218,7 @@ func (s *simNet) startNode(ctx context.Context, slot int) (*simNode, error) {
 }
 
 // newNode makes the slot's next incarnation: its key (from the seed, so runs repeat),
-// a fresh simulated address, its mocknet host and its place on the in-memory Chord
+// a fresh simulated address, its libp2p host and its place on the in-memory Chord
 // network, as the run needs them.
 func (s *simNet) newNode(slot int) (*simNode, crypto.PrivKey, error) {
 	s.mu.Lock()
@@ -238,8 +240,8 @@ func (s *simNet) newNode(slot int) (*simNode, crypto.PrivKey, error) {
 	nd := &simNode{slot: slot, inc: inc, id: id, info: peer.AddrInfo{ID: id, Addrs: []ma.Multiaddr{addr}},
 		routers: make(map[string]Router), fedDone: make(chan struct{})}
 	if s.needHost {
-		if nd.host, err = s.mn.AddPeer(priv, addr); err != nil {
-			return nil, nil, fmt.Errorf("compare: mocknet peer: %w", err)
+		if nd.host, err = s.hosts.AddHost(priv, addr); err != nil {
+			return nil, nil, err
 		}
 	}
 	if s.chordNet != nil {
@@ -403,19 +405,8 @@ func (s *simNet) stopNodeResources(nd *simNode) {
 	for _, r := range nd.routers {
 		_ = r.Close()
 	}
-	if nd.host == nil {
-		return
-	}
-	// A mocknet host's Close can wait a long time for identify to finish with
-	// peers that are gone; nothing here needs to wait for it.
-	closed := make(chan struct{})
-	go func() {
+	if nd.host != nil {
 		_ = nd.host.Close()
-		close(closed)
-	}()
-	select {
-	case <-closed:
-	case <-time.After(time.Second):
 	}
 }
 
@@ -443,35 +434,6 @@ func (s *simNet) coord(id peer.ID) (Coord, bool) {
 	defer s.mu.RUnlock()
 	c, ok := s.coords[id]
 	return c, ok
-}
-
-// ensureLink makes the mocknet link between two nodes on first use (mocknet needs one
-// per pair before a dial; linking all N² pairs up front costs memory for nothing) and
-// refuses dials to departed nodes.
-func (s *simNet) ensureLink(from, to peer.ID) error {
-	if err := s.reachable(to); err != nil {
-		return err
-	}
-	pair := [2]peer.ID{from, to}
-	if to < from {
-		pair = [2]peer.ID{to, from}
-	}
-	if _, ok := s.linked.Load(pair); ok {
-		return nil
-	}
-	// Linking is slow (mocknet sets up rate limiters under its own lock): only
-	// linkers wait for it, not every RPC of the network, as when this was done
-	// under mu (at N = 1024, 846 goroutines queued there).
-	s.linkMu.Lock()
-	defer s.linkMu.Unlock()
-	if _, ok := s.linked.Load(pair); ok {
-		return nil
-	}
-	if _, err := s.mn.LinkPeers(from, to); err != nil {
-		return err
-	}
-	s.linked.Store(pair, struct{}{})
-	return nil
 }
 
 // reachable refuses dials to departed nodes.
@@ -510,29 +472,18 @@ func (s *simNet) close() {
 		})
 	}
 	wg.Wait()
-	_ = s.mn.Close()
+	_ = s.hosts.Close()
 }
 
-// countingHost is the host one router sees: the node's mocknet host, with every
-// stream of this router counted into its protocol's trafficCounter and dials going
-// through ensureLink.
+// countingHost is the host one router sees: the node's host, with every stream of
+// this router counted into its protocol's trafficCounter.
 type countingHost struct {
 	host.Host
 	net *simNet
 	c   *trafficCounter
 }
 
-func (h *countingHost) Connect(ctx context.Context, pi peer.AddrInfo) error {
-	if err := h.net.ensureLink(h.ID(), pi.ID); err != nil {
-		return err
-	}
-	return h.Host.Connect(ctx, pi)
-}
-
 func (h *countingHost) NewStream(ctx context.Context, p peer.ID, pids ...protocol.ID) (network.Stream, error) {
-	if err := h.net.ensureLink(h.ID(), p); err != nil {
-		return nil, err
-	}
 	s, err := h.Host.NewStream(ctx, p, pids...)
 	if err != nil {
 		return nil, err
