@@ -3,6 +3,7 @@ package memhost
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -25,12 +26,12 @@ var (
 // ids numbers connections and streams, unique within the process.
 var ids atomic.Uint64
 
-func nextID() string { return strconv.FormatUint(ids.Add(1), 10) }
+func nextID() uint64 { return ids.Add(1) }
 
 // stream is one end of an in-memory stream: it reads in and writes out, which is
 // the other end's in.
 type stream struct {
-	id      string
+	id      uint64
 	conn    *conn
 	in, out *pipe
 	stat    network.Stats
@@ -69,7 +70,7 @@ func newStreamPair(c *conn, proto protocol.ID) (local, remote *stream, err error
 
 func (s *stream) Read(b []byte) (int, error)  { return s.in.read(b) }
 func (s *stream) Write(b []byte) (int, error) { return s.out.write(b) }
-func (s *stream) ID() string                  { return s.id }
+func (s *stream) ID() string                  { return strconv.FormatUint(s.id, 10) }
 func (s *stream) Stat() network.Stats         { return s.stat }
 func (s *stream) Conn() network.Conn          { return s.conn }
 
@@ -149,12 +150,14 @@ func (s *stream) SetWriteDeadline(time.Time) error { return nil }
 
 // conn is one end of a connection between two hosts of a Network.
 type conn struct {
-	id            string
+	id            uint64 // formatted only when asked: most never are
 	local, remote *Host
 	stat          network.ConnStats
 
-	mu      sync.Mutex
-	streams map[*stream]struct{}
+	mu sync.Mutex
+	// streams are the open ones, usually none or one: a slice, dropped when empty,
+	// since a simulated node keeps hundreds of idle connections.
+	streams []*stream
 	closed  bool
 }
 
@@ -174,16 +177,21 @@ func (c *conn) addStream(s *stream) bool {
 	if c.closed {
 		return false
 	}
-	if c.streams == nil {
-		c.streams = make(map[*stream]struct{})
-	}
-	c.streams[s] = struct{}{}
+	c.streams = append(c.streams, s)
 	return true
 }
 
 func (c *conn) removeStream(s *stream) {
 	c.mu.Lock()
-	delete(c.streams, s)
+	if i := slices.Index(c.streams, s); i >= 0 {
+		last := len(c.streams) - 1
+		c.streams[i] = c.streams[last]
+		c.streams[last] = nil
+		c.streams = c.streams[:last]
+		if last == 0 {
+			c.streams = nil
+		}
+	}
 	c.mu.Unlock()
 }
 
@@ -198,7 +206,7 @@ func (c *conn) shut() {
 	streams := c.streams
 	c.streams = nil
 	c.mu.Unlock()
-	for s := range streams {
+	for _, s := range streams {
 		s.in.fail(ErrConnClosed)
 		s.out.fail(ErrConnClosed)
 	}
@@ -211,7 +219,7 @@ func (c *conn) Close() error {
 }
 
 func (c *conn) CloseWithError(network.ConnErrorCode) error { return c.Close() }
-func (c *conn) ID() string                                 { return c.id }
+func (c *conn) ID() string                                 { return strconv.FormatUint(c.id, 10) }
 func (c *conn) LocalPeer() peer.ID                         { return c.local.id }
 func (c *conn) RemotePeer() peer.ID                        { return c.remote.id }
 func (c *conn) LocalMultiaddr() ma.Multiaddr               { return first(c.local.Addrs()) }
@@ -247,7 +255,7 @@ func (c *conn) GetStreams() []network.Stream {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := make([]network.Stream, 0, len(c.streams))
-	for s := range c.streams {
+	for _, s := range c.streams {
 		out = append(out, s)
 	}
 	return out
