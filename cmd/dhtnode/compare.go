@@ -57,7 +57,7 @@ func newCompareCmd() *cobra.Command {
 		Example: `  dhtnode compare --nodes 64,256 --lookups 1000 --out compare-out
   dhtnode compare --nodes 256 --churn none,400s,200s --feed none --out churn-out
   dhtnode compare --paper chord-fig10 --out fig10        # N = 8 … 16384, Chord alone
-  dhtnode compare --paper chord-fig10 --protocols chord,kademlia --out fig10   # Kademlia up to N = 2048
+  dhtnode compare --paper chord-fig10 --protocols chord,kademlia --out fig10   # Kademlia up to N = 4096
   dhtnode compare --paper chord-fig11 --out fig11        # N = 10000, p = 0 … 0.5`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -105,7 +105,7 @@ func newCompareCmd() *cobra.Command {
 				debug.SetGCPercent(400)
 			}
 			if os.Getenv("GOMEMLIMIT") == "" {
-				debug.SetMemoryLimit(compareMemoryLimit(physicalMemory()))
+				defer followLiveHeap(physicalMemory())()
 			}
 			if memProfile != "" {
 				// SIGUSR1 snapshots the heap while the run goes on; the end of the run
@@ -193,16 +193,4 @@ func writeHeapProfile(path string) error {
 	}
 	defer f.Close()
 	return pprof.WriteHeapProfile(f)
-}
-
-// compareMemoryLimit is the soft heap limit of a compare run: half the machine's RAM, and
-// never below 6.5 GiB. The live heap grows as N² (every node's gossip state, view and
-// peerstore hold every other node): about 3 GB at N = 1024 once all nodes are up. A limit
-// close to that makes the GC run back to back, the simulated gossip misses its timers,
-// members are falsely suspected, the extra gossip allocates more, and the run never
-// finishes its warm-up: with 6.5 GiB, three of four N = 1024 runs on a 24 GB machine hung
-// there; with 12 GiB each finished in 2.3 min (peak RSS 11.8 GB, one protocol).
-func compareMemoryLimit(ram uint64) int64 {
-	const floor = 6<<30 + 512<<20
-	return max(int64(ram/2), floor)
 }
