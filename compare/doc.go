@@ -6,9 +6,11 @@
 // # Model
 //
 // For each network size N and churn setting, compare builds N nodes in one process.
-// Each node is a libp2p mocknet host carrying one router of every compared protocol
-// (so all protocols see the same nodes, and the same churn at the same instants) and,
-// when needed, a gossip member on a gossip.MemNetwork. With --feed gossip the node
+// Each node carries one router of every compared protocol (so all protocols see the
+// same nodes, and the same churn at the same instants): Chord on chord.MemNetwork,
+// Kademlia and one-hop on an in-memory libp2p host (internal/memhost: no identify, no
+// per-pair link, a peerstore read from the network's directory), and, when needed, a
+// gossip member on a gossip.MemNetwork. With --feed gossip the node
 // forwards gossip's join/update/leave/failed events to every router as PeerUp/PeerDown,
 // exactly as the daemon does; with --feed none only one-hop gets them, and Chord and
 // Kademlia join through up to three live nodes and maintain their tables with their

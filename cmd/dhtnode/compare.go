@@ -21,8 +21,8 @@ func compareCommands(_ *globals) []*cobra.Command {
 }
 
 const compareLong = `Run Chord, Kademlia and the one-hop baseline side by side in this process (no
-daemon needed): for each N, N nodes on a simulated network (libp2p mocknet plus
-in-memory gossip), every protocol on every node, the same seed-derived node IDs,
+daemon needed): for each N, N nodes on a simulated network (in-memory libp2p
+hosts, Chord transport and gossip), every protocol on every node, the same seed-derived node IDs,
 lookup keys, originators and churn schedule for all. Every lookup is checked
 against an oracle of the live set; latency comes from a latency model applied to
 each lookup's referral path (median RTT 150 ms with --latency king), so CPU load

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sync"
 
@@ -118,25 +119,26 @@ func (n *Network) remove(h *Host, protos []protocol.ID) {
 
 // addrsOf and protocolsOf answer for the peerstores: the host's own, while open.
 func (n *Network) addrsOf(id peer.ID) []ma.Multiaddr {
-	n.mu.RLock()
-	h, open := n.hosts[id]
-	d := n.gone[id]
-	n.mu.RUnlock()
-	if open {
+	h, d := n.entry(id)
+	if h != nil {
 		return h.Addrs()
 	}
 	return slices.Clone(d.addrs)
 }
 
 func (n *Network) protocolsOf(id peer.ID) []protocol.ID {
-	n.mu.RLock()
-	h, open := n.hosts[id]
-	d := n.gone[id]
-	n.mu.RUnlock()
-	if open {
+	h, d := n.entry(id)
+	if h != nil {
 		return h.protocols()
 	}
 	return d.protos
+}
+
+// entry returns id's open host, or else what is remembered of it.
+func (n *Network) entry(id peer.ID) (*Host, departed) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.hosts[id], n.gone[id]
 }
 
 func (n *Network) known(id peer.ID) bool {
@@ -302,12 +304,7 @@ func (h *Host) Close() error {
 	h.mu.Unlock()
 	h.net.remove(h, protos)
 	for _, c := range conns {
-		c.shut()
-		h.disconnected(c)
-		if rc := c.remote.dropConn(h.id); rc != nil {
-			rc.shut()
-			c.remote.disconnected(rc)
-		}
+		h.hangUp(c)
 	}
 	return nil
 }
@@ -476,19 +473,18 @@ func (h *Host) disconnected(c *conn) {
 func (h *Host) notifieeList() []network.Notifiee {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	out := make([]network.Notifiee, 0, len(h.notifiees))
-	for n := range h.notifiees {
-		out = append(out, n)
-	}
-	return out
+	return slices.Collect(maps.Keys(h.notifiees))
 }
 
 // closePeer closes the connection to p at both ends.
 func (h *Host) closePeer(p peer.ID) {
-	c := h.dropConn(p)
-	if c == nil {
-		return
+	if c := h.dropConn(p); c != nil {
+		h.hangUp(c)
 	}
+}
+
+// hangUp ends c, already dropped from h's connections, at both ends.
+func (h *Host) hangUp(c *conn) {
 	c.shut()
 	h.disconnected(c)
 	if rc := c.remote.dropConn(h.id); rc != nil {

@@ -2,6 +2,7 @@ package memhost
 
 import (
 	"context"
+	"maps"
 	"slices"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -49,11 +50,7 @@ func (n *hostNetwork) Connectedness(p peer.ID) network.Connectedness {
 func (n *hostNetwork) Peers() []peer.ID {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	out := make([]peer.ID, 0, len(n.conns))
-	for p := range n.conns {
-		out = append(out, p)
-	}
-	return out
+	return slices.Collect(maps.Keys(n.conns))
 }
 
 func (n *hostNetwork) Conns() []network.Conn {
