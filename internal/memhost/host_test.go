@@ -320,3 +320,35 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestTwoReadersBothSeeTheEnd: every reader blocked on a stream wakes at its end, not
+// only the first.
+func TestTwoReadersBothSeeTheEnd(t *testing.T) {
+	n := NewNetwork()
+	a, b := newHost(t, n, 1), newHost(t, n, 2)
+	accepted := make(chan network.Stream, 1)
+	b.SetStreamHandler(echo, func(s network.Stream) { accepted <- s })
+	s, err := a.NewStream(context.Background(), b.ID(), echo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote := <-accepted
+	ended := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := s.Read(make([]byte, 1))
+			ended <- err
+		}()
+	}
+	_ = remote.CloseWrite()
+	for range 2 {
+		select {
+		case err := <-ended:
+			if err != io.EOF {
+				t.Fatalf("read ended with %v, want io.EOF", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("a second reader blocked on the same stream never saw its end")
+		}
+	}
+}

@@ -50,10 +50,12 @@ func (p *pipe) read(b []byte) (int, error) {
 	for {
 		p.mu.Lock()
 		if p.err != nil {
+			p.signal() // for another reader blocked on the same end
 			p.mu.Unlock()
 			return 0, p.err
 		}
 		if p.discard {
+			p.signal()
 			p.mu.Unlock()
 			return 0, errReadClosed
 		}
@@ -67,6 +69,7 @@ func (p *pipe) read(b []byte) (int, error) {
 			return n, nil
 		}
 		if p.eof {
+			p.signal()
 			p.mu.Unlock()
 			return 0, io.EOF
 		}
