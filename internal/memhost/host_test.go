@@ -211,15 +211,7 @@ func TestCloseFailsStreamsAndLeavesDirectory(t *testing.T) {
 }
 
 func TestResetAndDeadline(t *testing.T) {
-	n := NewNetwork()
-	a, b := newHost(t, n, 1), newHost(t, n, 2)
-	accepted := make(chan network.Stream, 1)
-	b.SetStreamHandler(echo, func(s network.Stream) { accepted <- s })
-	s, err := a.NewStream(context.Background(), b.ID(), echo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	remote := <-accepted
+	_, _, s, remote := openStream(t)
 
 	_ = s.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
 	if _, err := s.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -324,15 +316,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // TestTwoReadersBothSeeTheEnd: every reader blocked on a stream wakes at its end, not
 // only the first.
 func TestTwoReadersBothSeeTheEnd(t *testing.T) {
-	n := NewNetwork()
-	a, b := newHost(t, n, 1), newHost(t, n, 2)
-	accepted := make(chan network.Stream, 1)
-	b.SetStreamHandler(echo, func(s network.Stream) { accepted <- s })
-	s, err := a.NewStream(context.Background(), b.ID(), echo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	remote := <-accepted
+	_, _, s, remote := openStream(t)
 	ended := make(chan error, 2)
 	for range 2 {
 		go func() {
@@ -351,4 +335,19 @@ func TestTwoReadersBothSeeTheEnd(t *testing.T) {
 			t.Fatal("a second reader blocked on the same stream never saw its end")
 		}
 	}
+}
+
+// openStream opens a stream from a new host a to a new host b: a's end and b's.
+func openStream(t *testing.T) (a, b *Host, local, remote network.Stream) {
+	t.Helper()
+	n := NewNetwork()
+	a, b = newHost(t, n, 1), newHost(t, n, 2)
+	accepted := make(chan network.Stream, 1)
+	b.SetStreamHandler(echo, func(s network.Stream) { accepted <- s })
+	local, err := a.NewStream(context.Background(), b.ID(), echo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote = <-accepted
+	return a, b, local, remote
 }
