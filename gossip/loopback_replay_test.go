@@ -5,6 +5,7 @@ import (
 	"log"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,6 +52,13 @@ func TestLoopbackReplayRefused(t *testing.T) {
 		cfg := DefaultConfig()
 		cfg.BindAddr, cfg.Profile, cfg.Logger = bind, ProfileLocal, testLogger()
 		g, err := New(cfg, victimKey, testAddrs(t, 2))
+		// The old port came from the ephemeral range, so while it was free
+		// an outgoing connection of this machine may have been given it as
+		// its local port; it is free again once that connection closes.
+		for deadline := time.Now().Add(40 * time.Second); err != nil && strings.Contains(err.Error(), "address already in use") && time.Now().Before(deadline); {
+			time.Sleep(200 * time.Millisecond)
+			g, err = New(cfg, victimKey, testAddrs(t, 2))
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
