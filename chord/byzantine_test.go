@@ -64,7 +64,9 @@ const lookupTimeout = 20 * time.Second
 func TestByzantineLiesMisleadUncheckedChord(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		c, _ := byzantineCluster(t, 8, 2, chord.AllLies(), false)
-		s := c.CheckHonestLookups(context.Background(), 100, lookupTimeout)
+		// On the real clock (race detector) each misled lookup waits out real RPC
+		// timeouts; a fifth of the lookups still shows the attack.
+		s := c.CheckHonestLookups(context.Background(), lookups(100), lookupTimeout)
 		t.Logf("unchecked: %d lookups, %d correct, %d failed, %d timeouts, p95 %v",
 			s.Lookups, s.Correct, s.Failed, s.Timeouts, s.P95())
 		if s.Correct == s.Lookups && s.Timeouts == 0 {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/dhtnode/dhtnode/routing"
 	"github.com/libp2p/go-libp2p/core/peer"
-	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -67,28 +66,20 @@ func (m filterMode) String() string {
 
 func memberFilter(t *testing.T, mode filterMode) {
 	filtered := mode != unfiltered
-	mn := mocknet.New()
-	defer mn.Close()
+	hs := memHosts(t, 3)
 	var hosts [3]peer.ID
 	var nodes [3]*Chord
-	for i := range hosts {
-		h, err := mn.GenPeer()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for i, h := range hs {
 		hosts[i] = h.ID()
 	}
-	if err := mn.LinkAll(); err != nil {
-		t.Fatal(err)
-	}
 	members := map[peer.ID]bool{hosts[0]: true, hosts[1]: true}
-	for i, id := range hosts {
+	for i := range hosts {
 		cfg := DefaultConfig()
 		if filtered && i < 2 {
 			cfg.IsMember = func(p peer.ID) bool { return members[p] }
 			cfg.ServeNonMembers = mode == servingNonMembers
 		}
-		c, err := New(mn.Host(id), cfg)
+		c, err := New(hs[i], cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,28 +156,20 @@ func TestNewMemberNamedEarlyIsNoLie(t *testing.T) {
 }
 
 func namedEarly(t *testing.T, showsUp bool) {
-	mn := mocknet.New()
-	defer mn.Close()
+	hs := memHosts(t, 3)
 	var ids [3]peer.ID
-	for i := range ids {
-		h, err := mn.GenPeer()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for i, h := range hs {
 		ids[i] = h.ID()
-	}
-	if err := mn.LinkAll(); err != nil {
-		t.Fatal(err)
 	}
 	var known atomic.Bool // whether a's gossip has told it about c yet
 	var nodes [3]*Chord
-	for i, id := range ids {
+	for i := range ids {
 		cfg := DefaultConfig()
 		cfg.IsMember = func(p peer.ID) bool { return true }
 		if i == 0 {
 			cfg.IsMember = func(p peer.ID) bool { return p != ids[2] || known.Load() }
 		}
-		c, err := New(mn.Host(id), cfg)
+		c, err := New(hs[i], cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -232,16 +215,8 @@ func namedEarly(t *testing.T, showsUp bool) {
 // no member, in the same answer, still is suspected: the control.
 func TestNoPredecessorIsNoLie(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		mn := mocknet.New()
-		defer mn.Close()
-		a, err := mn.GenPeer()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := mn.GenPeer()
-		if err != nil {
-			t.Fatal(err)
-		}
+		hs := memHosts(t, 2)
+		a, b := hs[0], hs[1]
 		cfg := DefaultConfig()
 		cfg.IsMember = func(p peer.ID) bool { return p == a.ID() || p == b.ID() }
 		c, err := New(a, cfg)

@@ -3,35 +3,41 @@ package chord
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"io"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/dhtnode/dhtnode/internal/memhost"
 	"github.com/dhtnode/dhtnode/routing"
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
-	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
 
-func twoHosts(t *testing.T) (mocknet.Mocknet, host.Host, host.Host) {
+// memHosts returns n hosts on one in-memory network, closed when the test ends. The
+// internal tests run them inside synctest bubbles: memhost starts no goroutine or timer
+// per stream, where mocknet's stream timers crash the race-instrumented runtime there.
+func memHosts(t *testing.T, n int) []host.Host {
 	t.Helper()
-	mn := mocknet.New()
-	t.Cleanup(func() { _ = mn.Close() })
-	a, err := mn.GenPeer()
-	if err != nil {
-		t.Fatal(err)
+	net := memhost.NewNetwork()
+	t.Cleanup(func() { _ = net.Close() })
+	hosts := make([]host.Host, n)
+	for i := range hosts {
+		priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := net.AddHost(priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hosts[i] = h
 	}
-	b, err := mn.GenPeer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mn.LinkAll(); err != nil {
-		t.Fatal(err)
-	}
-	return mn, a, b
+	return hosts
 }
 
 // TestMalformedStreamsAreReset sends a node garbage, an oversized frame, a truncated
@@ -39,7 +45,8 @@ func twoHosts(t *testing.T) (mocknet.Mocknet, host.Host, host.Host) {
 // error reply), the node counts the malformed ones and keeps serving.
 func TestMalformedStreamsAreReset(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		_, a, b := twoHosts(t)
+		hs := memHosts(t, 2)
+		a, b := hs[0], hs[1]
 		reg := prometheus.NewRegistry()
 		cfg := DefaultConfig()
 		cfg.Registerer = reg
@@ -158,7 +165,7 @@ func TestProviderBounds(t *testing.T) {
 // TestStopProviding: a provided key is republished until StopProviding drops it.
 func TestStopProviding(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		_, a, _ := twoHosts(t)
+		a := memHosts(t, 1)[0]
 		node, err := New(a, DefaultConfig())
 		if err != nil {
 			t.Fatal(err)
