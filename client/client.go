@@ -40,9 +40,10 @@ func (e *APIError) Is(target error) bool {
 // Client calls a daemon's HTTP API; the CLI uses it, and so can scripts in Go.
 // Feature files add methods on *Client built on Call (content.go, routing.go).
 type Client struct {
-	addr  string
-	token string
-	http  *http.Client
+	addr   string
+	token  string
+	http   *http.Client
+	socket string // the daemon's API socket, for cats into a file (see WithSocket)
 }
 
 // Option customises New.
@@ -55,6 +56,11 @@ func WithToken(tok string) Option { return func(c *Client) { c.token = tok } }
 // WithHTTPClient makes the client send its requests through hc (timeouts, a
 // custom transport).
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
+
+// WithSocket names the daemon's Unix API socket (the repo's SocketFile). With it, Cat
+// into a file hands the file to the daemon, which writes it without sending the bytes
+// through a socket; without it, or when the socket does not answer, Cat streams.
+func WithSocket(path string) Option { return func(c *Client) { c.socket = path } }
 
 // New returns a client of the API at addr (host:port, or an http:// URL).
 func New(addr string, opts ...Option) *Client {
@@ -94,6 +100,11 @@ func (c *Client) Call(ctx context.Context, method, path string, in, out any) err
 // the caller to read and close; otherwise the daemon's error, with Call's errors.
 // Streaming and byte answers (content.go) read the body themselves.
 func (c *Client) do(ctx context.Context, method, path string, in any) (*http.Response, error) {
+	return c.send(ctx, c.http, "http://"+c.addr, method, path, in)
+}
+
+// send is do through hc to the API at base (scheme and host).
+func (c *Client) send(ctx context.Context, hc *http.Client, base, method, path string, in any) (*http.Response, error) {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -102,7 +113,7 @@ func (c *Client) do(ctx context.Context, method, path string, in any) (*http.Res
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+c.addr+APIPrefix+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, base+APIPrefix+path, body)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +123,7 @@ func (c *Client) do(ctx context.Context, method, path string, in any) (*http.Res
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
-	resp, err := c.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		if isConnRefused(err) {
 			return nil, fmt.Errorf("%w at %s", ErrNoDaemon, c.addr)

@@ -13,6 +13,11 @@ import (
 // address (host:port), so that clients started with the same repo find it.
 const APIFile = "api"
 
+// SocketFile is the Unix socket in a repo directory on which a running daemon also
+// serves its API (mode 0600, so only the repo's owner can connect). Over it a cat can
+// hand the daemon its output file, which the daemon then writes itself (see Cat).
+const SocketFile = "api.sock"
+
 // ErrNoAPIFile: no daemon has written its API address into the repo.
 var ErrNoAPIFile = errors.New("no API address file")
 
@@ -61,5 +66,5 @@ func FromRepo(path string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return New(addr, append([]Option{WithToken(tok)}, opts...)...), nil
+	return New(addr, append([]Option{WithToken(tok), WithSocket(filepath.Join(path, SocketFile))}, opts...)...), nil
 }

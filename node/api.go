@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dhtnode/dhtnode/client"
+	"github.com/dhtnode/dhtnode/internal/fdconn"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -118,9 +119,45 @@ func (n *Node) startAPI(addr string) error {
 			return err
 		}
 		n.onClose(func() error { removeIfOurs(n.repo, ln.Addr().String()); return nil })
+		n.startAPISocket()
 	}
 	n.Logger("api").Info("API listening", "addr", ln.Addr().String())
 	return nil
+}
+
+// startAPISocket serves the API on the repo's Unix socket too, for the clients on this
+// machine: a cat can pass its output file over it, which the daemon writes without
+// copying the bytes through a socket. The socket is optional (clients fall back to
+// the TCP API): a path too long for a socket address only gets a log line.
+func (n *Node) startAPISocket() {
+	path := n.repo.file(SocketFile)
+	// The repo lock makes this daemon the repo's only one: a socket left here is an
+	// earlier run's, which died before removing it.
+	_ = os.Remove(path)
+	ln, err := fdconn.Listen(path)
+	if err != nil {
+		n.Logger("api").Info("API socket not started; clients use the TCP API", "path", path, "err", err)
+		return
+	}
+	// The repo directory is the owner's alone already; the mode says so again for
+	// a repo whose directory someone opened up.
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		n.Logger("api").Warn("API socket not started", "path", path, "err", err)
+		return
+	}
+	srv := &http.Server{
+		Handler:           n.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ConnContext:       fdconn.WithConn,
+	}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.Logger("api").Error("API socket server stopped", "err", err)
+		}
+	}()
+	// Closing the listener removes the socket file.
+	n.onClose(func() error { return shutdownHTTP(srv) })
 }
 
 // removeIfOurs deletes the repo's API file unless another daemon replaced it.

@@ -1,10 +1,13 @@
 package node
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,6 +18,7 @@ import (
 	"github.com/dhtnode/dhtnode/client"
 	"github.com/dhtnode/dhtnode/content"
 	"github.com/dhtnode/dhtnode/exchange"
+	"github.com/dhtnode/dhtnode/internal/fdconn"
 )
 
 // Content endpoints (all under client.APIPrefix):
@@ -23,6 +27,8 @@ import (
 //	POST content/get        client.GetRequest → NDJSON client.GetEvent lines (progress…, then result or error)
 //	GET  content/cat?id=ID[&from=MULTIADDR…][&via=R]   the file's bytes (size in Dhtnode-Content-Size;
 //	                                                    an error part way in the Dhtnode-Error trailer)
+//	GET  content/cat?id=ID&output=file[…]      over the API socket, with the output file attached:
+//	                                           the daemon writes the file there → client.CatResult
 //	GET  content/info?id=ID[&from=MULTIADDR…][&via=R]  ContentInfo
 //	GET  content/ls                            []ListEntry
 //	POST content/pin/add    client.IDRequest → client.StatusResponse (fetches content that is not local)
@@ -123,6 +129,14 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 
 	mux.HandleFunc("GET "+client.APIPrefix+"content/cat", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
+		var out *os.File
+		if q.Get("output") == client.CatOutputFile {
+			if out = fdconn.Take(r.Context()); out == nil {
+				writeError(w, http.StatusBadRequest, errors.New("cat output=file: no file came with the request (send it over the repo's API socket)"))
+				return
+			}
+			defer out.Close()
+		}
 		id, from, err := contentRef(q.Get("id"), q["from"])
 		var size int64
 		if err == nil {
@@ -130,6 +144,10 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 		}
 		if err != nil {
 			writeError(w, contentStatus(err), apiHint(err))
+			return
+		}
+		if out != nil {
+			writeJSON(w, http.StatusOK, n.catToFile(r.Context(), id, out))
 			return
 		}
 		// No Content-Length: the body is chunked so that a failure part way (a piece that
@@ -146,6 +164,32 @@ func registerContentAPI(n *Node, mux *http.ServeMux) {
 	})
 
 	registerStoreAPI(n, mux) // content_api_store.go
+}
+
+// catToFile is a cat into the caller's own output file, which came over the API
+// socket: the daemon writes the verified pieces there itself, so no byte crosses a
+// socket. What it wrote, and the error that stopped it part way, are the answer.
+func (n *Node) catToFile(ctx context.Context, id content.ID, out *os.File) client.CatResult {
+	cw := &countingWriter{w: out}
+	err := n.Cat(ctx, id, cw)
+	res := client.CatResult{Bytes: cw.n}
+	if err != nil {
+		n.Logger("content").Warn("cat failed part way", "id", id.String(), "err", err)
+		res.Error = oneLine(catError(id, err).Error())
+	}
+	return res
+}
+
+// countingWriter counts what reached w.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	k, err := c.w.Write(b)
+	c.n += int64(k)
+	return k, err
 }
 
 // serveGet is POST content/get: it checks the request, names the output from the

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -146,5 +148,116 @@ func TestAddLinkThroughAPI(t *testing.T) {
 	}
 	if info, err := c.Info(ctx, added.ID, nil, ""); err != nil || info.Have != 0 {
 		t.Fatalf("info after the file moved: %+v %v", info, err)
+	}
+}
+
+// socketClient is a client whose TCP API address is dead, so that only what goes over
+// the repo's API socket can succeed.
+func socketClient(t *testing.T, n *Node) *client.Client {
+	t.Helper()
+	sock := filepath.Join(n.repo.Path(), client.SocketFile)
+	if _, err := os.Stat(sock); err != nil {
+		t.Fatalf("the daemon serves no API socket: %v", err)
+	}
+	return client.New("127.0.0.1:1", client.WithToken(n.APIToken()), client.WithSocket(sock))
+}
+
+// TestCatIntoFileOverSocket: a cat into a regular file hands the file to the daemon,
+// which writes it (the client's TCP address is dead here, so the bytes cannot have come
+// that way); a corrupt piece stops it with the same error as a streamed cat, after
+// exactly the bytes before it; a pipe is never handed over; the socket goes with the
+// daemon.
+func TestCatIntoFileOverSocket(t *testing.T) {
+	n, c := contentNode(t, nil)
+	data := make([]byte, 6<<18+100)
+	_, _ = rand.Read(data)
+	ctx := ctxFor(t)
+	added, err := c.Add(ctx, client.AddRequest{Path: writeTemp(t, data)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := socketClient(t, n)
+	out, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	// The daemon writes at the file's offset, as the CLI's own writes would.
+	if _, err := out.WriteString("head:"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := sc.Cat(ctx, added.ID, nil, "", out)
+	if err != nil || got != int64(len(data)) {
+		t.Fatalf("cat into a file over the socket: %d bytes, %v", got, err)
+	}
+	if b, _ := os.ReadFile(out.Name()); !bytes.Equal(b, append([]byte("head:"), data...)) {
+		t.Fatalf("the file holds %d bytes, not the content after the head", len(b))
+	}
+
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	if got, err := sc.Cat(ctx, added.ID, nil, "", null); err != nil || got != int64(len(data)) {
+		t.Fatalf("cat into /dev/null over the socket: %d bytes, %v", got, err)
+	}
+
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	_, err = sc.Cat(ctx, added.ID, nil, "", pw)
+	pw.Close()
+	if !errors.Is(err, client.ErrNoDaemon) {
+		t.Fatalf("cat into a pipe: %v; want it streamed over the (dead) TCP API", err)
+	}
+
+	const piece = 2
+	off := piece<<18 + 1000
+	corruptStored(t, n.Blockstore().Dir(), data[off:off+32])
+	bad, err := os.Create(filepath.Join(t.TempDir(), "bad"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close()
+	got, err = sc.Cat(ctx, added.ID, nil, "", bad)
+	if !errors.Is(err, client.ErrCatFailed) || !strings.Contains(err.Error(), "piece 2 ") || !strings.Contains(err.Error(), "quarantined") {
+		t.Fatalf("cat of a corrupt piece into a file: %d bytes, %v", got, err)
+	}
+	if b, _ := os.ReadFile(bad.Name()); got != piece<<18 || !bytes.Equal(b, data[:piece<<18]) {
+		t.Fatalf("the file holds %d bytes (reported %d), want the %d before the corrupt piece", len(b), got, piece<<18)
+	}
+
+	sock := filepath.Join(n.repo.Path(), client.SocketFile)
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(sock); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the API socket outlived the daemon: %v", err)
+	}
+}
+
+// TestCatOutputFileNeedsAFile: output=file without a file (over TCP, where none can
+// come) is refused with a reason, not served as a stream.
+func TestCatOutputFileNeedsAFile(t *testing.T) {
+	n, c := contentNode(t, nil)
+	ctx := ctxFor(t)
+	added, err := c.Add(ctx, client.AddRequest{Path: writeTemp(t, []byte("small"))}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet,
+		"http://"+n.APIAddr()+client.APIPrefix+"content/cat?output=file&id="+added.ID, nil)
+	req.Header.Set("Authorization", "Bearer "+n.APIToken())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "no file came with the request") {
+		t.Fatalf("output=file over TCP: %s %s", resp.Status, body)
 	}
 }

@@ -15,12 +15,13 @@ import (
 
 // Files in a repo directory. ConfigFile, KeyFile and TokenFile are state (the
 // token is made at init, or by the first daemon run of a repo without one); the
-// lock and API files are rebuilt by every daemon run.
+// lock, API and socket files are rebuilt by every daemon run.
 const (
 	ConfigFile = "config.json"
 	KeyFile    = "identity.key"
 	LockFile   = "repo.lock"
 	APIFile    = client.APIFile
+	SocketFile = client.SocketFile
 	TokenFile  = client.TokenFile
 )
 
@@ -234,6 +235,7 @@ func (r *Repo) Unlock() error {
 		return nil
 	}
 	_ = os.Remove(r.file(APIFile))
+	_ = os.Remove(r.file(SocketFile))
 	// Remove before unlocking so a new daemon never opens a file we then delete.
 	_ = os.Remove(r.file(LockFile))
 	err := r.lock.Close()

@@ -2,7 +2,8 @@
 # bench-store.sh BIN OUTDIR [FILE] — whole-command speed of the store: add -n (hash only,
 # the ceiling), add (copy into segments), add --link (no copy), cat (verified) and a get
 # daemon→daemon, with real daemons on 127.0.0.1. With KUBO_BIN set (a kubo `ipfs` binary)
-# each round also runs kubo's add -n, add, add --nocopy (filestore) and cat on the same file,
+# each round also runs kubo's add -n, add, add --nocopy (filestore), cat and a get
+# daemon→daemon on the same file,
 # alternating with dhtnode, so that both see the same machine load; without it kubo is
 # skipped. The targets are ratios within one run (the machine is shared and noisy):
 #   add ≥ 0.45 × add -n, add --link ≥ 0.8 × add -n, cat ≥ 0.5 × add -n.
@@ -46,18 +47,30 @@ if [ -n "$KUBO" ]; then
 	export IPFS_PATH=$W/kubo
 	$KUBO init --profile test >/dev/null
 	$KUBO config --json Experimental.FilestoreEnabled true
-	$KUBO daemon --offline >"$W/kubo.log" 2>&1 &
-	kpid=$!
-	# Wait for the daemon's own word: `ipfs id` run before the daemon holds the repo
+	# A second kubo daemon fetches from the first, as dhtnode's get does. The test
+	# profile binds both to 127.0.0.1 with no bootstrap peers: they only see each other.
+	IPFS_PATH=$W/kubo2 $KUBO init --profile test >/dev/null
+	kpids=()
+	for k in kubo kubo2; do
+		IPFS_PATH=$W/$k $KUBO daemon >"$W/$k.log" 2>&1 &
+		kpids+=($!)
+	done
+	# Wait for each daemon's own word: `ipfs id` run before the daemon holds the repo
 	# lock would take the lock itself (kubo runs commands in-process when no daemon
 	# is up), the daemon would exit and every kubo command would run without it.
-	for _ in $(seq 150); do grep -q "Daemon is ready" "$W/kubo.log" && break; sleep 0.2; done
-	kill -0 "$kpid" 2>/dev/null && grep -q "Daemon is ready" "$W/kubo.log" ||
-		{ echo "kubo daemon did not start: see $W/kubo.log" >&2; kill "${pids[@]}"; exit 1; }
+	for k in kubo kubo2; do
+		for _ in $(seq 150); do grep -q "Daemon is ready" "$W/$k.log" && break; sleep 0.2; done
+		grep -q "Daemon is ready" "$W/$k.log" ||
+			{ echo "kubo daemon did not start: see $W/$k.log" >&2; kill "${pids[@]}" "${kpids[@]}"; exit 1; }
+	done
+	kaddr=$($KUBO id -f='<addrs>' | grep -m1 '/ip4/127.0.0.1/tcp/')
 	KF=$W/kubo-file
 	ln "$F" "$KF" 2>/dev/null || cp "$F" "$KF"
 fi
+# cat into /dev/null or a file hands the output to the daemon; into a pipe it streams.
+catpipe() { c 0 cat "$1" | cat; }
 kubo_quiet() { "$KUBO" "$@" 2>/dev/null; } # kubo cat draws a progress bar on stderr
+kubo2_quiet() { IPFS_PATH=$W/kubo2 "$KUBO" "$@" 2>/dev/null; }
 echo "file $F ($SIZE bytes), $ROUNDS rounds, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$ROUNDS"); do
 	echo "-- round $r"
@@ -71,6 +84,7 @@ for r in $(seq "$ROUNDS"); do
 	timeit "disk write" dd if="$F" of="$W/dd.out" bs=1M conv=fdatasync status=none
 	rm -f "$W/dd.out"
 	timeit "cat" c 0 cat "$id"
+	timeit "cat (pipe)" catpipe "$id"
 	timeit "get" c 1 get -q "$id" -o "$W/out" "${from[@]}"
 	cmp -s "$W/out" "$F" || echo MISMATCH; rm -f "$W/out"
 	c 1 pin rm "$id" >/dev/null; c 1 repo gc >/dev/null
@@ -83,6 +97,10 @@ for r in $(seq "$ROUNDS"); do
 		kid=$($KUBO add -q -n "$F")
 		timeit "kubo add" $KUBO add -q "$F"
 		timeit "kubo cat" kubo_quiet cat "$kid"
+		IPFS_PATH=$W/kubo2 $KUBO swarm connect "$kaddr" >/dev/null
+		timeit "kubo get" kubo2_quiet get -o "$W/kout" "$kid"
+		cmp -s "$W/kout" "$F" || echo "MISMATCH kubo get"; rm -rf "$W/kout"
+		IPFS_PATH=$W/kubo2 $KUBO repo gc >/dev/null
 		$KUBO pin rm "$kid" >/dev/null; $KUBO repo gc >/dev/null
 		# --nocopy makes raw leaves, hence another CID; and the filestore takes only
 		# files under the repo's parent directory (OUTDIR), so it adds a link there.
@@ -93,7 +111,7 @@ for r in $(seq "$ROUNDS"); do
 done
 echo "load end: $(cut -d' ' -f1-3 /proc/loadavg)"
 kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null
-[ -n "$KUBO" ] && { kill "$kpid"; wait "$kpid" 2>/dev/null; }
+[ -n "$KUBO" ] && { kill "${kpids[@]}"; wait "${kpids[@]}" 2>/dev/null; }
 # Medians, and each command's rate as a multiple of dhtnode's add -n in the same run.
 for k in "${!T[@]}"; do echo "$k|${T[$k]}"; done | python3 -c '
 import sys, statistics
@@ -103,14 +121,14 @@ for line in sys.stdin:
     k, v = line.rstrip("\n").split("|")
     rows[k] = statistics.median(float(x) for x in v.split())
 base = rows.get("add -n")
-order = ["add -n", "disk write", "add", "add (no_sync)", "add --link", "cat", "cat (linked)", "get", "kubo add -n", "kubo add", "kubo add --nocopy", "kubo cat"]
+order = ["add -n", "disk write", "add", "add (no_sync)", "add --link", "cat", "cat (pipe)", "cat (linked)", "get", "kubo add -n", "kubo add", "kubo add --nocopy", "kubo cat", "kubo get"]
 print("| command | MB/s (median) | × dhtnode add -n |")
 print("|---|---|---|")
 for k in order:
     if k in rows:
         print("| %s | %.0f | %.2f |" % (k, size / rows[k] / 1e6, base / rows[k] if base else 0))
 print()
-for a, b in [("add", "disk write"), ("add", "kubo add"), ("add --link", "kubo add --nocopy"), ("cat", "kubo cat")]:
+for a, b in [("add", "disk write"), ("add", "kubo add"), ("add --link", "kubo add --nocopy"), ("cat", "kubo cat"), ("cat (pipe)", "kubo cat"), ("get", "kubo get")]:
     if a in rows and b in rows:
         print("%s / %s: %.2f ×" % (a, b, rows[b] / rows[a]))
 '

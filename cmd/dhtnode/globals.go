@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/template"
 	"time"
@@ -39,6 +40,7 @@ func (g *globals) repoPath() (string, error) {
 // calls without it). The error says plainly when no daemon is running.
 func (g *globals) client() (*daemonClient, error) {
 	addr, where := g.api, "at "+g.api
+	fromRepo := false
 	if addr == "" {
 		if env := os.Getenv(EnvAPI); env != "" {
 			addr, where = env, "at "+env+" ($"+EnvAPI+")"
@@ -56,7 +58,7 @@ func (g *globals) client() (*daemonClient, error) {
 		if err != nil {
 			return nil, err
 		}
-		where = "for repo " + path
+		where, fromRepo = "for repo "+path, true
 	}
 	// Without a readable token the call still goes out: the daemon's 401 then
 	// explains itself, with the reason the token could not be read (check).
@@ -64,7 +66,12 @@ func (g *globals) client() (*daemonClient, error) {
 	if tokErr == nil {
 		tok, tokErr = client.ReadToken(path)
 	}
-	return &daemonClient{Client: client.New(addr, client.WithToken(tok)), where: where, tokenErr: tokErr}, nil
+	opts := []client.Option{client.WithToken(tok)}
+	if fromRepo {
+		// The daemon that wrote the API file serves the repo's socket too.
+		opts = append(opts, client.WithSocket(filepath.Join(path, client.SocketFile)))
+	}
+	return &daemonClient{Client: client.New(addr, opts...), where: where, tokenErr: tokErr}, nil
 }
 
 func noDaemon(where string) error {

@@ -30,9 +30,11 @@ var allowed = map[string][]string{
 	"compare": {"node", "setting", "chord", "kademlia", "onehop", "gossip", "membership", "routing", "content", "internal/memhost"},
 	// internal/p2pgossip is gossip's libp2p transport: memberlist and libp2p only,
 	// no module package, so it sits beside gossip below node.
-	"node": {"gossip", "membership", "setting", "chord", "kademlia", "onehop", "exchange", "blockstore", "content", "merkle", "routing", "client", "webui", "internal/p2pgossip"},
+	// internal/fdconn passes a cat's output file over the API's Unix socket: the
+	// standard library only, used by both ends of the API.
+	"node": {"gossip", "membership", "setting", "chord", "kademlia", "onehop", "exchange", "blockstore", "content", "merkle", "routing", "client", "webui", "internal/p2pgossip", "internal/fdconn"},
 	// The API's wire types are the client's own, not exchange's or node's.
-	"client": {"content", "routing"},
+	"client": {"content", "routing", "internal/fdconn"},
 	"webui":  {"client", "content", "routing"},
 
 	// The routers stand alone: never each other, never node.
